@@ -1,0 +1,272 @@
+// Copies, conversions, fills and views on the CPU.
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+
+#include "alloy/backend/cpu/simd.h"
+#include "alloy/backend/cpu/strided.h"
+#include "alloy/core/primitives.h"
+
+namespace alloy::cpu {
+
+Flags view_flags(const Shape& shape, const Strides& strides) {
+  Flags f{true, true, true};
+  int64_t expect = 1;
+  for (int d = int(shape.size()) - 1; d >= 0; --d) {
+    if (shape[d] == 1) continue;
+    if (strides[d] != expect) f.row_contiguous = false;
+    expect *= shape[d];
+  }
+  expect = 1;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    if (strides[d] != expect) f.col_contiguous = false;
+    expect *= shape[d];
+  }
+  // Dense in some order: sorting dims by stride gives row-major strides.
+  std::vector<size_t> order;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] != 1) order.push_back(d);
+  }
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return strides[a] > strides[b]; });
+  expect = 1;
+  f.contiguous = true;
+  for (int i = int(order.size()) - 1; i >= 0; --i) {
+    if (strides[order[i]] != expect) f.contiguous = false;
+    expect *= shape[order[i]];
+  }
+  return f;
+}
+
+void allocate(array& out) {
+  out.set_data(allocator::cpu_allocator().malloc(std::max<size_t>(out.nbytes(), 1)), Device::cpu);
+}
+
+namespace {
+
+template <typename Dst, typename Src>
+inline Dst convert(Src v) {
+  if constexpr (std::is_same_v<Src, float16_t> || std::is_same_v<Src, bfloat16_t>) {
+    if constexpr (std::is_same_v<Dst, bool>) return float(v) != 0.0f;
+    else return static_cast<Dst>(float(v));
+  } else if constexpr (std::is_same_v<Dst, float16_t> || std::is_same_v<Dst, bfloat16_t>) {
+    return Dst(float(v));
+  } else if constexpr (std::is_same_v<Dst, bool>) {
+    return v != Src(0);
+  } else {
+    return static_cast<Dst>(v);
+  }
+}
+
+template <typename Dst, typename Src>
+ALLOY_SIMD_CLONES void convert_row(const Src* in, int64_t in_stride, Dst* out, int64_t out_stride, int64_t n) {
+  if (in_stride == 1 && out_stride == 1) {
+    for (int64_t i = 0; i < n; ++i) out[i] = convert<Dst>(in[i]);
+  } else if (in_stride == 0 && out_stride == 1) {
+    Dst v = convert<Dst>(in[0]);
+    for (int64_t i = 0; i < n; ++i) out[i] = v;
+  } else {
+    for (int64_t i = 0; i < n; ++i) out[i * out_stride] = convert<Dst>(in[i * in_stride]);
+  }
+}
+
+}  // namespace
+
+void copy_into(const array& in, void* dst, Dtype dst_dtype, const Strides& dst_strides, const Shape& shape) {
+  const void* src = const_cast<array&>(in).raw_data_ptr();
+  dispatch_dtype(in.dtype(), [&](auto s) {
+    using S = decltype(s);
+    dispatch_dtype(dst_dtype, [&](auto d) {
+      using D = decltype(d);
+      const S* sp = static_cast<const S*>(src);
+      D* dp = static_cast<D*>(dst);
+      if constexpr (std::is_same_v<S, D>) {
+        // Same type, both dense row-major: one memcpy (split across threads when large).
+        if (in.flags().row_contiguous && dst_strides == row_major_strides(shape)) {
+          int64_t n = int64_t(in.size());
+          parallel_for(n, 1 << 16, [&](int64_t b, int64_t e) {
+            std::memcpy(dp + b, sp + b, size_t(e - b) * sizeof(S));
+          });
+          return;
+        }
+      }
+      for_each_row<2>(shape, {in.strides(), dst_strides},
+                      [&](const std::array<int64_t, 2>& off, int64_t n, const std::array<int64_t, 2>& st) {
+                        convert_row<D, S>(sp + off[0], st[0], dp + off[1], st[1], n);
+                      });
+    });
+  });
+}
+
+void copy_contiguous(const array& in, array& out) {
+  allocate(out);
+  copy_into(in, out.raw_data_ptr(), out.dtype(), out.strides(), out.shape());
+}
+
+}  // namespace alloy::cpu
+
+namespace alloy {
+using cpu::allocate;
+using cpu::copy_contiguous;
+
+void Copy::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  if (in.is_donatable() && in.flags().row_contiguous) {
+    out.move_shared_buffer(in);
+    return;
+  }
+  copy_contiguous(in, out);
+}
+
+void AsType::eval_cpu(const std::vector<array>& inputs, array& out) { copy_contiguous(inputs[0], out); }
+
+void Full::eval_cpu(const std::vector<array>& inputs, array& out) {
+  allocate(out);
+  // A broadcast view of the scalar written densely.
+  array scalar = inputs[0];
+  cpu::copy_into(scalar, out.raw_data_ptr(), out.dtype(), out.strides(), out.shape());
+}
+
+void Arange::eval_cpu(const std::vector<array>&, array& out) {
+  allocate(out);
+  dispatch_dtype(out.dtype(), [&](auto v) {
+    using T = decltype(v);
+    T* p = static_cast<T*>(out.raw_data_ptr());
+    int64_t n = int64_t(out.size());
+    for (int64_t i = 0; i < n; ++i) {
+      double x = start_ + double(i) * step_;
+      if constexpr (std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>) p[i] = T(float(x));
+      else p[i] = static_cast<T>(x);
+    }
+  });
+}
+
+Strides Reshape::view_strides(const array& in, const Shape& shape) {
+  // Walk both shapes in matching groups of equal element count; each input group must be
+  // contiguous within itself for the output group to be a strided view of it.
+  Strides out(shape.size(), 0);
+  if (in.size() == 0) return row_major_strides(shape);
+  const Shape& ish = in.shape();
+  const Strides& ist = in.strides();
+  size_t i = 0, o = 0;
+  while (i < ish.size() || o < shape.size()) {
+    // Skip unit dims.
+    if (o < shape.size() && shape[o] == 1) { out[o++] = 0; continue; }
+    if (i < ish.size() && ish[i] == 1) { ++i; continue; }
+    if (i >= ish.size() || o >= shape.size()) return {};
+    size_t i0 = i, o0 = o;
+    int64_t ni = ish[i++], no = shape[o++];
+    while (ni != no) {
+      if (ni < no) {
+        if (i >= ish.size()) return {};
+        ni *= ish[i++];
+      } else {
+        if (o >= shape.size()) return {};
+        no *= shape[o++];
+      }
+    }
+    // Input dims i0..i-1 (ignoring unit dims) must be row-contiguous with each other.
+    int64_t inner_stride = 0, expect = 0;
+    bool first = true;
+    for (size_t k = i; k-- > i0;) {
+      if (ish[k] == 1) continue;
+      if (first) {
+        inner_stride = ist[k];
+        first = false;
+      } else if (ist[k] != expect) {
+        return {};
+      }
+      expect = ist[k] * ish[k];
+    }
+    // Output dims o0..o-1 get row-major strides on top of the innermost input stride.
+    int64_t s = inner_stride;
+    for (size_t k = o; k-- > o0;) {
+      out[k] = s;
+      s *= shape[k];
+    }
+  }
+  return out;
+}
+
+void Reshape::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  Strides st = view_strides(in, out.shape());
+  if (st.empty()) {
+    copy_contiguous(in, out);
+    return;
+  }
+  Flags f = cpu::view_flags(out.shape(), st);
+  out.copy_shared_buffer(in, st, f, f.contiguous ? out.size() : in.data_size(), in.offset());
+}
+
+void Transpose::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  Strides st;
+  for (int a : axes_) st.push_back(in.strides()[a]);
+  Flags f = cpu::view_flags(out.shape(), st);
+  out.copy_shared_buffer(in, st, f, in.data_size(), in.offset());
+}
+
+void Slice::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  Strides st;
+  int64_t off = in.offset();
+  for (int d = 0; d < in.ndim(); ++d) {
+    st.push_back(in.strides()[d] * step_[d]);
+    if (out.size() > 0) off += start_[d] * in.strides()[d];
+  }
+  Flags f = cpu::view_flags(out.shape(), st);
+  out.copy_shared_buffer(in, st, f, f.contiguous ? out.size() : in.data_size(), off);
+}
+
+void Broadcast::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  Strides st(out.ndim(), 0);
+  int lead = out.ndim() - in.ndim();
+  for (int d = 0; d < in.ndim(); ++d) {
+    st[lead + d] = in.shape(d) == 1 ? 0 : in.strides()[d];
+  }
+  Flags f = cpu::view_flags(out.shape(), st);
+  out.copy_shared_buffer(in, st, f, in.data_size(), in.offset());
+}
+
+void AsStrided::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];  // row-contiguous (the op makes it so)
+  Flags f = cpu::view_flags(out.shape(), strides_);
+  out.copy_shared_buffer(in, strides_, f, in.data_size(), in.offset() + offset_);
+}
+
+void SliceUpdate::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  const array& upd = inputs[1];
+  if (in.is_donatable() && in.flags().row_contiguous) {
+    out.move_shared_buffer(in);
+  } else {
+    copy_contiguous(in, out);
+  }
+  Strides st;
+  int64_t off = 0;
+  for (int d = 0; d < out.ndim(); ++d) {
+    st.push_back(out.strides()[d] * step_[d]);
+    if (upd.size() > 0) off += start_[d] * out.strides()[d];
+  }
+  char* base = static_cast<char*>(out.raw_data_ptr()) + off * int64_t(out.itemsize());
+  cpu::copy_into(upd, base, out.dtype(), st, upd.shape());
+}
+
+void Concatenate::eval_cpu(const std::vector<array>& inputs, array& out) {
+  allocate(out);
+  int64_t pos = 0;
+  for (auto& in : inputs) {
+    char* base = static_cast<char*>(out.raw_data_ptr()) + pos * out.strides()[axis_] * int64_t(out.itemsize());
+    cpu::copy_into(in, base, out.dtype(), out.strides(), in.shape());
+    pos += in.shape(axis_);
+  }
+}
+
+void CustomVjp::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  size_t n_in = inputs.size() - outputs.size();
+  for (size_t i = 0; i < outputs.size(); ++i) outputs[i].copy_shared_buffer(inputs[n_in + i]);
+}
+
+}  // namespace alloy

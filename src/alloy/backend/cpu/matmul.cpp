@@ -1,0 +1,123 @@
+// GEMM on the CPU through OpenBLAS (cblas). Transposed and row-sliced views are passed as
+// transposes / leading dimensions without copies; other layouts are copied first. float16 and
+// bfloat16 are converted to float32, multiplied, and rounded back.
+#include <cblas.h>
+
+#include <mutex>
+#include <optional>
+
+#include "alloy/backend/cpu/strided.h"
+#include "alloy/core/primitives.h"
+
+namespace alloy {
+namespace {
+
+struct Layout {
+  CBLAS_TRANSPOSE trans;
+  int64_t ld;
+};
+
+// How a (rows, cols) matrix with element strides (s0, s1) is passed to row-major BLAS.
+std::optional<Layout> blas_layout(int64_t rows, int64_t cols, int64_t s0, int64_t s1) {
+  if (s1 == 1 || cols == 1) {
+    int64_t ld = rows == 1 ? std::max<int64_t>(cols, 1) : s0;
+    if (ld >= std::max<int64_t>(cols, 1)) return Layout{CblasNoTrans, ld};
+  }
+  if (s0 == 1 || rows == 1) {
+    int64_t ld = cols == 1 ? std::max<int64_t>(rows, 1) : s1;
+    if (ld >= std::max<int64_t>(rows, 1)) return Layout{CblasTrans, ld};
+  }
+  return std::nullopt;
+}
+
+void set_blas_threads() {
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(cpu::num_threads()); });
+}
+
+// A float32/float64 view of `a` that BLAS can read: `a` itself, or a converted/dense copy.
+array blas_operand(const array& a, Dtype compute, bool& ok_layout) {
+  int64_t r = a.shape(-2), c = a.shape(-1);
+  ok_layout = a.dtype() == compute && blas_layout(r, c, a.strides()[a.ndim() - 2], a.strides()[a.ndim() - 1]);
+  if (ok_layout) return a;
+  array tmp(a.shape(), compute, nullptr, {});
+  cpu::copy_contiguous(a, tmp);
+  return tmp;
+}
+
+// Offsets (in elements) of each batch matrix of `a`, following its batch strides.
+std::vector<int64_t> batch_offsets(const array& a) {
+  int nb = a.ndim() - 2;
+  int64_t count = 1;
+  for (int d = 0; d < nb; ++d) count *= a.shape(d);
+  std::vector<int64_t> offs(count, 0);
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t rem = i, off = 0;
+    for (int d = nb - 1; d >= 0; --d) {
+      off += (rem % a.shape(d)) * a.strides()[d];
+      rem /= a.shape(d);
+    }
+    offs[i] = off;
+  }
+  return offs;
+}
+
+template <typename T>
+void gemm(const array& a, const array& b, T* c, float alpha, float beta) {
+  int64_t M = a.shape(-2), K = a.shape(-1), N = b.shape(-1);
+  auto la = *blas_layout(M, K, a.strides()[a.ndim() - 2], a.strides()[a.ndim() - 1]);
+  auto lb = *blas_layout(K, N, b.strides()[b.ndim() - 2], b.strides()[b.ndim() - 1]);
+  const T* ap = static_cast<const T*>(const_cast<array&>(a).raw_data_ptr());
+  const T* bp = static_cast<const T*>(const_cast<array&>(b).raw_data_ptr());
+  auto oa = batch_offsets(a), ob = batch_offsets(b);
+  for (size_t i = 0; i < oa.size(); ++i) {
+    T* ci = c + int64_t(i) * M * N;
+    if (M == 0 || N == 0) continue;
+    if (K == 0) {
+      for (int64_t k = 0; k < M * N; ++k) ci[k] = beta == 0.0f ? T(0) : T(beta) * ci[k];
+      continue;
+    }
+    if constexpr (std::is_same_v<T, float>) {
+      cblas_sgemm(CblasRowMajor, la.trans, lb.trans, int(M), int(N), int(K), alpha, ap + oa[i], int(la.ld),
+                  bp + ob[i], int(lb.ld), beta, ci, int(std::max<int64_t>(N, 1)));
+    } else {
+      cblas_dgemm(CblasRowMajor, la.trans, lb.trans, int(M), int(N), int(K), alpha, ap + oa[i], int(la.ld),
+                  bp + ob[i], int(lb.ld), beta, ci, int(std::max<int64_t>(N, 1)));
+    }
+  }
+}
+
+// out = alpha * a @ b + beta * out (out already holds c when beta != 0).
+void matmul_cpu(const array& a_in, const array& b_in, array& out, float alpha, float beta) {
+  set_blas_threads();
+  Dtype compute = out.dtype() == float64 ? float64 : float32;
+  bool ok_a, ok_b;
+  array a = blas_operand(a_in, compute, ok_a);
+  array b = blas_operand(b_in, compute, ok_b);
+  if (out.dtype() == compute) {
+    if (compute == float32) gemm<float>(a, b, static_cast<float*>(out.raw_data_ptr()), alpha, beta);
+    else gemm<double>(a, b, static_cast<double*>(out.raw_data_ptr()), alpha, beta);
+    return;
+  }
+  // 16-bit output: compute into a float32 buffer, then round.
+  array c32(out.shape(), float32, nullptr, {});
+  cpu::allocate(c32);
+  if (beta != 0.0f) cpu::copy_into(out, c32.raw_data_ptr(), float32, c32.strides(), out.shape());
+  gemm<float>(a, b, static_cast<float*>(c32.raw_data_ptr()), alpha, beta);
+  cpu::copy_into(c32, out.raw_data_ptr(), out.dtype(), out.strides(), out.shape());
+}
+
+}  // namespace
+
+void Matmul::eval_cpu(const std::vector<array>& inputs, array& out) {
+  cpu::allocate(out);
+  matmul_cpu(inputs[0], inputs[1], out, 1.0f, 0.0f);
+}
+
+void AddMM::eval_cpu(const std::vector<array>& inputs, array& out) {
+  cpu::allocate(out);
+  if (beta_ != 0.0f) cpu::copy_into(inputs[2], out.raw_data_ptr(), out.dtype(), out.strides(), out.shape());
+  matmul_cpu(inputs[0], inputs[1], out, alpha_, beta_);
+}
+
+}  // namespace alloy

@@ -1,0 +1,91 @@
+// Strided iteration for CPU kernels. Shapes are first collapsed (adjacent dims merged where every
+// operand is contiguous across them), then the work is a set of rows: the last dim is a strided
+// inner loop and the outer dims are walked with per-operand offsets, split across threads.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "alloy/backend/cpu/threading.h"
+#include "alloy/core/array.h"
+
+namespace alloy::cpu {
+
+// Merges dims i and i+1 when stride[i] == shape[i+1] * stride[i+1] for every operand and drops
+// size-1 dims. Returns the collapsed shape and strides (one Strides per operand).
+template <size_t K>
+std::pair<Shape, std::array<Strides, K>> collapse_dims(const Shape& shape, const std::array<Strides, K>& strides) {
+  Shape out_shape;
+  std::array<Strides, K> out_strides;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    bool merge = !out_shape.empty();
+    for (size_t k = 0; merge && k < K; ++k) merge = out_strides[k].back() == shape[d] * strides[k][d];
+    if (merge) {
+      out_shape.back() *= shape[d];
+      for (size_t k = 0; k < K; ++k) out_strides[k].back() = strides[k][d];
+    } else {
+      out_shape.push_back(shape[d]);
+      for (size_t k = 0; k < K; ++k) out_strides[k].push_back(strides[k][d]);
+    }
+  }
+  return {out_shape, out_strides};
+}
+
+// Calls row(offsets, n, inner_strides) for every row of the collapsed space, where offsets[k] is
+// operand k's element offset at the row start. Rows are split across threads when the total
+// work is large.
+template <size_t K, typename RowFn>
+void for_each_row(const Shape& shape_in, const std::array<Strides, K>& strides_in, RowFn&& row) {
+  auto [shape, strides] = collapse_dims<K>(shape_in, strides_in);
+  std::array<int64_t, K> inner_strides{};
+  int64_t n = 1;
+  if (!shape.empty()) {
+    n = shape.back();
+    for (size_t k = 0; k < K; ++k) inner_strides[k] = strides[k].back();
+    shape.pop_back();
+    for (auto& s : strides) s.pop_back();
+  }
+  int64_t rows = 1;
+  for (auto d : shape) rows *= d;
+  int nd = int(shape.size());
+  int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(n, 1));
+  parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+    // Unravel r0 into an index and offsets, then step through the rows.
+    std::vector<int64_t> idx(nd);
+    std::array<int64_t, K> off{};
+    int64_t rem = r0;
+    for (int d = nd - 1; d >= 0; --d) {
+      idx[d] = rem % shape[d];
+      rem /= shape[d];
+      for (size_t k = 0; k < K; ++k) off[k] += idx[d] * strides[k][d];
+    }
+    for (int64_t r = r0; r < r1; ++r) {
+      row(off, n, inner_strides);
+      for (int d = nd - 1; d >= 0; --d) {
+        if (++idx[d] < shape[d]) {
+          for (size_t k = 0; k < K; ++k) off[k] += strides[k][d];
+          break;
+        }
+        for (size_t k = 0; k < K; ++k) off[k] -= strides[k][d] * (shape[d] - 1);
+        idx[d] = 0;
+      }
+    }
+  });
+}
+
+// Computes the flags of a view from its shape and strides.
+Flags view_flags(const Shape& shape, const Strides& strides);
+
+// Allocates a row-contiguous CPU buffer for `out`.
+void allocate(array& out);
+
+// Writes `in` (any layout) converted to out's dtype into `dst` laid out with `dst_strides`
+// (element strides in the output's dtype). out_dtype is the destination element type.
+void copy_into(const array& in, void* dst, Dtype dst_dtype, const Strides& dst_strides, const Shape& shape);
+
+// A row-contiguous copy of `in` (converted to `dtype`) into freshly allocated `out`.
+void copy_contiguous(const array& in, array& out);
+
+}  // namespace alloy::cpu

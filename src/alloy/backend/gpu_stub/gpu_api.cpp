@@ -1,0 +1,23 @@
+// The GPU seam when alloy is built without CUDA: every entry point says so.
+#include <stdexcept>
+
+#include "alloy/backend/gpu_api.h"
+#include "alloy/core/memory.h"
+
+namespace alloy::gpu {
+
+namespace {
+[[noreturn]] void fail() { throw std::runtime_error("alloy was built without CUDA"); }
+}  // namespace
+
+bool is_available() { return false; }
+std::string unavailable_reason() { return "alloy was built without CUDA"; }
+void new_stream(Stream) { fail(); }
+void on_complete(Stream, std::function<void()>) { fail(); }
+void synchronize(Stream) { fail(); }
+
+}  // namespace alloy::gpu
+
+namespace alloy::allocator {
+Allocator& gpu_allocator() { throw std::runtime_error("alloy was built without CUDA"); }
+}  // namespace alloy::allocator

@@ -1,0 +1,51 @@
+// Devices and streams. Every op runs on a stream; a stream belongs to one device and runs its
+// work in order on its own thread. Work on different streams is ordered by events.
+#pragma once
+
+#include <ostream>
+#include <variant>
+
+namespace alloy {
+
+struct Device {
+  enum class Type { cpu, gpu };
+  static constexpr Type cpu = Type::cpu;
+  static constexpr Type gpu = Type::gpu;
+
+  Type type;
+  int index = 0;
+
+  constexpr Device(Type t, int i = 0) : type(t), index(i) {}
+  bool operator==(const Device&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const Device& d);
+
+// True when a GPU backend is built in and a GPU is present.
+bool gpu_available();
+
+const Device& default_device();
+// Throws std::runtime_error naming the reason when the device cannot be used.
+void set_default_device(const Device& d);
+
+struct Stream {
+  int index;
+  Device device;
+  bool operator==(const Stream& o) const { return index == o.index; }
+};
+
+std::ostream& operator<<(std::ostream& os, const Stream& s);
+
+Stream default_stream(Device d);
+void set_default_stream(Stream s);
+Stream new_stream(Device d);
+
+// What every op accepts last: nothing (the default stream), a device, or a stream.
+using StreamOrDevice = std::variant<std::monostate, Stream, Device>;
+Stream to_stream(StreamOrDevice s);
+
+// Blocks until all work submitted to the stream so far has finished.
+void synchronize(Stream s);
+void synchronize();
+
+}  // namespace alloy

@@ -1,0 +1,116 @@
+// eval and async_eval: an iterative depth-first walk collects the unevaluated nodes in
+// topological order; each becomes a task on its primitive's stream. A task waits for inputs made
+// on other streams, runs the kernel, marks its outputs available and drops their inputs so
+// intermediates are freed as soon as their last reader has run.
+#include <mutex>
+#include <unordered_set>
+
+#include "alloy/backend/gpu_api.h"
+#include "alloy/core/primitives.h"
+#include "alloy/core/scheduler.h"
+#include "alloy/core/transforms.h"
+
+namespace alloy {
+namespace {
+
+bool needs_eval(const array& a) {
+  return a.status() == array::Status::unscheduled && a.has_primitive();
+}
+
+void run_primitive(std::vector<array>& outs, Stream s) {
+  std::shared_ptr<Primitive> prim = outs[0].primitive_ptr();
+  const std::vector<array>& inputs = outs[0].inputs();
+  std::exception_ptr err;
+  for (auto& in : inputs) {
+    if (in.status() == array::Status::scheduled && in.event_stream() != s.index) in.wait_quiet();
+    if (in.error()) err = in.error();
+  }
+  if (!err) {
+    try {
+      if (s.device.type == Device::cpu) {
+        prim->eval_cpu(inputs, outs);
+      } else {
+        prim->eval_gpu(inputs, outs);
+      }
+    } catch (...) {
+      err = std::current_exception();
+    }
+  }
+  auto finish = [outs = std::move(outs), err, index = s.index]() mutable {
+    for (auto& o : outs) {
+      if (err) o.set_error(err);
+      o.set_status(array::Status::available);
+      o.detach();
+    }
+    outs.clear();
+    scheduler::signal_completed(index);
+  };
+  if (s.device.type == Device::cpu || err) {
+    finish();
+  } else {
+    gpu::on_complete(s, std::move(finish));
+  }
+}
+
+void eval_impl(std::vector<array> outputs, bool async) {
+  static std::mutex eval_mutex;  // one submitter at a time keeps event values in order
+  {
+    std::lock_guard lk(eval_mutex);
+    std::vector<array> tape;
+    std::unordered_set<const Primitive*> visited;  // siblings share a primitive
+    std::vector<std::pair<array, size_t>> stack;
+    for (auto& root : outputs) {
+      if (!needs_eval(root) || !visited.insert(&root.primitive()).second) continue;
+      stack.emplace_back(root, 0);
+      while (!stack.empty()) {
+        auto& top = stack.back();
+        if (top.second < top.first.inputs().size()) {
+          array in = top.first.inputs()[top.second++];
+          if (needs_eval(in) && visited.insert(&in.primitive()).second) {
+            stack.emplace_back(std::move(in), 0);
+          }
+        } else {
+          tape.push_back(std::move(top.first));
+          stack.pop_back();
+        }
+      }
+    }
+
+    struct Batch {
+      Stream stream;
+      uint64_t first_value;
+      std::vector<scheduler::Task> tasks;
+    };
+    std::vector<Batch> batches;
+    for (auto& a : tape) {
+      Stream s = a.primitive().stream();
+      Batch* batch = nullptr;
+      for (auto& b : batches) {
+        if (b.stream == s) batch = &b;
+      }
+      if (!batch) {
+        batches.push_back(Batch{s, scheduler::next_event_value(s), {}});
+        batch = &batches.back();
+      }
+      std::vector<array> outs = a.outputs();
+      uint64_t value = batch->first_value + batch->tasks.size();
+      for (auto& o : outs) {
+        o.set_event(s.index, value);
+        o.set_status(array::Status::scheduled);
+      }
+      batch->tasks.push_back([outs = std::move(outs), s]() mutable { run_primitive(outs, s); });
+    }
+    tape.clear();  // the tasks hold the only references now
+    for (auto& b : batches) scheduler::enqueue(b.stream, std::move(b.tasks));
+  }
+  if (!async) {
+    for (auto& o : outputs) o.wait();
+  }
+}
+
+}  // namespace
+
+void eval(std::vector<array> outputs) { eval_impl(std::move(outputs), false); }
+void async_eval(std::vector<array> outputs) { eval_impl(std::move(outputs), true); }
+
+}  // namespace alloy

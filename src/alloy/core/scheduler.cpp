@@ -1,0 +1,146 @@
+#include "alloy/core/scheduler.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+namespace alloy::scheduler {
+namespace {
+
+thread_local bool tls_is_worker = false;
+
+class StreamWorker {
+ public:
+  explicit StreamWorker(Device d) : device_(d), thread_([this] { run(); }) {}
+  ~StreamWorker() {
+    {
+      std::lock_guard lk(queue_mutex_);
+      stop_ = true;
+    }
+    queue_cv_.notify_one();
+    thread_.join();
+  }
+
+  uint64_t enqueue(std::vector<Task> tasks) {
+    std::lock_guard lk(queue_mutex_);
+    uint64_t first = submitted_ + 1;
+    submitted_ += tasks.size();
+    for (auto& t : tasks) queue_.push_back(std::move(t));
+    if (idle_) queue_cv_.notify_one();
+    return first;
+  }
+  uint64_t next_event_value() {
+    std::lock_guard lk(queue_mutex_);
+    return submitted_ + 1;
+  }
+  void signal_completed() {
+    completed_.fetch_add(1, std::memory_order_seq_cst);
+    if (waiters_.load(std::memory_order_seq_cst) > 0) {
+      std::lock_guard lk(done_mutex_);
+      done_cv_.notify_all();
+    }
+  }
+  void wait_for(uint64_t value) {
+    if (completed_.load(std::memory_order_acquire) >= value) return;
+    std::unique_lock lk(done_mutex_);
+    waiters_.fetch_add(1, std::memory_order_seq_cst);
+    done_cv_.wait(lk, [&] { return completed_.load(std::memory_order_seq_cst) >= value; });
+    waiters_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  void synchronize() {
+    uint64_t target;
+    {
+      std::lock_guard lk(queue_mutex_);
+      target = submitted_;
+    }
+    wait_for(target);
+  }
+  Device device() const { return device_; }
+
+ private:
+  void run() {
+    tls_is_worker = true;
+    std::deque<Task> batch;
+    while (true) {
+      {
+        std::unique_lock lk(queue_mutex_);
+        idle_ = true;
+        queue_cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
+        idle_ = false;
+        if (queue_.empty()) return;  // stop requested and nothing left
+        batch.swap(queue_);
+      }
+      while (!batch.empty()) {
+        Task t = std::move(batch.front());
+        batch.pop_front();
+        t();  // the task signals completion itself; its captures die here
+      }
+    }
+  }
+
+  Device device_;
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  std::deque<Task> queue_;
+  uint64_t submitted_ = 0;
+  bool idle_ = false;
+  bool stop_ = false;
+
+  std::atomic<uint64_t> completed_{0};
+  std::atomic<int> waiters_{0};
+  std::mutex done_mutex_;
+  std::condition_variable done_cv_;
+
+  std::thread thread_;  // last: starts after the members above exist
+};
+
+struct Registry {
+  std::mutex mutex;
+  std::vector<std::unique_ptr<StreamWorker>> workers;
+};
+
+Registry& registry() {
+  // Leaked on purpose: workers may still run tasks while static destructors run at exit.
+  static Registry* r = new Registry();
+  return *r;
+}
+
+StreamWorker& worker(int index) {
+  auto& r = registry();
+  std::lock_guard lk(r.mutex);
+  return *r.workers.at(index);
+}
+
+}  // namespace
+
+uint64_t enqueue(const Stream& s, std::vector<Task> tasks) {
+  return worker(s.index).enqueue(std::move(tasks));
+}
+uint64_t next_event_value(const Stream& s) { return worker(s.index).next_event_value(); }
+void signal_completed(int stream_index) { worker(stream_index).signal_completed(); }
+void wait_for(int stream_index, uint64_t value) { worker(stream_index).wait_for(value); }
+bool is_worker_thread() { return tls_is_worker; }
+
+int create_stream(Device d) {
+  auto& r = registry();
+  std::lock_guard lk(r.mutex);
+  r.workers.push_back(std::make_unique<StreamWorker>(d));
+  return int(r.workers.size()) - 1;
+}
+
+Device stream_device(int index) { return worker(index).device(); }
+
+void synchronize_all() {
+  size_t n;
+  {
+    auto& r = registry();
+    std::lock_guard lk(r.mutex);
+    n = r.workers.size();
+  }
+  for (size_t i = 0; i < n; ++i) worker(int(i)).synchronize();
+}
+
+}  // namespace alloy::scheduler
