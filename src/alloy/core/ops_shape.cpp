@@ -458,9 +458,9 @@ array diag(const array& a, int64_t k, SD s) {
   if (a.ndim() != 1) fail("diag", "needs a 1-d or 2-d array, got shape ", shape_to_string(a.shape()));
   int64_t n = a.shape(0) + std::abs(k);
   array m = eye(n, n, k, bool_, s);
-  // Row i of the k-th diagonal holds a[i] (k >= 0) or a[i + k] (k < 0): pick with broadcasting.
-  array vals = k >= 0 ? pad(a, {{0, k}}, array(0, a.dtype()), PadMode::constant, s)
-                      : pad(a, {{-k, 0}}, array(0, a.dtype()), PadMode::constant, s);
+  // Entry (i, i + k) holds a[i] for k >= 0 (indexed by row); (j - k, j) holds a[j] for k < 0
+  // (indexed by column).
+  array vals = pad(a, {{0, std::abs(k)}}, array(0, a.dtype()), PadMode::constant, s);
   array rows = k >= 0 ? reshape(vals, {n, 1}, s) : reshape(vals, {1, n}, s);
   return where(m, rows, zeros({}, a.dtype(), s), s);
 }

@@ -99,8 +99,9 @@ void copy_into(const array& in, void* dst, Dtype dst_dtype, const Strides& dst_s
 }
 
 void copy_contiguous(const array& in, array& out) {
+  // out may have another shape of the same size (a reshape): the bytes are in's, row-major.
   allocate(out);
-  copy_into(in, out.raw_data_ptr(), out.dtype(), out.strides(), out.shape());
+  copy_into(in, out.raw_data_ptr(), out.dtype(), row_major_strides(in.shape()), in.shape());
 }
 
 }  // namespace alloy::cpu
@@ -122,9 +123,13 @@ void AsType::eval_cpu(const std::vector<array>& inputs, array& out) { copy_conti
 
 void Full::eval_cpu(const std::vector<array>& inputs, array& out) {
   allocate(out);
-  // A broadcast view of the scalar written densely.
-  array scalar = inputs[0];
-  cpu::copy_into(scalar, out.raw_data_ptr(), out.dtype(), out.strides(), out.shape());
+  // The input is a scalar of out's dtype (the op converted it).
+  dispatch_dtype(out.dtype(), [&](auto v) {
+    using T = decltype(v);
+    T value = *static_cast<const T*>(const_cast<array&>(inputs[0]).raw_data_ptr());
+    T* p = static_cast<T*>(out.raw_data_ptr());
+    cpu::parallel_for(int64_t(out.size()), 1 << 16, [&](int64_t b, int64_t e) { std::fill(p + b, p + e, value); });
+  });
 }
 
 void Arange::eval_cpu(const std::vector<array>&, array& out) {
