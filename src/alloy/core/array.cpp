@@ -259,9 +259,10 @@ void array::move_shared_buffer(array other) {
 void array::set_error(std::exception_ptr e) { desc_->error = std::move(e); }
 std::exception_ptr array::error() const { return desc_->error; }
 
-void array::copy_elements_to(void* dst, Dtype dst_dtype) {
-  eval();
-  const char* base = static_cast<const char*>(raw_data_ptr());
+void array::copy_elements_to(void* dst, Dtype dst_dtype) const {
+  array self = *this;
+  self.eval();
+  const char* base = static_cast<const char*>(self.raw_data_ptr());
   size_t item = itemsize();
   if (flags().row_contiguous) {
     convert_buffer(base, dtype(), dst, dst_dtype, size());

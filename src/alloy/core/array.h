@@ -133,13 +133,13 @@ class array {
   }
   // Elements in row-major order as T, whatever the strides (evaluates).
   template <typename T>
-  std::vector<T> to_vector() {
+  std::vector<T> to_vector() const {
     std::vector<T> out(size());
     copy_elements_to(out.data(), dtype_of<T>);
     return out;
   }
   // Writes the elements in row-major order, converted to `dst_dtype` (evaluates).
-  void copy_elements_to(void* dst, Dtype dst_dtype);
+  void copy_elements_to(void* dst, Dtype dst_dtype) const;
 
   // --- graph and status (for ops, transforms and backends) ---
   uintptr_t id() const { return reinterpret_cast<uintptr_t>(desc_.get()); }

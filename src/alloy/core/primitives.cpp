@@ -124,7 +124,7 @@ array unary_derivative(UnaryOp op, const array& x, const array& y) {
     case UnaryOp::bitwise_invert:
     case UnaryOp::isnan:
     case UnaryOp::isinf:
-      fail(unary_op_name(op), "is not differentiable");
+      return zeros_like(x);  // piecewise constant (bool or integer valued)
   }
   return zeros_like(x);
 }

@@ -107,6 +107,21 @@ std::string Scan::name() const {
   return "scan";
 }
 
+namespace {
+// For cummax/cummin: a one-hot (..., n_out, n_in) along the scan axis (moved last) marking the
+// input element each running extremum came from (the latest tie, as PyTorch). O(n^2) in the
+// scan length.
+array scan_source_onehot(const array& x, const array& y, int axis, bool reverse) {
+  int64_t n = x.shape(axis);
+  array xs = moveaxis(x, axis, -1), ys = moveaxis(y, axis, -1);
+  array pos = arange(0.0, double(n), 1.0, int32);
+  array is_source = equal(xs, ys);
+  array k = reverse ? cummin(where(is_source, pos, array(int32_t(n))), -1, true)
+                    : cummax(where(is_source, pos, array(int32_t(-1))), -1);
+  return astype(equal(expand_dims(k, -1), pos), x.dtype());
+}
+}  // namespace
+
 std::vector<array> Scan::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                              const std::vector<int>&, const std::vector<array>& outputs) {
   const array& x = primals[0];
@@ -114,17 +129,15 @@ std::vector<array> Scan::vjp(const std::vector<array>& primals, const std::vecto
   switch (op_) {
     case ScanOp::sum:
       return {cumsum(g, axis_, !reverse_, inclusive_)};
-    case ScanOp::prod: {
-      // d y_j / d x_i = y_j / x_i for i contributing to j (x_i != 0 assumed, as in MLX).
+    case ScanOp::prod:
+      // d y_j / d x_i = y_j / x_i for every i that y_j multiplies (x_i != 0 assumed, as in MLX).
       return {divide(cumsum(multiply(g, outputs[0]), axis_, !reverse_, inclusive_), x)};
-    }
     case ScanOp::max:
     case ScanOp::min: {
-      // The cotangent flows to the element that is the running extremum.
-      array y = outputs[0];
-      array mask = astype(equal(x, y), x.dtype());
       if (!inclusive_) fail(name().c_str(), "the exclusive scan has no vjp");
-      return {multiply(mask, cumsum(multiply(g, mask), axis_, !reverse_, true))};
+      array onehot = scan_source_onehot(x, outputs[0], axis_, reverse_);  // (..., j, i)
+      array gs = expand_dims(moveaxis(g, axis_, -1), -1);                  // (..., j, 1)
+      return {moveaxis(sum(multiply(gs, onehot), Axes{-2}), -1, axis_)};
     }
   }
   return {zeros_like(x)};
@@ -132,8 +145,23 @@ std::vector<array> Scan::vjp(const std::vector<array>& primals, const std::vecto
 
 std::vector<array> Scan::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
                              const std::vector<int>&) {
-  if (op_ == ScanOp::sum) return {cumsum(tangents[0], axis_, reverse_, inclusive_)};
-  fail(name().c_str(), "jvp is only implemented for cumsum");
+  const array& x = primals[0];
+  const array& t = tangents[0];
+  array y(x.shape(), x.dtype(), std::make_shared<Scan>(stream(), op_, axis_, reverse_, inclusive_), primals);
+  switch (op_) {
+    case ScanOp::sum:
+      return {cumsum(t, axis_, reverse_, inclusive_)};
+    case ScanOp::prod:
+      return {multiply(y, cumsum(divide(t, x), axis_, reverse_, inclusive_))};
+    case ScanOp::max:
+    case ScanOp::min: {
+      if (!inclusive_) fail(name().c_str(), "the exclusive scan has no jvp");
+      array onehot = scan_source_onehot(x, y, axis_, reverse_);
+      array ts = expand_dims(moveaxis(t, axis_, -1), -2);  // (..., 1, i)
+      return {moveaxis(sum(multiply(ts, onehot), Axes{-1}), -1, axis_)};
+    }
+  }
+  return {t};
 }
 
 std::vector<array> Softmax::vjp(const std::vector<array>&, const std::vector<array>& cotangents,
