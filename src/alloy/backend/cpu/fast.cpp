@@ -1,0 +1,259 @@
+// CPU kernels of the fused ops. Norms and RoPE make one pass over each row in float32
+// registers; attention computes scores for a block of queries with one GEMM, applies scale,
+// mask and softmax in place, and multiplies by V with a second GEMM, so no (B, H, Tq, Tk)
+// tensor is ever materialized.
+#include <cblas.h>
+
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <vector>
+
+#include "alloy/backend/common/elementwise_ops.h"
+#include "alloy/backend/cpu/simd.h"
+#include "alloy/backend/cpu/strided.h"
+#include "alloy/core/fast_primitives.h"
+
+namespace alloy {
+namespace {
+
+// Row-contiguous version of `a` (itself when it already is).
+array dense(const array& a) {
+  if (a.flags().row_contiguous) return a;
+  array tmp(a.shape(), a.dtype(), nullptr, {});
+  cpu::copy_contiguous(a, tmp);
+  return tmp;
+}
+
+// A float32 row-contiguous copy (or `a` itself when it already is one).
+array dense_f32(const array& a) {
+  if (a.dtype() == float32 && a.flags().row_contiguous) return a;
+  array tmp(a.shape(), float32, nullptr, {});
+  cpu::copy_contiguous(a, tmp);
+  return tmp;
+}
+
+template <typename Fn>
+void dispatch_float(Dtype t, const char* op, Fn&& fn) {
+  switch (t) {
+    case Dtype::float16: return fn(float16_t{});
+    case Dtype::bfloat16: return fn(bfloat16_t{});
+    case Dtype::float32: return fn(float{});
+    case Dtype::float64: return fn(double{});
+    case Dtype::bool_: case Dtype::uint8: case Dtype::uint16: case Dtype::uint32: case Dtype::uint64:
+    case Dtype::int8: case Dtype::int16: case Dtype::int32: case Dtype::int64:
+      throw std::invalid_argument(std::string("[") + op + "] needs a floating-point input");
+  }
+}
+
+template <typename T, typename A>
+ALLOY_SIMD_CLONES A sum_squares(const T* x, int64_t n) {
+  A lanes[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (int j = 0; j < 16; ++j) lanes[j] += A(x[i + j]) * A(x[i + j]);
+  }
+  A s = 0;
+  for (int j = 0; j < 16; ++j) s += lanes[j];
+  for (; i < n; ++i) s += A(x[i]) * A(x[i]);
+  return s;
+}
+
+template <typename T, typename A>
+ALLOY_SIMD_CLONES A sum_row(const T* x, int64_t n) {
+  A lanes[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (int j = 0; j < 16; ++j) lanes[j] += A(x[i + j]);
+  }
+  A s = 0;
+  for (int j = 0; j < 16; ++j) s += lanes[j];
+  for (; i < n; ++i) s += A(x[i]);
+  return s;
+}
+
+template <typename T, typename A>
+ALLOY_SIMD_CLONES void scale_row(const T* x, const T* w, T* out, A mul, A sub, const T* b, int64_t n) {
+  // out = ((x - sub) * mul) rounded to T, then * w, + b (matching the composition's roundings).
+  for (int64_t i = 0; i < n; ++i) {
+    A y = A(T(A((A(x[i]) - sub) * mul)));
+    if (w) y = A(T(y * A(w[i])));
+    if (b) y = A(T(y + A(b[i])));
+    out[i] = T(y);
+  }
+}
+
+}  // namespace
+
+void RMSNorm::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  array x = dense(inputs[0]);
+  std::optional<array> w;
+  if (inputs.size() > 1) w = dense(inputs[1]);
+  array& out = outputs[0];
+  cpu::allocate(out);
+  int64_t D = x.shape(-1), rows = D ? int64_t(x.size()) / D : 0;
+  dispatch_float(x.dtype(), "rms_norm", [&](auto v) {
+    using T = decltype(v);
+    using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
+    const T* xp = static_cast<const T*>(x.raw_data_ptr());
+    const T* wp = w ? static_cast<const T*>(w->raw_data_ptr()) : nullptr;
+    T* op = static_cast<T*>(out.raw_data_ptr());
+    float eps = eps_;
+    cpu::parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(D, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        A inv = A(1) / std::sqrt(sum_squares<T, A>(xp + r * D, D) / A(D) + A(eps));
+        scale_row<T, A>(xp + r * D, wp, op + r * D, inv, A(0), nullptr, D);
+      }
+    });
+  });
+}
+
+void LayerNorm::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  array x = dense(inputs[0]);
+  size_t i = 1;
+  std::optional<array> w, bias;
+  if (has_weight_) w = dense(inputs[i++]);
+  if (has_bias_) bias = dense(inputs[i]);
+  array& out = outputs[0];
+  cpu::allocate(out);
+  int64_t D = x.shape(-1), rows = D ? int64_t(x.size()) / D : 0;
+  dispatch_float(x.dtype(), "layer_norm", [&](auto v) {
+    using T = decltype(v);
+    using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
+    const T* xp = static_cast<const T*>(x.raw_data_ptr());
+    const T* wp = w ? static_cast<const T*>(w->raw_data_ptr()) : nullptr;
+    const T* bp = bias ? static_cast<const T*>(bias->raw_data_ptr()) : nullptr;
+    T* op = static_cast<T*>(out.raw_data_ptr());
+    float eps = eps_;
+    cpu::parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(D, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        const T* row = xp + r * D;
+        A mu = sum_row<T, A>(row, D) / A(D);
+        A var = 0;
+        for (int64_t k = 0; k < D; ++k) var += (A(row[k]) - mu) * (A(row[k]) - mu);
+        var /= A(D);
+        scale_row<T, A>(row, wp, op + r * D, A(1) / std::sqrt(var + A(eps)), mu, bp, D);
+      }
+    });
+  });
+}
+
+void RoPE::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  array x = dense(inputs[0]);
+  array& out = outputs[0];
+  cpu::allocate(out);
+  int64_t D = x.shape(-1), T = x.shape(-2), half = dims_ / 2;
+  int64_t batches = (T * D) ? int64_t(x.size()) / (T * D) : 0;
+  // cos/sin table (T, half), as the composition computes it: float32 angles.
+  std::vector<float> cs(T * half), sn(T * half);
+  float log_base = float(-2.0 * std::log(double(base_)) / dims_);
+  for (int64_t i = 0; i < half; ++i) {
+    float inv_freq = std::exp(float(i) * log_base);
+    for (int64_t t = 0; t < T; ++t) {
+      float ang = (float(offset_ + t) * scale_) * inv_freq;
+      cs[t * half + i] = std::cos(ang);
+      sn[t * half + i] = std::sin(ang);
+    }
+  }
+  bool trad = traditional_;
+  dispatch_float(x.dtype(), "rope", [&](auto v) {
+    using Ty = decltype(v);
+    using A = std::conditional_t<std::is_same_v<Ty, double>, double, float>;
+    const Ty* xp = static_cast<const Ty*>(x.raw_data_ptr());
+    Ty* op = static_cast<Ty*>(out.raw_data_ptr());
+    cpu::parallel_for(batches * T, std::max<int64_t>(1, 8192 / std::max<int64_t>(D, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        int64_t t = r % T;
+        const Ty* row = xp + r * D;
+        Ty* orow = op + r * D;
+        const float* c = cs.data() + t * half;
+        const float* s = sn.data() + t * half;
+        for (int64_t i = 0; i < half; ++i) {
+          int64_t i1 = trad ? 2 * i : i, i2 = trad ? 2 * i + 1 : i + half;
+          A x1 = A(row[i1]), x2 = A(row[i2]);
+          orow[i1] = Ty(x1 * A(c[i]) - x2 * A(s[i]));
+          orow[i2] = Ty(x1 * A(s[i]) + x2 * A(c[i]));
+        }
+        for (int64_t k = dims_; k < D; ++k) orow[k] = row[k];
+      }
+    });
+  });
+}
+
+void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  // Everything in float32: (B, H, T, D) row-contiguous copies where needed.
+  array q = dense_f32(inputs[0]), k = dense_f32(inputs[1]), v = dense_f32(inputs[2]);
+  std::optional<array> mask;
+  if (has_mask_) mask = inputs[3];  // broadcast view (B, Hq, Tq, Tk), any strides
+  array& out = outputs[0];
+  int64_t B = q.shape(0), Hq = q.shape(1), Tq = q.shape(2), D = q.shape(3);
+  int64_t Hkv = k.shape(1), Tk = k.shape(2), Dv = v.shape(3);
+  int64_t groups = Hq / Hkv;
+  array o32(out.shape(), float32, nullptr, {});
+  cpu::allocate(o32);
+  const float* qp = static_cast<const float*>(q.raw_data_ptr());
+  const float* kp = static_cast<const float*>(k.raw_data_ptr());
+  const float* vp = static_cast<const float*>(v.raw_data_ptr());
+  float* op = static_cast<float*>(o32.raw_data_ptr());
+  const char* mbase = mask ? static_cast<const char*>(mask->raw_data_ptr()) : nullptr;
+  constexpr int64_t kBlock = 256;  // query rows per score block: bounds memory to kBlock * Tk
+  std::vector<float> scores(std::min(Tq, kBlock) * Tk);
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t h = 0; h < Hq; ++h) {
+      const float* Q = qp + (b * Hq + h) * Tq * D;
+      const float* K = kp + (b * Hkv + h / groups) * Tk * D;
+      const float* V = vp + (b * Hkv + h / groups) * Tk * Dv;
+      float* O = op + (b * Hq + h) * Tq * Dv;
+      for (int64_t q0 = 0; q0 < Tq; q0 += kBlock) {
+        int64_t nq = std::min(kBlock, Tq - q0);
+        float* S = scores.data();
+        // S (nq, Tk) = scale * Q_block K^T
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(nq), int(Tk), int(D), scale_, Q + q0 * D, int(D), K,
+                    int(D), 0.0f, S, int(Tk));
+        cpu::parallel_for(nq, std::max<int64_t>(1, 4096 / std::max<int64_t>(Tk, 1)), [&](int64_t r0, int64_t r1) {
+          for (int64_t r = r0; r < r1; ++r) {
+            float* row = S + r * Tk;
+            int64_t qi = q0 + r;
+            int64_t limit = causal_ ? std::min(Tk, qi + Tk - Tq + 1) : Tk;  // keys [0, limit)
+            if (mask) {
+              const Strides& ms = mask->strides();
+              int64_t base = b * ms[0] + h * ms[1] + qi * ms[2];
+              if (mask->dtype() == bool_) {
+                const bool* m = reinterpret_cast<const bool*>(mbase) + base;
+                for (int64_t j = 0; j < Tk; ++j) row[j] = m[j * ms[3]] ? row[j] : neg_inf;
+              } else {
+                dispatch_float(mask->dtype(), "scaled_dot_product_attention", [&](auto mv) {
+                  using M = decltype(mv);
+                  const M* m = reinterpret_cast<const M*>(mbase) + base;
+                  for (int64_t j = 0; j < Tk; ++j) row[j] += float(m[j * ms[3]]);
+                });
+              }
+            }
+            float mx = neg_inf;
+            for (int64_t j = 0; j < limit; ++j) mx = row[j] > mx ? row[j] : mx;
+            if (mx == neg_inf) mx = 0;  // a fully masked row gives NaN, as the composition does
+            float sum = 0;
+            for (int64_t j = 0; j < limit; ++j) {
+              row[j] = cpu::fast_expf(row[j] - mx);
+              sum += row[j];
+            }
+            float inv = 1.0f / sum;
+            for (int64_t j = 0; j < limit; ++j) row[j] *= inv;
+            for (int64_t j = limit; j < Tk; ++j) row[j] = 0.0f;
+          }
+        });
+        // O_block (nq, Dv) = P V
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(nq), int(Dv), int(Tk), 1.0f, S, int(Tk), V,
+                    int(Dv), 0.0f, O + q0 * Dv, int(Dv));
+      }
+    }
+  }
+  if (out.dtype() == float32) {
+    out.move_shared_buffer(o32);
+  } else {
+    cpu::copy_contiguous(o32, out);
+  }
+}
+
+}  // namespace alloy

@@ -1,0 +1,17 @@
+// eval_gpu of the fused ops when alloy is built without CUDA.
+#include <stdexcept>
+
+#include "alloy/core/fast_primitives.h"
+
+namespace alloy {
+
+#define ALLOY_NO_GPU_FUSED(P)                                              \
+  void P::eval_gpu(const std::vector<array>&, std::vector<array>&) {       \
+    throw std::runtime_error("[" #P "] alloy was built without CUDA");     \
+  }
+ALLOY_NO_GPU_FUSED(RMSNorm)
+ALLOY_NO_GPU_FUSED(LayerNorm)
+ALLOY_NO_GPU_FUSED(RoPE)
+ALLOY_NO_GPU_FUSED(ScaledDotProductAttention)
+
+}  // namespace alloy

@@ -1,0 +1,216 @@
+// The fused ops: validation, the plain-op compositions (used for gradients and as the
+// reference in tests and benchmarks), and the nodes.
+#include "alloy/core/fast.h"
+
+#include <cmath>
+
+#include "alloy/core/fast_primitives.h"
+#include "alloy/core/ops_util.h"
+
+namespace alloy::fast {
+using detail::fail;
+
+namespace {
+
+void check_float(const array& x, const char* op) {
+  if (!is_floating(x.dtype())) fail(op, "needs a floating-point input, got ", x.dtype());
+}
+
+void check_feature_vector(const std::optional<array>& w, const array& x, const char* op, const char* what) {
+  if (w && (w->ndim() != 1 || w->shape(0) != x.shape(-1))) {
+    fail(op, what, " must have shape (", x.shape(-1), ",), got ", shape_to_string(w->shape()));
+  }
+}
+
+}  // namespace
+
+namespace {
+array rms_norm_impl(const array& x, const std::optional<array>& weight, float eps, StreamOrDevice sd, bool compose) {
+  if (x.ndim() == 0) fail("rms_norm", "needs at least one dimension");
+  check_float(x, "rms_norm");
+  check_feature_vector(weight, x, "rms_norm", "weight");
+  Stream s = to_stream(sd);
+  Dtype t = x.dtype();
+  Fused::Fallback composed = [eps, t, has_w = bool(weight), s](const std::vector<array>& in) {
+    array xf = astype(in[0], t == float64 ? float64 : float32, s);
+    array norm = rsqrt(add(mean(square(xf, s), Axes{-1}, true, s), array(eps), s), s);
+    array y = astype(multiply(xf, norm, s), t, s);
+    if (has_w) y = multiply(y, astype(in[1], t, s), s);
+    return std::vector<array>{y};
+  };
+  std::vector<array> inputs{x};
+  if (weight) inputs.push_back(astype(*weight, t, s));
+  if (compose) return composed(inputs)[0];
+  return array::make_arrays({x.shape()}, {t}, std::make_shared<RMSNorm>(s, composed, eps), inputs)[0];
+}
+
+array layer_norm_impl(const array& x, const std::optional<array>& weight, const std::optional<array>& bias,
+                      float eps, StreamOrDevice sd, bool compose) {
+  if (x.ndim() == 0) fail("layer_norm", "needs at least one dimension");
+  check_float(x, "layer_norm");
+  check_feature_vector(weight, x, "layer_norm", "weight");
+  check_feature_vector(bias, x, "layer_norm", "bias");
+  Stream s = to_stream(sd);
+  Dtype t = x.dtype();
+  bool has_w = bool(weight), has_b = bool(bias);
+  Fused::Fallback composed = [eps, t, has_w, has_b, s](const std::vector<array>& in) {
+    array xf = astype(in[0], t == float64 ? float64 : float32, s);
+    array mu = mean(xf, Axes{-1}, true, s);
+    array centered = subtract(xf, mu, s);
+    array var = mean(square(centered, s), Axes{-1}, true, s);
+    array y = astype(multiply(centered, rsqrt(add(var, array(eps), s), s), s), t, s);
+    size_t i = 1;
+    if (has_w) y = multiply(y, in[i++], s);
+    if (has_b) y = add(y, in[i], s);
+    return std::vector<array>{y};
+  };
+  std::vector<array> inputs{x};
+  if (weight) inputs.push_back(astype(*weight, t, s));
+  if (bias) inputs.push_back(astype(*bias, t, s));
+  if (compose) return composed(inputs)[0];
+  return array::make_arrays({x.shape()}, {t}, std::make_shared<LayerNorm>(s, composed, eps, has_w, has_b),
+                            inputs)[0];
+}
+
+array rope_impl(const array& x, int dims, bool traditional, float base, float scale, int offset, StreamOrDevice sd,
+                bool compose) {
+  if (x.ndim() < 2) fail("rope", "needs an input of shape (..., T, D), got ", shape_to_string(x.shape()));
+  check_float(x, "rope");
+  int64_t D = x.shape(-1), T = x.shape(-2);
+  if (dims <= 0 || dims > D || dims % 2 != 0) {
+    fail("rope", "dims must be even and in (0, ", D, "], got ", dims);
+  }
+  if (offset < 0) fail("rope", "offset must be non-negative, got ", offset);
+  Stream s = to_stream(sd);
+  Dtype t = x.dtype();
+  Fused::Fallback composed = [=](const std::vector<array>& in) {
+    // angles (T, dims/2) in float32
+    int64_t half = dims / 2;
+    Dtype acc = t == float64 ? float64 : float32;
+    array pos = multiply(arange(double(offset), double(offset + T), 1.0, acc, s), array(scale), s);
+    array inv_freq = exp(multiply(arange(0.0, double(half), 1.0, acc, s),
+                                  array(float(-2.0 * std::log(double(base)) / dims)), s), s);
+    array ang = multiply(reshape(pos, {T, 1}, s), reshape(inv_freq, {1, half}, s), s);
+    array c = cos(ang, s), sn = sin(ang, s);
+    array xf = astype(in[0], acc, s);
+    Shape lead(xf.shape().begin(), xf.shape().end() - 1);
+    array rot = slice(xf, Shape(xf.ndim(), 0), [&] { Shape e = xf.shape(); e.back() = dims; return e; }(), s);
+    // The rotated pairs: (2i, 2i+1) for traditional, (i, i + half) otherwise.
+    auto [x1, x2] = [&]() -> std::pair<array, array> {
+      if (!traditional) {
+        auto halves = split(rot, 2, -1, s);
+        return {halves[0], halves[1]};
+      }
+      Shape pairs = lead;
+      pairs.insert(pairs.end(), {half, 2});
+      array p = reshape(rot, pairs, s);
+      auto parts = split(p, 2, -1, s);
+      return {squeeze(parts[0], Axes{-1}, s), squeeze(parts[1], Axes{-1}, s)};
+    }();
+    array y1 = subtract(multiply(x1, c, s), multiply(x2, sn, s), s);
+    array y2 = add(multiply(x1, sn, s), multiply(x2, c, s), s);
+    array out_rot = traditional ? reshape(stack({y1, y2}, -1, s), rot.shape(), s) : concatenate({y1, y2}, -1, s);
+    array out = dims == D ? out_rot : concatenate({out_rot, slice(xf, [&] { Shape b(xf.ndim(), 0); b.back() = dims; return b; }(), xf.shape(), s)}, -1, s);
+    return std::vector<array>{astype(out, t, s)};
+  };
+  // float64 runs the composition (the fused kernel computes in float32).
+  if (compose || t == float64) return composed({x})[0];
+  return array::make_arrays({x.shape()}, {t},
+                            std::make_shared<RoPE>(s, composed, dims, traditional, base, scale, offset), {x})[0];
+}
+
+array sdpa_impl(const array& q, const array& k, const array& v, float scale, const std::optional<array>& mask,
+                bool causal, StreamOrDevice sd, bool compose) {
+  const char* op = "scaled_dot_product_attention";
+  if (q.ndim() != 4 || k.ndim() != 4 || v.ndim() != 4) {
+    fail(op, "q, k and v must be (B, heads, T, D); got ", shape_to_string(q.shape()), ", ",
+         shape_to_string(k.shape()), ", ", shape_to_string(v.shape()));
+  }
+  check_float(q, op);
+  int64_t B = q.shape(0), Hq = q.shape(1), Tq = q.shape(2), D = q.shape(3);
+  int64_t Hkv = k.shape(1), Tk = k.shape(2);
+  if (k.shape(0) != B || v.shape(0) != B || v.shape(1) != Hkv || v.shape(2) != Tk || k.shape(3) != D) {
+    fail(op, "k and v must be (B, Hkv, Tk, D) matching q ", shape_to_string(q.shape()), "; got ",
+         shape_to_string(k.shape()), " and ", shape_to_string(v.shape()));
+  }
+  if (Hkv == 0 || Hq % Hkv != 0) fail(op, "query heads (", Hq, ") must be a multiple of key/value heads (", Hkv, ")");
+  if (mask && causal) fail(op, "give either a mask or causal, not both");
+  Stream s = to_stream(sd);
+  Dtype t = q.dtype();
+  std::vector<array> inputs{q, astype(k, t, s), astype(v, t, s)};
+  Shape score_shape{B, Hq, Tq, Tk};
+  if (mask) {
+    array m = *mask;
+    if (m.dtype() != bool_) m = astype(m, t, s);
+    try {
+      m = broadcast_to(m, score_shape, s);
+    } catch (const std::invalid_argument&) {
+      fail(op, "the mask of shape ", shape_to_string(mask->shape()), " does not broadcast to ",
+           shape_to_string(score_shape));
+    }
+    inputs.push_back(m);
+  }
+  int64_t groups = Hq / Hkv;
+  bool has_mask = bool(mask);
+  Fused::Fallback composed = [=](const std::vector<array>& in) {
+    array kk = in[1], vv = in[2];
+    if (groups > 1) {
+      kk = repeat(kk, groups, 1, s);
+      vv = repeat(vv, groups, 1, s);
+    }
+    Dtype acc = t == float64 ? float64 : float32;
+    array scores = multiply(matmul(astype(in[0], acc, s), swapaxes(astype(kk, acc, s), -1, -2, s), s),
+                            array(scale), s);
+    if (has_mask) {
+      const array& m = in[3];
+      scores = m.dtype() == bool_ ? where(m, scores, array(-INFINITY), s) : add(scores, astype(m, acc, s), s);
+    }
+    if (causal) {
+      array keep = tri(Tq, Tk, Tk - Tq, bool_, s);
+      scores = where(keep, scores, array(-INFINITY), s);
+    }
+    array p = softmax(scores, -1, s);
+    return std::vector<array>{astype(matmul(p, astype(vv, acc, s), s), t, s)};
+  };
+  if (compose || t == float64) return composed(inputs)[0];
+  Shape out_shape{B, Hq, Tq, v.shape(3)};
+  return array::make_arrays({out_shape}, {t},
+                            std::make_shared<ScaledDotProductAttention>(s, composed, scale, causal, has_mask),
+                            inputs)[0];
+}
+
+}  // namespace
+
+array rms_norm(const array& x, const std::optional<array>& weight, float eps, StreamOrDevice s) {
+  return rms_norm_impl(x, weight, eps, s, false);
+}
+array layer_norm(const array& x, const std::optional<array>& weight, const std::optional<array>& bias, float eps,
+                 StreamOrDevice s) {
+  return layer_norm_impl(x, weight, bias, eps, s, false);
+}
+array rope(const array& x, int dims, bool traditional, float base, float scale, int offset, StreamOrDevice s) {
+  return rope_impl(x, dims, traditional, base, scale, offset, s, false);
+}
+array scaled_dot_product_attention(const array& q, const array& k, const array& v, float scale,
+                                   const std::optional<array>& mask, bool causal, StreamOrDevice s) {
+  return sdpa_impl(q, k, v, scale, mask, causal, s, false);
+}
+
+namespace composed {
+array rms_norm(const array& x, const std::optional<array>& weight, float eps, StreamOrDevice s) {
+  return rms_norm_impl(x, weight, eps, s, true);
+}
+array layer_norm(const array& x, const std::optional<array>& weight, const std::optional<array>& bias, float eps,
+                 StreamOrDevice s) {
+  return layer_norm_impl(x, weight, bias, eps, s, true);
+}
+array rope(const array& x, int dims, bool traditional, float base, float scale, int offset, StreamOrDevice s) {
+  return rope_impl(x, dims, traditional, base, scale, offset, s, true);
+}
+array scaled_dot_product_attention(const array& q, const array& k, const array& v, float scale,
+                                   const std::optional<array>& mask, bool causal, StreamOrDevice s) {
+  return sdpa_impl(q, k, v, scale, mask, causal, s, true);
+}
+}  // namespace composed
+
+}  // namespace alloy::fast

@@ -1,0 +1,48 @@
+// Fused ops (as MLX's mx.fast): one kernel each where the plain-op composition would make
+// several passes over memory. Gradients come from the composition, so they match it exactly.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "alloy/core/array.h"
+#include "alloy/core/device.h"
+
+namespace alloy::fast {
+
+// x / sqrt(mean(x^2, -1) + eps) * weight; weight (D,) or none. Accumulates in float32.
+array rms_norm(const array& x, const std::optional<array>& weight, float eps, StreamOrDevice s = {});
+
+// (x - mean) / sqrt(var + eps) * weight + bias over the last axis; weight/bias (D,) or none.
+array layer_norm(const array& x, const std::optional<array>& weight, const std::optional<array>& bias,
+                 float eps, StreamOrDevice s = {});
+
+// Rotary position embedding on the first `dims` features of the last axis of x (..., T, D), for
+// positions offset + t along axis -2. traditional: rotates pairs (2i, 2i+1) (GPT-J/ llama.cpp
+// "normal"); otherwise the two halves (i, i + dims/2) (GPT-NeoX / Hugging Face Llama).
+// Frequency i is base^(-2i/dims); the angle is (offset + t) * scale * frequency.
+array rope(const array& x, int dims, bool traditional, float base, float scale, int offset,
+           StreamOrDevice s = {});
+
+// softmax(q k^T * scale + mask) v with q (B, Hq, Tq, D), k and v (B, Hkv, Tk, D) and Hq a
+// multiple of Hkv (grouped-query heads share a key/value head). mask: none, "causal" (query i
+// sees keys j <= i + Tk - Tq, i.e. aligned at the end), or an array broadcastable to
+// (B, Hq, Tq, Tk): boolean (true = keep) or additive (same float dtype as q).
+array scaled_dot_product_attention(const array& q, const array& k, const array& v, float scale,
+                                   const std::optional<array>& mask = std::nullopt, bool causal = false,
+                                   StreamOrDevice s = {});
+
+// The same functions composed from plain ops: what the fused kernels are tested and benchmarked
+// against, and what their gradients are computed from.
+namespace composed {
+array rms_norm(const array& x, const std::optional<array>& weight, float eps, StreamOrDevice s = {});
+array layer_norm(const array& x, const std::optional<array>& weight, const std::optional<array>& bias,
+                 float eps, StreamOrDevice s = {});
+array rope(const array& x, int dims, bool traditional, float base, float scale, int offset,
+           StreamOrDevice s = {});
+array scaled_dot_product_attention(const array& q, const array& k, const array& v, float scale,
+                                   const std::optional<array>& mask = std::nullopt, bool causal = false,
+                                   StreamOrDevice s = {});
+}  // namespace composed
+
+}  // namespace alloy::fast

@@ -1,0 +1,59 @@
+// Primitives of the fused ops in fast.h. Each keeps its composition from plain ops (the
+// fallback of Fused) for gradients.
+#pragma once
+
+#include "alloy/core/primitives.h"
+
+namespace alloy {
+
+class RMSNorm : public Fused {
+ public:
+  RMSNorm(Stream s, Fallback f, float eps) : Fused(s, std::move(f)), eps_(eps) {}
+  ALLOY_EVAL_MULTI
+  ALLOY_NAME("rms_norm")
+
+ private:
+  float eps_;
+};
+
+class LayerNorm : public Fused {
+ public:
+  LayerNorm(Stream s, Fallback f, float eps, bool has_weight, bool has_bias)
+      : Fused(s, std::move(f)), eps_(eps), has_weight_(has_weight), has_bias_(has_bias) {}
+  ALLOY_EVAL_MULTI
+  ALLOY_NAME("layer_norm")
+
+ private:
+  float eps_;
+  bool has_weight_, has_bias_;
+};
+
+class RoPE : public Fused {
+ public:
+  RoPE(Stream s, Fallback f, int dims, bool traditional, float base, float scale, int offset)
+      : Fused(s, std::move(f)), dims_(dims), traditional_(traditional), base_(base), scale_(scale),
+        offset_(offset) {}
+  ALLOY_EVAL_MULTI
+  ALLOY_NAME("rope")
+
+ private:
+  int dims_;
+  bool traditional_;
+  float base_, scale_;
+  int offset_;
+};
+
+// Inputs (q, k, v[, mask]); mask already broadcast to (B, Hq, Tq, Tk).
+class ScaledDotProductAttention : public Fused {
+ public:
+  ScaledDotProductAttention(Stream s, Fallback f, float scale, bool causal, bool has_mask)
+      : Fused(s, std::move(f)), scale_(scale), causal_(causal), has_mask_(has_mask) {}
+  ALLOY_EVAL_MULTI
+  ALLOY_NAME("scaled_dot_product_attention")
+
+ private:
+  float scale_;
+  bool causal_, has_mask_;
+};
+
+}  // namespace alloy

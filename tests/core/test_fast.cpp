@@ -1,0 +1,139 @@
+// The fused ops against their compositions from plain ops, in every float dtype, and their
+// gradients by finite differences.
+#include <gtest/gtest.h>
+
+#include "alloy/alloy.h"
+#include "gradcheck.h"
+
+namespace alloy {
+namespace {
+
+double tol_for(Dtype t) {
+  switch (t) {
+    case Dtype::float64: return 1e-10;
+    case Dtype::float32: return 2e-5;
+    case Dtype::float16: return 4e-3;
+    case Dtype::bfloat16: return 3e-2;
+    case Dtype::bool_: case Dtype::uint8: case Dtype::uint16: case Dtype::uint32: case Dtype::uint64:
+    case Dtype::int8: case Dtype::int16: case Dtype::int32: case Dtype::int64:
+      return 0;
+  }
+  return 0;
+}
+
+void expect_close(const array& got, const array& want, Dtype t, const std::string& what) {
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  ASSERT_EQ(got.dtype(), want.dtype()) << what;
+  double tol = tol_for(t);
+  EXPECT_TRUE(allclose(got, want, tol, tol)) << what << "\nfused " << got << "\ncomposed " << want;
+}
+
+const Dtype kFloats[] = {float32, float16, bfloat16, float64};
+
+TEST(Fast, RmsNormAndLayerNormMatchComposition) {
+  for (Dtype t : kFloats) {
+    array x = astype(random::normal({3, 5, 67}, float32, 0.5, 2.0, random::key(1)), t);
+    array w = astype(random::normal({67}, float32, 1.0, 0.2, random::key(2)), t);
+    array b = astype(random::normal({67}, float32, 0.0, 0.2, random::key(3)), t);
+    expect_close(fast::rms_norm(x, w, 1e-5f), fast::composed::rms_norm(x, w, 1e-5f), t, "rms_norm");
+    expect_close(fast::rms_norm(x, std::nullopt, 1e-5f), fast::composed::rms_norm(x, std::nullopt, 1e-5f), t,
+                 "rms_norm without weight");
+    expect_close(fast::layer_norm(x, w, b, 1e-5f), fast::composed::layer_norm(x, w, b, 1e-5f), t, "layer_norm");
+    expect_close(fast::layer_norm(x, std::nullopt, b, 1e-5f), fast::composed::layer_norm(x, std::nullopt, b, 1e-5f),
+                 t, "layer_norm without weight");
+    // A transposed input goes through the same kernel after a copy.
+    array xt = transpose(astype(random::normal({67, 4}, float32, 0.0, 1.0, random::key(4)), t));
+    expect_close(fast::rms_norm(xt, w, 1e-6f), fast::composed::rms_norm(xt, w, 1e-6f), t, "rms_norm transposed");
+  }
+}
+
+TEST(Fast, RopeMatchesCompositionAndIdentityAtPositionZero) {
+  for (Dtype t : kFloats) {
+    array x = astype(random::normal({2, 3, 7, 16}, float32, 0.0, 1.0, random::key(5)), t);
+    for (bool traditional : {false, true}) {
+      for (int dims : {16, 8}) {
+        std::string what = std::string("rope traditional=") + (traditional ? "1" : "0") + " dims=" + std::to_string(dims);
+        expect_close(fast::rope(x, dims, traditional, 10000.0f, 1.0f, 5),
+                     fast::composed::rope(x, dims, traditional, 10000.0f, 1.0f, 5), t, what);
+      }
+    }
+  }
+  // Position 0 rotates by angle 0.
+  array x = random::normal({1, 1, 4});
+  array y = fast::rope(x, 4, false, 10000.0f, 1.0f, 0);
+  EXPECT_TRUE(allclose(slice(y, {0, 0, 0}, {1, 1, 4}), slice(x, {0, 0, 0}, {1, 1, 4}), 1e-6, 1e-6));
+  // Half-split rotation of (a, b, c, d) at position 1 with base 1: angle 1 on both pairs.
+  array v = array({1.0f, 2.0f, 3.0f, 4.0f}, {1, 1, 4});
+  array r = fast::rope(v, 4, false, 1.0f, 1.0f, 1);
+  float c = std::cos(1.0f), s = std::sin(1.0f);
+  std::vector<float> want = {1 * c - 3 * s, 2 * c - 4 * s, 1 * s + 3 * c, 2 * s + 4 * c};
+  auto got = r.to_vector<float>();
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << i;
+}
+
+TEST(Fast, AttentionMatchesComposition) {
+  for (Dtype t : kFloats) {
+    // Grouped-query heads: 4 query heads share 2 key/value heads.
+    array q = astype(random::normal({2, 4, 9, 16}, float32, 0.0, 1.0, random::key(6)), t);
+    array k = astype(random::normal({2, 2, 13, 16}, float32, 0.0, 1.0, random::key(7)), t);
+    array v = astype(random::normal({2, 2, 13, 8}, float32, 0.0, 1.0, random::key(8)), t);
+    float scale = 0.25f;
+    expect_close(fast::scaled_dot_product_attention(q, k, v, scale),
+                 fast::composed::scaled_dot_product_attention(q, k, v, scale), t, "sdpa");
+    expect_close(fast::scaled_dot_product_attention(q, k, v, scale, std::nullopt, true),
+                 fast::composed::scaled_dot_product_attention(q, k, v, scale, std::nullopt, true), t, "sdpa causal");
+    array bool_mask = greater(random::uniform({9, 13}, float32, 0.0, 1.0, random::key(9)), array(0.3f));
+    bool_mask = logical_or(bool_mask, expand_dims(equal(arange(13.0), array(0.0f)), 0));  // no empty rows
+    expect_close(fast::scaled_dot_product_attention(q, k, v, scale, bool_mask),
+                 fast::composed::scaled_dot_product_attention(q, k, v, scale, bool_mask), t, "sdpa bool mask");
+    array add_mask = astype(random::normal({1, 4, 1, 13}, float32, 0.0, 1.0, random::key(10)), t);
+    expect_close(fast::scaled_dot_product_attention(q, k, v, scale, add_mask),
+                 fast::composed::scaled_dot_product_attention(q, k, v, scale, add_mask), t, "sdpa additive mask");
+    // Single-token decode against a long cache.
+    array q1 = slice(q, {0, 0, 8, 0}, {2, 4, 9, 16});
+    expect_close(fast::scaled_dot_product_attention(q1, k, v, scale, std::nullopt, true),
+                 fast::composed::scaled_dot_product_attention(q1, k, v, scale, std::nullopt, true), t, "sdpa decode");
+  }
+}
+
+TEST(Fast, Gradients) {
+  using test::gradcheck;
+  array x = test::random_f64({3, 6}, -2, 2, 1);
+  array w = test::random_f64({6}, 0.5, 1.5, 2);
+  array b = test::random_f64({6}, -1, 1, 3);
+  EXPECT_EQ(gradcheck([](const std::vector<array>& a) { return fast::rms_norm(a[0], a[1], 1e-5f); }, {x, w}), "");
+  EXPECT_EQ(gradcheck([](const std::vector<array>& a) { return fast::layer_norm(a[0], a[1], a[2], 1e-5f); },
+                      {x, w, b}),
+            "");
+  array xr = test::random_f64({1, 2, 3, 4}, -1, 1, 4);
+  EXPECT_EQ(gradcheck([](const std::vector<array>& a) { return fast::rope(a[0], 4, false, 100.0f, 1.0f, 2); }, {xr}), "");
+  EXPECT_EQ(gradcheck([](const std::vector<array>& a) { return fast::rope(a[0], 4, true, 100.0f, 1.0f, 2); }, {xr}), "");
+  array q = test::random_f64({1, 2, 3, 4}, -1, 1, 5);
+  array k = test::random_f64({1, 1, 5, 4}, -1, 1, 6);
+  array v = test::random_f64({1, 1, 5, 2}, -1, 1, 7);
+  EXPECT_EQ(gradcheck([](const std::vector<array>& a) {
+              return fast::scaled_dot_product_attention(a[0], a[1], a[2], 0.5f, std::nullopt, true);
+            },
+                      {q, k, v}),
+            "");
+  // float32 forward runs the fused kernel; its gradient (from the composition) matches float64's.
+  array x32 = astype(x, float32), w32 = astype(w, float32);
+  auto g = grad(ScalarFn([](const std::vector<array>& a) { return sum(fast::rms_norm(a[0], a[1], 1e-5f)); }), {0, 1});
+  auto g32 = g({x32, w32}), g64 = g({x, w});
+  EXPECT_TRUE(allclose(g32[0], g64[0], 1e-4, 1e-5));
+  EXPECT_TRUE(allclose(g32[1], g64[1], 1e-4, 1e-5));
+}
+
+TEST(Fast, BadInputs) {
+  EXPECT_THROW(fast::rms_norm(ones({2, 3}), ones({4}), 1e-5f), std::invalid_argument);
+  EXPECT_THROW(fast::rms_norm(ones({2, 3}, int32), std::nullopt, 1e-5f), std::invalid_argument);
+  EXPECT_THROW(fast::rope(ones({2, 3, 8}), 5, false, 1e4f, 1.0f, 0), std::invalid_argument);
+  EXPECT_THROW(fast::scaled_dot_product_attention(ones({1, 3, 2, 4}), ones({1, 2, 2, 4}), ones({1, 2, 2, 4}), 1.0f),
+               std::invalid_argument);
+  EXPECT_THROW(fast::scaled_dot_product_attention(ones({1, 2, 2, 4}), ones({1, 2, 2, 4}), ones({1, 2, 2, 4}), 1.0f,
+                                                  ones({3, 3}, bool_)),
+               std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace alloy

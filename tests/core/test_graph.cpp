@@ -1,0 +1,227 @@
+// Lazy evaluation, the scheduler, buffer donation, memory counters and limits, devices.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "alloy/alloy.h"
+
+namespace alloy {
+namespace {
+
+TEST(Graph, NothingComputesBeforeEval) {
+  array x = ones({1000});
+  array y = exp(x);
+  EXPECT_EQ(y.status(), array::Status::unscheduled);
+  EXPECT_FALSE(y.is_available());
+  eval(y);
+  EXPECT_TRUE(y.is_available());
+  EXPECT_FLOAT_EQ(y.to_vector<float>()[7], std::exp(1.0f));
+}
+
+TEST(Graph, LongChainEvaluatesWithoutRecursion) {
+  array x = zeros({4});
+  array y = x;
+  for (int i = 0; i < 200000; ++i) y = add(y, array(1.0f));
+  EXPECT_FLOAT_EQ(y.to_vector<float>()[3], 200000.0f);
+  // An unevaluated chain of the same length is destroyed without recursion too.
+  array z = x;
+  for (int i = 0; i < 200000; ++i) z = multiply(z, array(1.0f));
+}
+
+TEST(Graph, EvaluatedArraysDropTheirInputs) {
+  array a = ones({8});
+  array b = exp(a);
+  ASSERT_EQ(b.inputs().size(), 1u);
+  eval(b);
+  EXPECT_TRUE(b.inputs().empty());
+  EXPECT_FALSE(b.has_primitive());
+}
+
+TEST(Graph, IntermediatesAreFreedAndBuffersDonated) {
+  const size_t n = 1 << 22;  // 16 MiB of float32
+  const size_t bytes = n * 4;
+  clear_cache(Device::cpu);
+  size_t base = get_active_memory(Device::cpu);
+  reset_peak_memory(Device::cpu);
+  {
+    array x = full({int64_t(n)}, array(0.5f));
+    array y = x;
+    for (int i = 0; i < 20; ++i) y = sin(add(y, array(1.0f)));
+    x = array(0.0f);  // let go of the input so its buffer can be donated
+    eval(y);
+    // Twenty elementwise steps run in place in one buffer: far below 20 buffers at the peak.
+    EXPECT_LE(get_peak_memory(Device::cpu) - base, 3 * bytes);
+    EXPECT_LE(get_active_memory(Device::cpu) - base, bytes + 4096);
+  }
+  EXPECT_EQ(get_active_memory(Device::cpu), base);
+}
+
+TEST(Graph, AsyncEvalAndStreams) {
+  Stream s1 = new_stream(Device::cpu);
+  Stream s2 = new_stream(Device::cpu);
+  array a = multiply(arange(100000.0), array(2.0f), s1);
+  array b = add(a, array(1.0f), s2);  // depends on work of another stream
+  async_eval({b});
+  EXPECT_FLOAT_EQ(b.to_vector<float>()[99999], 199999.0f);
+  synchronize(s1);
+  synchronize(s2);
+  EXPECT_TRUE(a.is_available());
+}
+
+TEST(Graph, ConcurrentEvalFromThreads) {
+  std::vector<std::thread> threads;
+  std::vector<float> results(4);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([t, &results] {
+      array x = full({1000}, array(float(t)));
+      results[t] = sum(multiply(x, x)).item<float>();
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 4; ++t) EXPECT_FLOAT_EQ(results[t], 1000.0f * t * t);
+}
+
+TEST(Devices, GpuWithoutCudaGivesAClearError) {
+  if (gpu_available()) GTEST_SKIP() << "a GPU is present";
+  EXPECT_EQ(default_device(), Device(Device::cpu));
+  try {
+    set_default_device(Device::gpu);
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("built without CUDA"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(add(array(1.0f), array(2.0f), Device::gpu), std::runtime_error);
+}
+
+TEST(Memory, OutOfMemoryIsAnErrorAndMemoryReturns) {
+  clear_cache(Device::cpu);
+  size_t base = get_active_memory(Device::cpu);
+  size_t old_limit = set_memory_limit(base + (64 << 20), Device::cpu);
+  {
+    array small = ones({1 << 20});
+    eval(small);
+    array huge = ones({int64_t(1) << 30});  // 4 GiB
+    try {
+      eval(huge);
+      FAIL() << "expected out_of_memory";
+    } catch (const out_of_memory& e) {
+      EXPECT_EQ(e.requested_bytes, size_t(4) << 30);
+      EXPECT_EQ(e.limit_bytes, base + (64 << 20));
+      EXPECT_NE(std::string(e.what()).find("out of memory"), std::string::npos);
+    }
+    // The failed array rethrows on access; the process and other arrays are fine.
+    EXPECT_THROW(eval(huge), out_of_memory);
+    EXPECT_FLOAT_EQ(sum(small).item<float>(), float(1 << 20));
+  }
+  set_memory_limit(old_limit, Device::cpu);
+  EXPECT_EQ(get_active_memory(Device::cpu), base);
+  EXPECT_GT(get_memory_limit(Device::cpu), size_t(0));
+}
+
+TEST(Memory, CacheCountersAndLimits) {
+  clear_cache(Device::cpu);
+  EXPECT_EQ(get_cache_memory(Device::cpu), 0u);
+  {
+    array x = ones({1 << 18});
+    eval(x);
+  }
+  EXPECT_GE(get_cache_memory(Device::cpu), size_t(1 << 20));
+  size_t old = set_cache_limit(0, Device::cpu);
+  EXPECT_EQ(get_cache_memory(Device::cpu), 0u);
+  set_cache_limit(old, Device::cpu);
+}
+
+TEST(Dtypes, PromotionAndWeakScalars) {
+  array h = ones({3}, float16);
+  EXPECT_EQ((h * 2.0f).dtype(), float16);
+  EXPECT_EQ((h + 1).dtype(), float16);
+  EXPECT_EQ((ones({2}, int32) * 2.5).dtype(), float32);
+  EXPECT_EQ((ones({2}, int8) + 300).dtype(), int8);
+  EXPECT_EQ(add(ones({2}, uint8), ones({2}, int8)).dtype(), int16);
+  EXPECT_EQ(add(ones({2}, int32), ones({2}, float16)).dtype(), float16);
+  EXPECT_EQ(add(ones({2}, float16), ones({2}, bfloat16)).dtype(), float32);
+  EXPECT_EQ(add(ones({2}, uint64), ones({2}, int64)).dtype(), float32);
+  EXPECT_EQ(add(ones({2}, bool_), ones({2}, bool_)).dtype(), bool_);
+  EXPECT_EQ(divide(ones({2}, int32), ones({2}, int32)).dtype(), float32);
+  EXPECT_EQ(promote_types(int16, uint32), int64);
+  EXPECT_EQ(array(1.5, float16).dtype(), float16);
+  EXPECT_EQ(astype(array({1.7f, -2.2f}), int32).to_vector<int32_t>(), (std::vector<int32_t>{1, -2}));
+}
+
+TEST(Arrays, ConstructionViewsAndItems) {
+  array a({1, 2, 3, 4, 5, 6}, {2, 3});
+  EXPECT_EQ(a.dtype(), int32);
+  EXPECT_EQ(a.shape(), (Shape{2, 3}));
+  EXPECT_EQ(a.strides(), (Strides{3, 1}));
+  array t = transpose(a);
+  eval(t);
+  EXPECT_EQ(t.strides(), (Strides{1, 3}));
+  EXPECT_EQ(t.data_shared_ptr(), a.data_shared_ptr());  // a view, no copy
+  array s = slice(a, {0, 2}, {2, -4}, {1, -2});
+  eval(s);
+  EXPECT_EQ(s.data_shared_ptr(), a.data_shared_ptr());
+  EXPECT_EQ(s.to_vector<int32_t>(), (std::vector<int32_t>{3, 1, 6, 4}));
+  array r = reshape(t, {6});  // needs a copy: strides make a view impossible
+  eval(r);
+  EXPECT_NE(r.data_shared_ptr(), a.data_shared_ptr());
+  EXPECT_EQ(r.to_vector<int32_t>(), (std::vector<int32_t>{1, 4, 2, 5, 3, 6}));
+  array r2 = reshape(a, {3, 2});
+  eval(r2);
+  EXPECT_EQ(r2.data_shared_ptr(), a.data_shared_ptr());
+}
+
+TEST(Arrays, ExternalMemoryAndCopies) {
+  static int freed = 0;
+  float* buf = new float[4]{1, 2, 3, 4};
+  {
+    array w(buf, {2, 2}, float32, [](void* p) {
+      delete[] static_cast<float*>(p);
+      ++freed;
+    });
+    EXPECT_FLOAT_EQ(sum(w).item<float>(), 10.0f);
+    std::vector<double> v{1.5, 2.5};
+    array c(v.data(), Shape{2});
+    v[0] = 100;  // the array copied
+    EXPECT_DOUBLE_EQ(c.to_vector<double>()[0], 1.5);
+  }
+  EXPECT_EQ(freed, 1);
+  EXPECT_THROW(array({1, 2, 3}, {2, 2}), std::invalid_argument);
+}
+
+TEST(Arrays, PrintsLikeNumPy) {
+  std::ostringstream os;
+  os << array({1, 2, 3, 4}, {2, 2});
+  EXPECT_EQ(os.str(), "array([[1, 2],\n       [3, 4]], dtype=int32)");
+  std::ostringstream os2;
+  os2 << array({1.5f, -2.0f});
+  EXPECT_EQ(os2.str(), "array([1.5, -2.])");
+  std::ostringstream os3;
+  os3 << arange(2000.0);
+  EXPECT_NE(os3.str().find("..."), std::string::npos);
+}
+
+TEST(Errors, MessagesNameTheOpAndTheProblem) {
+  auto message = [](auto&& fn) {
+    try {
+      fn();
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message([] { add(ones({2, 3}), ones({4})); }).rfind("[add] shapes (2, 3) and (4,)", 0), 0u);
+  EXPECT_EQ(message([] { sum(ones({2, 3}), 2); }).rfind("[sum] axis 2 is out of range", 0), 0u);
+  EXPECT_EQ(message([] { reshape(ones({2, 3}), {4, 2}); }).rfind("[reshape]", 0), 0u);
+  EXPECT_EQ(message([] { zeros({2, -1}); }).rfind("[full] negative dimension", 0), 0u);
+  EXPECT_EQ(message([] { matmul(ones({2, 3}), ones({2, 3})); }).rfind("[matmul] inner dimensions", 0), 0u);
+  EXPECT_EQ(message([] { matmul(ones({2, 2}, int32), ones({2, 2}, int32)); }).rfind("[matmul]", 0), 0u);
+  EXPECT_EQ(message([] { transpose(ones({2, 3}), {0, 0}); }).rfind("[transpose]", 0), 0u);
+  EXPECT_EQ(message([] { bitwise_and(ones({2}), ones({2})); }).rfind("[bitwise_and]", 0), 0u);
+  EXPECT_EQ(message([] { concatenate({ones({2, 3}), ones({3, 3})}, 1); }).rfind("[concatenate]", 0), 0u);
+  EXPECT_EQ(message([] { arange(0, 10, 0.0); }).rfind("[arange] step", 0), 0u);
+  EXPECT_EQ(message([] { ones({3}).item<float>(); }).rfind("[item]", 0), 0u);
+  EXPECT_EQ(message([] { slice(ones({3}), {0}, {3}, {0}); }).rfind("[slice] slice step", 0), 0u);
+}
+
+}  // namespace
+}  // namespace alloy
