@@ -287,14 +287,21 @@ array conv1d(const array& input, const array& weight, int stride = 1, int paddin
 array conv2d(const array& input, const array& weight, std::pair<int, int> stride = {1, 1},
              std::pair<int, int> padding = {0, 0}, std::pair<int, int> dilation = {1, 1},
              int groups = 1, SD s = {});
-// Transposed convolutions: weight (C_out, ..., C_in / groups) as for the forward conv.
+// Transposed convolutions (PyTorch's ConvTranspose): out[s * stride + k * dilation - padding]
+// += x[s] * W[o, k, c]; output size (L - 1) * stride - 2 * padding + dilation * (k - 1) +
+// output_padding + 1. weight (C_out, k..., C_in / groups): W[o, k..., c] links input channel
+// (o / (C_out / groups)) * (C_in / groups) + c to output channel o. A PyTorch weight
+// (C_in, C_out / groups, k...) maps to it by (groups, C_in/g, C_out/g, k...) -> (groups, C_out/g,
+// k..., C_in/g). output_padding (< stride or < dilation) adds rows at the high end only.
 array conv_transpose1d(const array& input, const array& weight, int stride = 1, int padding = 0,
                        int dilation = 1, int output_padding = 0, int groups = 1, SD s = {});
 array conv_transpose2d(const array& input, const array& weight,
                        std::pair<int, int> stride = {1, 1}, std::pair<int, int> padding = {0, 0},
                        std::pair<int, int> dilation = {1, 1},
                        std::pair<int, int> output_padding = {0, 0}, int groups = 1, SD s = {});
-// General N-d convolution; the others are written with it.
+// General N-d convolution; the others are written with it. Per-dim vectors may hold one value
+// (used for every spatial dim) or be empty (meaning stride/dilations 1, padding 0).
+// input_dilation inserts (d - 1) zeros between input elements; flip reverses the kernel.
 array conv_general(const array& input, const array& weight, std::vector<int> stride,
                    std::vector<int> padding_lo, std::vector<int> padding_hi,
                    std::vector<int> kernel_dilation, std::vector<int> input_dilation,
