@@ -4,6 +4,7 @@
 // tensor is ever materialized.
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -73,14 +74,68 @@ ALLOY_SIMD_CLONES A sum_row(const T* x, int64_t n) {
 }
 
 template <typename T, typename A>
-ALLOY_SIMD_CLONES void scale_row(const T* x, const T* w, T* out, A mul, A sub, const T* b, int64_t n) {
-  // out = ((x - sub) * mul) rounded to T, then * w, + b (matching the composition's roundings).
+ALLOY_SIMD_CLONES A sum_sq_dev(const T* x, A mu, int64_t n) {
+  A lanes[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (int j = 0; j < 16; ++j) lanes[j] += (A(x[i + j]) - mu) * (A(x[i + j]) - mu);
+  }
+  A s = 0;
+  for (int j = 0; j < 16; ++j) s += lanes[j];
+  for (; i < n; ++i) s += (A(x[i]) - mu) * (A(x[i]) - mu);
+  return s;
+}
+
+// out = ((x - sub) * mul) rounded to T, then * w, + b, each rounded as the composition does.
+template <typename T, typename A, bool HasW, bool HasB>
+ALLOY_SIMD_CLONES void scale_row(const T* x, const T* w, const T* b, T* out, A mul, A sub, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     A y = A(T(A((A(x[i]) - sub) * mul)));
-    if (w) y = A(T(y * A(w[i])));
-    if (b) y = A(T(y + A(b[i])));
+    if constexpr (HasW) y = A(T(y * A(w[i])));
+    if constexpr (HasB) y = A(T(y + A(b[i])));
     out[i] = T(y);
   }
+}
+
+template <typename T, typename A>
+void scale_row_any(const T* x, const T* w, const T* b, T* out, A mul, A sub, int64_t n) {
+  if (w && b) scale_row<T, A, true, true>(x, w, b, out, mul, sub, n);
+  else if (w) scale_row<T, A, true, false>(x, w, b, out, mul, sub, n);
+  else if (b) scale_row<T, A, false, true>(x, w, b, out, mul, sub, n);
+  else scale_row<T, A, false, false>(x, w, b, out, mul, sub, n);
+}
+
+// In-place softmax of row[0, n); lanes keep the loops vectorized. A row whose maximum is -inf
+// (every key masked) comes out NaN, as the composition's does.
+ALLOY_SIMD_CLONES void softmax_inplace(float* row, int64_t n) {
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  float lanes[16];
+  for (int j = 0; j < 16; ++j) lanes[j] = neg_inf;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (int j = 0; j < 16; ++j) lanes[j] = row[i + j] > lanes[j] ? row[i + j] : lanes[j];
+  }
+  float mx = neg_inf;
+  for (int j = 0; j < 16; ++j) mx = lanes[j] > mx ? lanes[j] : mx;
+  for (; i < n; ++i) mx = row[i] > mx ? row[i] : mx;
+  if (mx == neg_inf) mx = 0;
+  for (int j = 0; j < 16; ++j) lanes[j] = 0;
+  i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (int j = 0; j < 16; ++j) {
+      float e = cpu::fast_expf(row[i + j] - mx);
+      row[i + j] = e;
+      lanes[j] += e;
+    }
+  }
+  float sum = 0;
+  for (int j = 0; j < 16; ++j) sum += lanes[j];
+  for (; i < n; ++i) {
+    row[i] = cpu::fast_expf(row[i] - mx);
+    sum += row[i];
+  }
+  float inv = 1.0f / sum;
+  for (int64_t k = 0; k < n; ++k) row[k] *= inv;
 }
 
 }  // namespace
@@ -102,7 +157,7 @@ void RMSNorm::eval_cpu(const std::vector<array>& inputs, std::vector<array>& out
     cpu::parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(D, 1)), [&](int64_t b, int64_t e) {
       for (int64_t r = b; r < e; ++r) {
         A inv = A(1) / std::sqrt(sum_squares<T, A>(xp + r * D, D) / A(D) + A(eps));
-        scale_row<T, A>(xp + r * D, wp, op + r * D, inv, A(0), nullptr, D);
+        scale_row_any<T, A>(xp + r * D, wp, nullptr, op + r * D, inv, A(0), D);
       }
     });
   });
@@ -129,10 +184,8 @@ void LayerNorm::eval_cpu(const std::vector<array>& inputs, std::vector<array>& o
       for (int64_t r = b; r < e; ++r) {
         const T* row = xp + r * D;
         A mu = sum_row<T, A>(row, D) / A(D);
-        A var = 0;
-        for (int64_t k = 0; k < D; ++k) var += (A(row[k]) - mu) * (A(row[k]) - mu);
-        var /= A(D);
-        scale_row<T, A>(row, wp, op + r * D, A(1) / std::sqrt(var + A(eps)), mu, bp, D);
+        A var = sum_sq_dev<T, A>(row, mu, D) / A(D);
+        scale_row_any<T, A>(row, wp, bp, op + r * D, A(1) / std::sqrt(var + A(eps)), mu, D);
       }
     });
   });
@@ -196,7 +249,7 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, std::
   const float* vp = static_cast<const float*>(v.raw_data_ptr());
   float* op = static_cast<float*>(o32.raw_data_ptr());
   const char* mbase = mask ? static_cast<const char*>(mask->raw_data_ptr()) : nullptr;
-  constexpr int64_t kBlock = 256;  // query rows per score block: bounds memory to kBlock * Tk
+  constexpr int64_t kBlock = 512;  // query rows per score block: bounds memory to kBlock * Tk
   std::vector<float> scores(std::min(Tq, kBlock) * Tk);
   const float neg_inf = -std::numeric_limits<float>::infinity();
   for (int64_t b = 0; b < B; ++b) {
@@ -208,14 +261,18 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, std::
       for (int64_t q0 = 0; q0 < Tq; q0 += kBlock) {
         int64_t nq = std::min(kBlock, Tq - q0);
         float* S = scores.data();
-        // S (nq, Tk) = scale * Q_block K^T
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(nq), int(Tk), int(D), scale_, Q + q0 * D, int(D), K,
-                    int(D), 0.0f, S, int(Tk));
+        // Causal: no query of this block sees keys at or past kmax, so they are not computed.
+        int64_t kmax = causal_ ? std::clamp<int64_t>(q0 + nq + Tk - Tq, 0, Tk) : Tk;
+        // S (nq, kmax) = scale * Q_block K^T, rows Tk apart
+        if (kmax > 0) {
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(nq), int(kmax), int(D), scale_, Q + q0 * D, int(D),
+                      K, int(D), 0.0f, S, int(Tk));
+        }
         cpu::parallel_for(nq, std::max<int64_t>(1, 4096 / std::max<int64_t>(Tk, 1)), [&](int64_t r0, int64_t r1) {
           for (int64_t r = r0; r < r1; ++r) {
             float* row = S + r * Tk;
             int64_t qi = q0 + r;
-            int64_t limit = causal_ ? std::min(Tk, qi + Tk - Tq + 1) : Tk;  // keys [0, limit)
+            int64_t limit = causal_ ? std::clamp<int64_t>(qi + Tk - Tq + 1, 0, Tk) : Tk;  // keys [0, limit)
             if (mask) {
               const Strides& ms = mask->strides();
               int64_t base = b * ms[0] + h * ms[1] + qi * ms[2];
@@ -230,22 +287,17 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, std::
                 });
               }
             }
-            float mx = neg_inf;
-            for (int64_t j = 0; j < limit; ++j) mx = row[j] > mx ? row[j] : mx;
-            if (mx == neg_inf) mx = 0;  // a fully masked row gives NaN, as the composition does
-            float sum = 0;
-            for (int64_t j = 0; j < limit; ++j) {
-              row[j] = cpu::fast_expf(row[j] - mx);
-              sum += row[j];
-            }
-            float inv = 1.0f / sum;
-            for (int64_t j = 0; j < limit; ++j) row[j] *= inv;
-            for (int64_t j = limit; j < Tk; ++j) row[j] = 0.0f;
+            softmax_inplace(row, limit);
+            for (int64_t j = limit; j < kmax; ++j) row[j] = 0.0f;
           }
         });
-        // O_block (nq, Dv) = P V
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(nq), int(Dv), int(Tk), 1.0f, S, int(Tk), V,
-                    int(Dv), 0.0f, O + q0 * Dv, int(Dv));
+        // O_block (nq, Dv) = P V over the computed keys
+        if (kmax > 0) {
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(nq), int(Dv), int(kmax), 1.0f, S, int(Tk), V,
+                      int(Dv), 0.0f, O + q0 * Dv, int(Dv));
+        } else {
+          std::fill(O + q0 * Dv, O + (q0 + nq) * Dv, std::numeric_limits<float>::quiet_NaN());
+        }
       }
     }
   }

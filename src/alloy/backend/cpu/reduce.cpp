@@ -5,6 +5,7 @@
 // sums add 4096-element blocks in float32 lanes and the blocks in float64.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <memory>
 
@@ -28,22 +29,32 @@ struct ProdOp {
   static A init() { return A(1); }
   static A apply(A a, A x) { return A(a * x); }
 };
+// max/min propagate NaN like NumPy. apply() is branch-free so lanes vectorize: a NaN input makes
+// the comparison false, so NaN is carried by `x != x` through a separate or-mask in the lanes
+// loop (see reduce_run), and apply() keeps the ordered comparison only.
 template <typename A>
 struct MaxOp {
+  static constexpr bool tracks_nan = std::is_floating_point_v<A>;
   static A init() {
     if constexpr (std::is_floating_point_v<A>) return -std::numeric_limits<A>::infinity();
     else return std::numeric_limits<A>::lowest();
   }
-  static A apply(A a, A x) { return (x > a || x != x) ? x : a; }
+  static A apply(A a, A x) { return x > a ? x : a; }
 };
 template <typename A>
 struct MinOp {
+  static constexpr bool tracks_nan = std::is_floating_point_v<A>;
   static A init() {
     if constexpr (std::is_floating_point_v<A>) return std::numeric_limits<A>::infinity();
     else return std::numeric_limits<A>::max();
   }
-  static A apply(A a, A x) { return (x < a || x != x) ? x : a; }
+  static A apply(A a, A x) { return x < a ? x : a; }
 };
+template <typename Op>
+constexpr bool tracks_nan() {
+  if constexpr (requires { Op::tracks_nan; }) return Op::tracks_nan;
+  else return false;
+}
 struct AnyOp {
   static bool init() { return false; }
   static bool apply(bool a, bool x) { return a || x; }
@@ -55,18 +66,63 @@ struct AllOp {
 
 constexpr int kLanes = 16;
 
+// 64-byte vectors (GCC/Clang vector extensions): the compiler maps them to AVX-512, AVX2 or
+// NEON registers per target, where a plain lanes loop is not reliably vectorized.
+template <typename A>
+struct Vec {
+  typedef A type __attribute__((vector_size(64)));
+  static constexpr int lanes = int(64 / sizeof(A));
+};
+
+template <typename V, typename A, typename Op>
+inline V vapply(V acc, V v) {
+  if constexpr (std::is_same_v<Op, SumOp<A>>) return acc + v;
+  else if constexpr (std::is_same_v<Op, ProdOp<A>>) return acc * v;
+  else if constexpr (std::is_same_v<Op, MaxOp<A>>) return v > acc ? v : acc;
+  else return v < acc ? v : acc;
+}
+
 // Reduces n contiguous elements into one accumulator value.
 template <typename T, typename A, typename Op>
 ALLOY_SIMD_CLONES A reduce_run(const T* x, int64_t n) {
-  A lanes[kLanes];
-  for (int j = 0; j < kLanes; ++j) lanes[j] = Op::init();
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    for (int j = 0; j < kLanes; ++j) lanes[j] = Op::apply(lanes[j], A(x[i + j]));
-  }
   A acc = Op::init();
-  for (int j = 0; j < kLanes; ++j) acc = Op::apply(acc, lanes[j]);
-  for (; i < n; ++i) acc = Op::apply(acc, A(x[i]));
+  bool any_nan = false;
+  int64_t i = 0;
+  if constexpr (std::is_same_v<T, A> && std::is_floating_point_v<A>) {
+    using V = typename Vec<A>::type;
+    constexpr int L = Vec<A>::lanes;
+    using M = decltype(V{} != V{});
+    V vacc, v;
+    M nan_mask = {};
+    for (int j = 0; j < L; ++j) vacc[j] = Op::init();
+    for (; i + L <= n; i += L) {
+      std::memcpy(&v, x + i, sizeof(V));
+      vacc = vapply<V, A, Op>(vacc, v);
+      if constexpr (tracks_nan<Op>()) nan_mask |= v != v;
+    }
+    for (int j = 0; j < L; ++j) {
+      acc = Op::apply(acc, vacc[j]);
+      any_nan |= nan_mask[j] != 0;
+    }
+  } else {
+    A lanes[kLanes];
+    for (int j = 0; j < kLanes; ++j) lanes[j] = Op::init();
+    for (; i + kLanes <= n; i += kLanes) {
+      for (int j = 0; j < kLanes; ++j) lanes[j] = Op::apply(lanes[j], A(x[i + j]));
+      if constexpr (tracks_nan<Op>()) {
+        for (int j = 0; j < kLanes; ++j) any_nan |= A(x[i + j]) != A(x[i + j]);
+      }
+    }
+    for (int j = 0; j < kLanes; ++j) acc = Op::apply(acc, lanes[j]);
+  }
+  for (; i < n; ++i) {
+    A v = A(x[i]);
+    acc = Op::apply(acc, v);
+    any_nan |= v != v;
+  }
+  if constexpr (tracks_nan<Op>()) {
+    if (any_nan) return std::numeric_limits<A>::quiet_NaN();
+  }
   return acc;
 }
 
@@ -82,10 +138,15 @@ A reduce_row(const T* x, int64_t n) {
   }
 }
 
-// acc[j] = op(acc[j], x[j]) for a row of the column reduction.
+// acc[j] = op(acc[j], x[j]) for a row of the column reduction (NaN kept sticky for max/min).
 template <typename T, typename A, typename Op>
 ALLOY_SIMD_CLONES void accumulate_row(A* acc, const T* x, int64_t n) {
-  for (int64_t j = 0; j < n; ++j) acc[j] = Op::apply(acc[j], A(x[j]));
+  for (int64_t j = 0; j < n; ++j) {
+    A v = A(x[j]);
+    A r = Op::apply(acc[j], v);
+    if constexpr (tracks_nan<Op>()) r = (v != v || acc[j] != acc[j]) ? v + acc[j] : r;
+    acc[j] = r;
+  }
 }
 
 template <typename T, typename A, typename Op>
@@ -103,7 +164,14 @@ void reduce_3d(const T* x, T* out, int64_t outer, int64_t R, int64_t inner) {
         }
       });
       A acc = Op::init();
-      for (auto v : partial) acc = Op::apply(acc, v);
+      bool any_nan = false;
+      for (auto v : partial) {
+        acc = Op::apply(acc, v);
+        any_nan |= v != v;
+      }
+      if constexpr (tracks_nan<Op>()) {
+        if (any_nan) acc = std::numeric_limits<A>::quiet_NaN();
+      }
       out[0] = T(acc);
       return;
     }
@@ -112,21 +180,40 @@ void reduce_3d(const T* x, T* out, int64_t outer, int64_t R, int64_t inner) {
     });
     return;
   }
-  // Column reduction, parallel over (outer, blocks of inner).
-  constexpr int64_t kBlock = 1024;
+  // Column reduction, parallel over (outer, blocks of inner); each task streams whole rows of a
+  // block (4096 elements: 16 KiB of float accumulators stay in L1).
+  constexpr int64_t kBlock = 4096;
   int64_t blocks = (inner + kBlock - 1) / kBlock;
-  cpu::parallel_for(outer * blocks, std::max<int64_t>(1, 16384 / std::max<int64_t>(R * kBlock, 1)),
-                    [&](int64_t b, int64_t e) {
-                      std::unique_ptr<A[]> acc(new A[kBlock]);
-                      for (int64_t t = b; t < e; ++t) {
-                        int64_t o = t / blocks, j0 = (t % blocks) * kBlock;
-                        int64_t n = std::min(kBlock, inner - j0);
-                        std::fill(acc.get(), acc.get() + n, Op::init());
-                        const T* base = x + o * R * inner + j0;
-                        for (int64_t r = 0; r < R; ++r) accumulate_row<T, A, Op>(acc.get(), base + r * inner, n);
-                        for (int64_t j = 0; j < n; ++j) out[o * inner + j0 + j] = T(acc[j]);
-                      }
-                    });
+  int64_t tasks = outer * blocks;
+  int64_t r_parts = 1;
+  if (tasks < cpu::num_threads() * 2 && R >= 64) r_parts = std::min<int64_t>(cpu::num_threads() * 2, R / 32);
+  // partial[(t * r_parts + p) * kBlock + j]: accumulators of task t over part p of R.
+  std::unique_ptr<A[]> partial(new A[r_parts > 1 ? size_t(tasks * r_parts * kBlock) : 1]);
+  cpu::parallel_for(tasks * r_parts, 1, [&](int64_t b, int64_t e) {
+    std::unique_ptr<A[]> own(new A[kBlock]);
+    for (int64_t u = b; u < e; ++u) {
+      int64_t t = u / r_parts, p = u % r_parts;
+      int64_t o = t / blocks, j0 = (t % blocks) * kBlock;
+      int64_t n = std::min(kBlock, inner - j0);
+      int64_t r0 = R * p / r_parts, r1 = R * (p + 1) / r_parts;
+      A* acc = r_parts > 1 ? partial.get() + u * kBlock : own.get();
+      std::fill(acc, acc + n, Op::init());
+      const T* base = x + o * R * inner + j0;
+      for (int64_t r = r0; r < r1; ++r) accumulate_row<T, A, Op>(acc, base + r * inner, n);
+      if (r_parts == 1) {
+        for (int64_t j = 0; j < n; ++j) out[o * inner + j0 + j] = T(acc[j]);
+      }
+    }
+  });
+  if (r_parts > 1) {
+    for (int64_t t = 0; t < tasks; ++t) {
+      int64_t o = t / blocks, j0 = (t % blocks) * kBlock;
+      int64_t n = std::min(kBlock, inner - j0);
+      A* acc = partial.get() + t * r_parts * kBlock;
+      for (int64_t p = 1; p < r_parts; ++p) accumulate_row<A, A, Op>(acc, acc + p * kBlock, n);
+      for (int64_t j = 0; j < n; ++j) out[o * inner + j0 + j] = T(acc[j]);
+    }
+  }
 }
 
 template <typename T, template <typename> class OpT>
