@@ -61,6 +61,7 @@ inline Dst convert(Src v) {
 }
 
 void convert_buffer(const void* src, Dtype src_dtype, void* dst, Dtype dst_dtype, size_t n) {
+  if (n == 0) return;  // src may be null (an empty vector)
   if (src_dtype == dst_dtype) {
     std::memcpy(dst, src, n * size_of(src_dtype));
     return;

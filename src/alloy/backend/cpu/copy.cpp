@@ -104,6 +104,14 @@ void copy_contiguous(const array& in, array& out) {
   copy_into(in, out.raw_data_ptr(), out.dtype(), row_major_strides(in.shape()), in.shape());
 }
 
+array as_row_contiguous(const array& a, std::optional<Dtype> dtype) {
+  Dtype t = dtype.value_or(a.dtype());
+  if (a.flags().row_contiguous && a.dtype() == t) return a;
+  array tmp(a.shape(), t, nullptr, {});
+  copy_contiguous(a, tmp);
+  return tmp;
+}
+
 }  // namespace alloy::cpu
 
 namespace alloy {

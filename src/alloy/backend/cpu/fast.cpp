@@ -18,22 +18,6 @@
 namespace alloy {
 namespace {
 
-// Row-contiguous version of `a` (itself when it already is).
-array dense(const array& a) {
-  if (a.flags().row_contiguous) return a;
-  array tmp(a.shape(), a.dtype(), nullptr, {});
-  cpu::copy_contiguous(a, tmp);
-  return tmp;
-}
-
-// A float32 row-contiguous copy (or `a` itself when it already is one).
-array dense_f32(const array& a) {
-  if (a.dtype() == float32 && a.flags().row_contiguous) return a;
-  array tmp(a.shape(), float32, nullptr, {});
-  cpu::copy_contiguous(a, tmp);
-  return tmp;
-}
-
 template <typename Fn>
 void dispatch_float(Dtype t, const char* op, Fn&& fn) {
   switch (t) {
@@ -141,9 +125,9 @@ ALLOY_SIMD_CLONES void softmax_inplace(float* row, int64_t n) {
 }  // namespace
 
 void RMSNorm::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  array x = dense(inputs[0]);
+  array x = cpu::as_row_contiguous(inputs[0]);
   std::optional<array> w;
-  if (inputs.size() > 1) w = dense(inputs[1]);
+  if (inputs.size() > 1) w = cpu::as_row_contiguous(inputs[1]);
   array& out = outputs[0];
   cpu::allocate(out);
   int64_t D = x.shape(-1), rows = D ? int64_t(x.size()) / D : 0;
@@ -164,11 +148,11 @@ void RMSNorm::eval_cpu(const std::vector<array>& inputs, std::vector<array>& out
 }
 
 void LayerNorm::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  array x = dense(inputs[0]);
+  array x = cpu::as_row_contiguous(inputs[0]);
   size_t i = 1;
   std::optional<array> w, bias;
-  if (has_weight_) w = dense(inputs[i++]);
-  if (has_bias_) bias = dense(inputs[i]);
+  if (has_weight_) w = cpu::as_row_contiguous(inputs[i++]);
+  if (has_bias_) bias = cpu::as_row_contiguous(inputs[i]);
   array& out = outputs[0];
   cpu::allocate(out);
   int64_t D = x.shape(-1), rows = D ? int64_t(x.size()) / D : 0;
@@ -192,11 +176,11 @@ void LayerNorm::eval_cpu(const std::vector<array>& inputs, std::vector<array>& o
 }
 
 void RoPE::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  array x = dense(inputs[0]);
+  array x = cpu::as_row_contiguous(inputs[0]);
   array& out = outputs[0];
   cpu::allocate(out);
   int64_t D = x.shape(-1), T = x.shape(-2), half = dims_ / 2;
-  int64_t batches = (T * D) ? int64_t(x.size()) / (T * D) : 0;
+  int64_t batches = T * D > 0 ? int64_t(x.size()) / (T * D) : 0;
   // cos/sin table (T, half), as the composition computes it: float32 angles.
   std::vector<float> cs(T * half), sn(T * half);
   float log_base = float(-2.0 * std::log(double(base_)) / dims_);
@@ -235,7 +219,9 @@ void RoPE::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
 
 void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   // Everything in float32: (B, H, T, D) row-contiguous copies where needed.
-  array q = dense_f32(inputs[0]), k = dense_f32(inputs[1]), v = dense_f32(inputs[2]);
+  array q = cpu::as_row_contiguous(inputs[0], float32);
+  array k = cpu::as_row_contiguous(inputs[1], float32);
+  array v = cpu::as_row_contiguous(inputs[2], float32);
   std::optional<array> mask;
   if (has_mask_) mask = inputs[3];  // broadcast view (B, Hq, Tq, Tk), any strides
   array& out = outputs[0];

@@ -40,12 +40,7 @@ inline A scan_apply(ScanOp op, A a, A x) {
 }  // namespace
 
 void Scan::eval_cpu(const std::vector<array>& inputs, array& out) {
-  array in = inputs[0];
-  if (!in.flags().row_contiguous) {
-    array tmp(in.shape(), in.dtype(), nullptr, {});
-    cpu::copy_contiguous(in, tmp);
-    in = tmp;
-  }
+  array in = cpu::as_row_contiguous(inputs[0]);
   cpu::allocate(out);
   int64_t outer = 1, R = in.shape(axis_), inner = 1;
   for (int d = 0; d < axis_; ++d) outer *= in.shape(d);

@@ -54,12 +54,7 @@ ALLOY_SIMD_CLONES void softmax_row(const T* x, T* out, A* tmp, int64_t n) {
 }  // namespace
 
 void Softmax::eval_cpu(const std::vector<array>& inputs, array& out) {
-  array in = inputs[0];
-  if (!in.flags().row_contiguous) {
-    array tmp(in.shape(), in.dtype(), nullptr, {});
-    cpu::copy_contiguous(in, tmp);
-    in = tmp;
-  }
+  array in = cpu::as_row_contiguous(inputs[0]);
   const void* in_ptr = in.raw_data_ptr();  // before a donation moves the buffer
   if (in.is_donatable()) out.move_shared_buffer(in);
   else cpu::allocate(out);

@@ -71,12 +71,7 @@ void sort_lines(SortKind kind, int kth, const T* x, void* out_ptr, int64_t outer
 }  // namespace
 
 void Sort::eval_cpu(const std::vector<array>& inputs, array& out) {
-  array in = inputs[0];
-  if (!in.flags().row_contiguous) {
-    array tmp(in.shape(), in.dtype(), nullptr, {});
-    cpu::copy_contiguous(in, tmp);
-    in = tmp;
-  }
+  array in = cpu::as_row_contiguous(inputs[0]);
   cpu::allocate(out);
   if (out.size() == 0) return;
   int64_t outer = 1, n = in.shape(axis_), inner = 1;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <cstdint>
 #include <vector>
 
@@ -38,7 +39,10 @@ std::pair<Shape, std::array<Strides, K>> collapse_dims(const Shape& shape, const
 // work is large.
 template <size_t K, typename RowFn>
 void for_each_row(const Shape& shape_in, const std::array<Strides, K>& strides_in, RowFn&& row) {
-  auto [shape, strides] = collapse_dims<K>(shape_in, strides_in);
+  // Plain variables, not a structured binding: the lambda below captures them (clang 14).
+  auto collapsed = collapse_dims<K>(shape_in, strides_in);
+  Shape shape = std::move(collapsed.first);
+  std::array<Strides, K> strides = std::move(collapsed.second);
   std::array<int64_t, K> inner_strides{};
   int64_t n = 1;
   if (!shape.empty()) {
@@ -87,5 +91,9 @@ void copy_into(const array& in, void* dst, Dtype dst_dtype, const Strides& dst_s
 
 // A row-contiguous copy of `in` (converted to `dtype`) into freshly allocated `out`.
 void copy_contiguous(const array& in, array& out);
+
+// `a` itself when it is row-contiguous (and already of `dtype`, when given), else a row-contiguous
+// copy converted to that dtype. For kernels that only handle dense rows.
+array as_row_contiguous(const array& a, std::optional<Dtype> dtype = std::nullopt);
 
 }  // namespace alloy::cpu
