@@ -22,45 +22,45 @@ using compute_t = std::conditional_t<std::is_same_v<T, float16_t> || std::is_sam
 template <typename T>
 inline constexpr bool is_float_v = std::is_floating_point_v<T>;
 
-// erfinv by Giles' single-precision approximation refined with two Newton steps (accurate to
-// double rounding for the double path).
+// erfinv by Giles' approximation ("Approximating the erfinv function", GPU Gems 2012): a few ulp
+// in float; the double path refines it with two Newton steps on erf(y) - x.
 template <typename T>
 ALLOY_HD inline T erfinv_impl(T x) {
   if (x <= T(-1)) return x == T(-1) ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::quiet_NaN();
   if (x >= T(1)) return x == T(1) ? std::numeric_limits<T>::infinity() : std::numeric_limits<T>::quiet_NaN();
-  double xd = double(x);
-  double w = -std::log((1.0 - xd) * (1.0 + xd));
-  double p;
-  if (w < 5.0) {
-    w = w - 2.5;
-    p = 2.81022636e-08;
-    p = 3.43273939e-07 + p * w;
-    p = -3.5233877e-06 + p * w;
-    p = -4.39150654e-06 + p * w;
-    p = 0.00021858087 + p * w;
-    p = -0.00125372503 + p * w;
-    p = -0.00417768164 + p * w;
-    p = 0.246640727 + p * w;
-    p = 1.50140941 + p * w;
+  T w = -std::log((T(1) - x) * (T(1) + x));
+  T p;
+  if (w < T(5)) {
+    w = w - T(2.5);
+    p = T(2.81022636e-08);
+    p = T(3.43273939e-07) + p * w;
+    p = T(-3.5233877e-06) + p * w;
+    p = T(-4.39150654e-06) + p * w;
+    p = T(0.00021858087) + p * w;
+    p = T(-0.00125372503) + p * w;
+    p = T(-0.00417768164) + p * w;
+    p = T(0.246640727) + p * w;
+    p = T(1.50140941) + p * w;
   } else {
-    w = std::sqrt(w) - 3.0;
-    p = -0.000200214257;
-    p = 0.000100950558 + p * w;
-    p = 0.00134934322 + p * w;
-    p = -0.00367342844 + p * w;
-    p = 0.00573950773 + p * w;
-    p = -0.0076224613 + p * w;
-    p = 0.00943887047 + p * w;
-    p = 1.00167406 + p * w;
-    p = 2.83297682 + p * w;
+    w = std::sqrt(w) - T(3);
+    p = T(-0.000200214257);
+    p = T(0.000100950558) + p * w;
+    p = T(0.00134934322) + p * w;
+    p = T(-0.00367342844) + p * w;
+    p = T(0.00573950773) + p * w;
+    p = T(-0.0076224613) + p * w;
+    p = T(0.00943887047) + p * w;
+    p = T(1.00167406) + p * w;
+    p = T(2.83297682) + p * w;
   }
-  double y = p * xd;
-  // Newton steps on erf(y) - x.
-  for (int i = 0; i < 2; ++i) {
-    double err = std::erf(y) - xd;
-    y -= err / (1.1283791670955126 * std::exp(-y * y));
+  T y = p * x;
+  if constexpr (std::is_same_v<T, double>) {
+    for (int i = 0; i < 2; ++i) {
+      double err = std::erf(y) - x;
+      y -= err / (1.1283791670955126 * std::exp(-y * y));
+    }
   }
-  return T(y);
+  return y;
 }
 
 }  // namespace alloy::ew
