@@ -144,6 +144,17 @@ TEST(Transforms, CustomVjpAndStopGradient) {
   EXPECT_TRUE(allclose(h(x), x));
 }
 
+TEST(Transforms, CustomVjpWithADroppedOutput) {
+  // Two outputs of different dtypes; only the first is kept, the second is recreated at eval.
+  auto f = custom_vjp(
+      [](const std::vector<array>& x) { return std::vector<array>{exp(x[0]), astype(x[0], int32)}; },
+      [](const std::vector<array>&, const std::vector<array>& cot, const std::vector<array>&) {
+        return std::vector<array>{cot[0]};
+      });
+  array y = f({array({0.0f, 1.0f})})[0];
+  EXPECT_TRUE(allclose(y, array({1.0f, std::exp(1.0f)})));
+}
+
 TEST(Transforms, VjpAndJvpOfMultipleOutputs) {
   auto f = [](const std::vector<array>& x) {
     return std::vector<array>{multiply(x[0], x[1]), add(x[0], x[1])};

@@ -101,9 +101,6 @@ array::array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> primitive,
     : desc_(make_desc(std::move(shape), dtype)) {
   desc_->primitive = std::move(primitive);
   desc_->inputs = std::move(inputs);
-  for (auto& in : desc_->inputs) {
-    if (in.is_tracer()) desc_->tracer = true;
-  }
 }
 
 std::vector<array> array::make_arrays(std::vector<Shape> shapes, const std::vector<Dtype>& dtypes,
@@ -182,7 +179,8 @@ std::vector<array> array::outputs() const {
       out.push_back(array(s));
     } else {
       auto shapes = desc_->primitive->output_shapes(desc_->inputs);
-      out.emplace_back(shapes[i], dtype(), desc_->primitive, desc_->inputs);
+      auto dtypes = desc_->primitive->output_dtypes(desc_->inputs);
+      out.emplace_back(shapes[i], dtypes[i], desc_->primitive, desc_->inputs);
     }
   }
   return out;

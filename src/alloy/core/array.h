@@ -155,8 +155,6 @@ class array {
   Status status() const { return desc_->status.load(std::memory_order_acquire); }
   void set_status(Status s) { desc_->status.store(s, std::memory_order_release); }
   bool is_available() const { return status() == Status::available; }
-  bool is_tracer() const { return desc_->tracer; }
-  void set_tracer(bool t) { desc_->tracer = t; }
   // Where and when it is produced: (stream index, that stream's event counter value).
   void set_event(int stream_index, uint64_t value) {
     desc_->event_stream = stream_index;
@@ -203,7 +201,6 @@ class array {
     size_t size = 0;
     Dtype dtype = float32;
     bool weak = false;
-    bool tracer = false;
     std::shared_ptr<Primitive> primitive;
     std::vector<array> inputs;
     std::vector<std::weak_ptr<ArrayDesc>> siblings;  // weak: no ownership cycle

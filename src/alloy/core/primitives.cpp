@@ -23,6 +23,9 @@ std::vector<array> Primitive::jvp(const std::vector<array>&, const std::vector<a
 std::vector<Shape> Primitive::output_shapes(const std::vector<array>&) {
   throw std::invalid_argument("[" + name() + "] cannot infer its output shapes");
 }
+std::vector<Dtype> Primitive::output_dtypes(const std::vector<array>&) {
+  throw std::invalid_argument("[" + name() + "] cannot infer its output dtypes");
+}
 
 // Single-output linear-in-each-input helpers: jvp through the vjp-free chain rule per op.
 namespace {

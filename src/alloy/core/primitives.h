@@ -33,7 +33,10 @@ class Primitive {
                                  const std::vector<array>& tangents,
                                  const std::vector<int>& argnums);
   virtual std::string name() const = 0;
+  // Shapes and dtypes of all outputs (needed to recreate an output the user already dropped;
+  // multi-output primitives implement them).
   virtual std::vector<Shape> output_shapes(const std::vector<array>& inputs);
+  virtual std::vector<Dtype> output_dtypes(const std::vector<array>& inputs);
   virtual bool is_equivalent(const Primitive&) const { return false; }
 
   const Stream& stream() const { return stream_; }
@@ -471,6 +474,8 @@ class CustomVjp : public Primitive {
   ALLOY_EVAL_MULTI
   ALLOY_GRADS
   ALLOY_NAME("custom_vjp")
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
+  std::vector<Dtype> output_dtypes(const std::vector<array>& inputs) override;
 
  private:
   int num_outputs_;

@@ -253,6 +253,17 @@ std::vector<array> CustomVjp::vjp(const std::vector<array>& primals, const std::
   for (int a : argnums) out.push_back(a < n_in ? grads[a] : zeros_like(primals[a]));
   return out;
 }
+std::vector<Shape> CustomVjp::output_shapes(const std::vector<array>& inputs) {
+  std::vector<Shape> out;
+  for (size_t i = inputs.size() - num_outputs_; i < inputs.size(); ++i) out.push_back(inputs[i].shape());
+  return out;
+}
+std::vector<Dtype> CustomVjp::output_dtypes(const std::vector<array>& inputs) {
+  std::vector<Dtype> out;
+  for (size_t i = inputs.size() - num_outputs_; i < inputs.size(); ++i) out.push_back(inputs[i].dtype());
+  return out;
+}
+
 std::vector<array> CustomVjp::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
                                   const std::vector<int>& argnums) {
   // Forward mode goes through the traced function: the outputs' own tangents.

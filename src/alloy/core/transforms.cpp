@@ -17,9 +17,7 @@ std::vector<array> make_tracers(const std::vector<array>& primals) {
   std::vector<array> tracers;
   for (auto& p : primals) {
     Stream s = p.has_primitive() ? p.primitive().stream() : to_stream({});
-    array t(p.shape(), p.dtype(), std::make_shared<Reshape>(s, p.shape()), {p});
-    t.set_tracer(true);
-    tracers.push_back(std::move(t));
+    tracers.emplace_back(p.shape(), p.dtype(), std::make_shared<Reshape>(s, p.shape()), std::vector<array>{p});
   }
   return tracers;
 }
