@@ -83,6 +83,7 @@ std::vector<GradCase> cases() {
       F("roll", roll(x[0], 2, 1), (std::vector<Shape>{{2, 3}})),
       F("tril", tril(x[0], 0), (std::vector<Shape>{{3, 3}})),
       F("triu", triu(x[0], 1), (std::vector<Shape>{{3, 4}})),
+      F("full", multiply(full({2, 3}, sum(x[0])), x[0]), (std::vector<Shape>{{2, 3}})),
       F("astype", astype(astype(x[0], float32), float64), (std::vector<Shape>{{2, 3}})),
   };
 }

@@ -20,7 +20,7 @@ array full(const Shape& shape, array value, Dtype dtype, SD s) {
     // An array value is broadcast, then copied so the result owns dense memory.
     return copy(broadcast_to(astype(value, dtype, s), shape, s), s);
   }
-  return array(shape, dtype, std::make_shared<Full>(to_stream(s)),
+  return array(shape, dtype, std::make_shared<Full>(to_stream(s), shape),
                {astype(reshape(value, {}, s), dtype, s)});
 }
 array full(const Shape& shape, array value, SD s) {

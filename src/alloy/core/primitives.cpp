@@ -311,8 +311,7 @@ std::vector<array> Full::vjp(const std::vector<array>& primals, const std::vecto
 }
 std::vector<array> Full::jvp(const std::vector<array>&, const std::vector<array>& tangents,
                              const std::vector<int>&) {
-  // The output shape is not known here; callers broadcast the scalar tangent.
-  return {tangents[0]};
+  return {broadcast_to(tangents[0], shape_)};
 }
 
 bool Arange::is_equivalent(const Primitive& o) const {

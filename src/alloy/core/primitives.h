@@ -158,13 +158,16 @@ class Copy : public SingleOutputPrimitive {
   bool stop_gradient_;
 };
 
-// Fills a row-contiguous output with its one scalar input (converted to the output dtype).
+// Fills a row-contiguous output of `shape` with its one scalar input (of the output dtype).
 class Full : public SingleOutputPrimitive {
  public:
-  using SingleOutputPrimitive::SingleOutputPrimitive;
+  Full(Stream s, Shape shape) : SingleOutputPrimitive(s), shape_(std::move(shape)) {}
   ALLOY_EVAL_SINGLE
   ALLOY_GRADS
   ALLOY_NAME("full")
+
+ private:
+  Shape shape_;
 };
 
 class Arange : public SingleOutputPrimitive {
