@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh
 jobs="$(nproc)"
+export CCACHE_BASEDIR="$PWD"  # relative paths: a fresh clone reuses earlier compilations
 
 echo "== sanitizers (ASan + UBSan) =="
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALLOY_SANITIZE=ON \
