@@ -235,29 +235,38 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, std::
   const float* vp = static_cast<const float*>(v.raw_data_ptr());
   float* op = static_cast<float*>(o32.raw_data_ptr());
   const char* mbase = mask ? static_cast<const char*>(mask->raw_data_ptr()) : nullptr;
-  constexpr int64_t kBlock = 512;  // query rows per score block: bounds memory to kBlock * Tk
-  std::vector<float> scores(std::min(Tq, kBlock) * Tk);
+  // The `groups` query heads that share a key/value head are adjacent in q and out, so they are
+  // one (groups * Tq, D) matrix: one pass over K and V serves all of them.
+  constexpr int64_t kBlock = 512;  // stacked query rows per score block: bounds memory to kBlock * Tk
+  int64_t rows = groups * Tq;
+  std::vector<float> scores(std::min(rows, kBlock) * Tk);
   const float neg_inf = -std::numeric_limits<float>::infinity();
   for (int64_t b = 0; b < B; ++b) {
-    for (int64_t h = 0; h < Hq; ++h) {
-      const float* Q = qp + (b * Hq + h) * Tq * D;
-      const float* K = kp + (b * Hkv + h / groups) * Tk * D;
-      const float* V = vp + (b * Hkv + h / groups) * Tk * Dv;
-      float* O = op + (b * Hq + h) * Tq * Dv;
-      for (int64_t q0 = 0; q0 < Tq; q0 += kBlock) {
-        int64_t nq = std::min(kBlock, Tq - q0);
+    for (int64_t hk = 0; hk < Hkv; ++hk) {
+      const float* Q = qp + (b * Hq + hk * groups) * Tq * D;   // (groups * Tq, D)
+      const float* K = kp + (b * Hkv + hk) * Tk * D;           // (Tk, D)
+      const float* V = vp + (b * Hkv + hk) * Tk * Dv;          // (Tk, Dv)
+      float* O = op + (b * Hq + hk * groups) * Tq * Dv;        // (groups * Tq, Dv)
+      for (int64_t r0 = 0; r0 < rows; r0 += kBlock) {
+        int64_t nr = std::min(kBlock, rows - r0);
         float* S = scores.data();
-        // Causal: no query of this block sees keys at or past kmax, so they are not computed.
-        int64_t kmax = causal_ ? std::clamp<int64_t>(q0 + nq + Tk - Tq, 0, Tk) : Tk;
-        // S (nq, kmax) = scale * Q_block K^T, rows Tk apart
+        // Causal: no row of this block sees keys at or past kmax, so they are not computed.
+        int64_t kmax = Tk;
+        if (causal_) {
+          // The block's largest query position: Tq - 1 when it runs past the end of a head.
+          int64_t first_q = r0 % Tq;
+          int64_t max_q = first_q + nr > Tq ? Tq - 1 : first_q + nr - 1;
+          kmax = std::clamp<int64_t>(max_q + 1 + Tk - Tq, 0, Tk);
+        }
+        // S (nr, kmax) = scale * Q_block K^T, rows Tk apart
         if (kmax > 0) {
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(nq), int(kmax), int(D), scale_, Q + q0 * D, int(D),
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(nr), int(kmax), int(D), scale_, Q + r0 * D, int(D),
                       K, int(D), 0.0f, S, int(Tk));
         }
-        cpu::parallel_for(nq, std::max<int64_t>(1, 4096 / std::max<int64_t>(Tk, 1)), [&](int64_t r0, int64_t r1) {
-          for (int64_t r = r0; r < r1; ++r) {
-            float* row = S + r * Tk;
-            int64_t qi = q0 + r;
+        cpu::parallel_for(nr, std::max<int64_t>(1, 4096 / std::max<int64_t>(Tk, 1)), [&](int64_t i0, int64_t i1) {
+          for (int64_t i = i0; i < i1; ++i) {
+            float* row = S + i * Tk;
+            int64_t h = hk * groups + (r0 + i) / Tq, qi = (r0 + i) % Tq;
             int64_t limit = causal_ ? std::clamp<int64_t>(qi + Tk - Tq + 1, 0, Tk) : Tk;  // keys [0, limit)
             if (mask) {
               const Strides& ms = mask->strides();
@@ -277,12 +286,12 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, std::
             for (int64_t j = limit; j < kmax; ++j) row[j] = 0.0f;
           }
         });
-        // O_block (nq, Dv) = P V over the computed keys
+        // O_block (nr, Dv) = P V over the computed keys
         if (kmax > 0) {
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(nq), int(Dv), int(kmax), 1.0f, S, int(Tk), V,
-                      int(Dv), 0.0f, O + q0 * Dv, int(Dv));
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(nr), int(Dv), int(kmax), 1.0f, S, int(Tk), V,
+                      int(Dv), 0.0f, O + r0 * Dv, int(Dv));
         } else {
-          std::fill(O + q0 * Dv, O + (q0 + nq) * Dv, std::numeric_limits<float>::quiet_NaN());
+          std::fill(O + r0 * Dv, O + (r0 + nr) * Dv, std::numeric_limits<float>::quiet_NaN());
         }
       }
     }
