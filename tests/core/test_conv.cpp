@@ -7,10 +7,12 @@
 #include <random>
 
 #include "alloy/alloy.h"
+#include "test_util.h"
 
 using namespace alloy;
 
 namespace {
+using test::expect_error;
 
 struct ConvParams {
   std::vector<int> stride, lo, hi, kdil, idil;
@@ -188,17 +190,6 @@ void gradcheck(const std::function<array(const array&, const array&)>& f, const 
                                   f(subtract(x, multiply(h, tx)), subtract(w, multiply(h, tw)))),
                          array(2e-3));
   EXPECT_TRUE(allclose(tans[0], numeric, 1e-6, 1e-8));
-}
-
-void expect_error(const std::function<void()>& fn, const std::string& op, const std::string& text) {
-  try {
-    fn();
-    ADD_FAILURE() << "no error; expected one containing: " << text;
-  } catch (const std::invalid_argument& e) {
-    std::string msg = e.what();
-    EXPECT_EQ(msg.rfind("[" + op + "]", 0), 0u) << msg;
-    EXPECT_NE(msg.find(text), std::string::npos) << msg;
-  }
 }
 
 }  // namespace

@@ -10,16 +10,12 @@
 #include <string>
 
 #include "alloy/alloy.h"
+#include "test_util.h"
 
 using namespace alloy;
 
 namespace {
-
-template <typename T>
-void expect_array(array a, const Shape& shape, const std::vector<T>& expected) {
-  ASSERT_EQ(a.shape(), shape);
-  EXPECT_EQ(a.to_vector<T>(), expected);
-}
+using test::expect_array;
 
 // The message of the exception `fn` throws (fails when it does not throw `E`).
 template <typename E>

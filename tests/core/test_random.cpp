@@ -10,10 +10,12 @@
 #include <thread>
 
 #include "alloy/alloy.h"
+#include "test_util.h"
 
 using namespace alloy;
 
 namespace {
+using test::expect_error;
 
 double mean_of(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0) / double(v.size()); }
 
@@ -24,17 +26,6 @@ double var_of(const std::vector<double>& v) {
 }
 
 std::vector<double> as_doubles(const array& a) { return astype(a, float64).to_vector<double>(); }
-
-void expect_error(const std::function<void()>& fn, const std::string& op, const std::string& text) {
-  try {
-    fn();
-    ADD_FAILURE() << "no error; expected one containing: " << text;
-  } catch (const std::invalid_argument& e) {
-    std::string msg = e.what();
-    EXPECT_EQ(msg.rfind("[" + op + "]", 0), 0u) << msg;
-    EXPECT_NE(msg.find(text), std::string::npos) << msg;
-  }
-}
 
 }  // namespace
 

@@ -11,10 +11,12 @@
 #include <stdexcept>
 
 #include "alloy/alloy.h"
+#include "test_util.h"
 
 using namespace alloy;
 
 namespace {
+using test::expect_array;
 
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 constexpr float kInf = std::numeric_limits<float>::infinity();
@@ -30,11 +32,6 @@ void expect_floats(array a, const Shape& shape, const std::vector<float>& expect
   }
 }
 
-template <typename T>
-void expect_array(array a, const Shape& shape, const std::vector<T>& expected) {
-  ASSERT_EQ(a.shape(), shape);
-  EXPECT_EQ(a.to_vector<T>(), expected);
-}
 
 // x = [[3, nan, 1, 2, -0.5], [-1, 5, -inf, 0, inf]]
 array sample_x() { return array({3.0f, kNaN, 1.0f, 2.0f, -0.5f, -1.0f, 5.0f, -kInf, 0.0f, kInf}, {2, 5}); }
