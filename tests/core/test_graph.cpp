@@ -98,9 +98,9 @@ TEST(Memory, OutOfMemoryIsAnErrorAndMemoryReturns) {
   size_t base = get_active_memory(Device::cpu);
   size_t old_limit = set_memory_limit(base + (64 << 20), Device::cpu);
   {
-    array small = ones({1 << 20});
+    array small = ones({1 << 20}, float32, Device::cpu);
     eval(small);
-    array huge = ones({int64_t(1) << 30});  // 4 GiB
+    array huge = ones({int64_t(1) << 30}, float32, Device::cpu);  // 4 GiB
     try {
       eval(huge);
       FAIL() << "expected out_of_memory";
@@ -111,7 +111,7 @@ TEST(Memory, OutOfMemoryIsAnErrorAndMemoryReturns) {
     }
     // The failed array rethrows on access; the process and other arrays are fine.
     EXPECT_THROW(eval(huge), out_of_memory);
-    EXPECT_FLOAT_EQ(sum(small).item<float>(), float(1 << 20));
+    EXPECT_FLOAT_EQ(sum(small, false, Device::cpu).item<float>(), float(1 << 20));
   }
   set_memory_limit(old_limit, Device::cpu);
   EXPECT_EQ(get_active_memory(Device::cpu), base);
@@ -122,7 +122,7 @@ TEST(Memory, CacheCountersAndLimits) {
   clear_cache(Device::cpu);
   EXPECT_EQ(get_cache_memory(Device::cpu), 0u);
   {
-    array x = ones({1 << 18});
+    array x = ones({1 << 18}, float32, Device::cpu);
     eval(x);
   }
   EXPECT_GE(get_cache_memory(Device::cpu), size_t(1 << 20));

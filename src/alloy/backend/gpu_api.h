@@ -3,9 +3,16 @@
 #pragma once
 
 #include <functional>
+#include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "alloy/core/device.h"
+
+namespace alloy {
+struct Data;
+}
 
 namespace alloy::gpu {
 
@@ -15,9 +22,17 @@ std::string unavailable_reason();
 // Prepares backend state for a new GPU stream.
 void new_stream(Stream s);
 // Called on the stream's worker thread after eval_gpu enqueued a primitive's kernels:
-// runs `done` once that work has finished on the device (in order per stream).
+// runs `done` once that work has finished on the device (in order per stream). Completions may
+// be held back and handed over in groups; flush hands over those held so far.
 void on_complete(Stream s, std::function<void()> done);
+void flush(Stream s);
 // Blocks until all enqueued device work of the stream has finished.
 void synchronize(Stream s);
+// Host-readable copy of GPU-resident data, made on first use and cached in data.mirror (the
+// caller has waited for the work that produced it).
+void* host_view(Data& data);
+// Primitives that ran on the CPU because the GPU backend has no kernel for them (or for their
+// dtype), by name, in the order first seen.
+std::vector<std::pair<std::string, uint64_t>> fallback_counts();
 
 }  // namespace alloy::gpu

@@ -4,6 +4,7 @@
 #include <limits>
 #include <sstream>
 
+#include "alloy/backend/gpu_api.h"
 #include "alloy/core/primitives.h"
 #include "alloy/core/scheduler.h"
 #include "alloy/core/transforms.h"
@@ -216,13 +217,15 @@ void* array::raw_data_ptr() {
   if (!desc_->data) {
     throw std::runtime_error("[array] the array has no data (was it evaluated?)");
   }
-  return static_cast<char*>(desc_->data->buffer.ptr) + desc_->offset * int64_t(itemsize());
+  void* base = desc_->data->home == Device::cpu ? desc_->data->buffer.ptr
+                                                 : gpu::host_view(*desc_->data);
+  return static_cast<char*>(base) + desc_->offset * int64_t(itemsize());
 }
 
 void array::set_data(allocator::Buffer buffer, Device device) {
-  desc_->data = std::make_shared<Data>(buffer, [device](allocator::Buffer b) {
-    allocator::allocator(device).free(b);
-  });
+  desc_->data = std::make_shared<Data>(
+      buffer, [device](allocator::Buffer b) { allocator::allocator(device).free(b); },
+      device.type);
   desc_->data_size = size();
   desc_->strides = row_major_strides(shape());
   // A shape with at most one non-unit dim is column-contiguous too.

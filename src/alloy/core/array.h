@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <exception>
+#include <mutex>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
@@ -25,15 +26,23 @@ using Strides = std::vector<int64_t>;
 class Primitive;
 class array;
 
-// A buffer and whoever frees it: the allocator, a user deleter, or an unmapping.
+// A buffer and whoever frees it: the allocator, a user deleter, or an unmapping. `home` is the
+// device whose memory holds `buffer`. Unified-memory semantics: the first use on the other device
+// makes a copy there (`mirror`, owned by the backend that made it) that later uses reuse. Arrays
+// are immutable once evaluated, so a mirror never goes stale; a buffer with a mirror is never
+// donated (see array::is_donatable).
 struct Data {
   allocator::Buffer buffer;
   std::function<void(allocator::Buffer)> deleter;
-  Data(allocator::Buffer b, std::function<void(allocator::Buffer)> d)
-      : buffer(b), deleter(std::move(d)) {}
+  Device::Type home = Device::cpu;
+  std::mutex mirror_mutex;
+  std::shared_ptr<void> mirror;
+  Data(allocator::Buffer b, std::function<void(allocator::Buffer)> d, Device::Type h = Device::cpu)
+      : buffer(b), deleter(std::move(d)), home(h) {}
   Data(const Data&) = delete;
   Data& operator=(const Data&) = delete;
   ~Data() {
+    mirror.reset();
     if (deleter) deleter(buffer);
   }
 };
@@ -120,7 +129,9 @@ class array {
   void eval();
   template <typename T>
   T item();
-  // Pointer to the first element (after eval); follows strides(), not necessarily contiguous.
+  // Host pointer to the first element (after eval); follows strides(), not necessarily
+  // contiguous. For an array made on the GPU this is a host copy made on first use: read it,
+  // do not write it.
   template <typename T>
   T* data() {
     eval();
@@ -169,12 +180,21 @@ class array {
   void detach();
 
   // --- data (for backends) ---
+  // Host pointer to the first element (a host copy for GPU-resident data).
   void* raw_data_ptr();
   const std::shared_ptr<Data>& data_shared_ptr() const { return desc_->data; }
-  // The input's buffer can be reused by the output: only this op holds the node and the data.
-  bool is_donatable() const {
-    return desc_.use_count() == 1 && desc_->data && desc_->data.use_count() == 1;
+  // The input's buffer can be reused by an output on device `on`: only this op holds the node
+  // and the data, the data lives on that device, and no copy on another device exists.
+  // A GPU output also held by its own pending completion counts as held once: stream order
+  // puts its kernel before any reader's.
+  bool is_donatable(Device::Type on = Device::cpu) const {
+    long holders = desc_->completion_pending.load(std::memory_order_acquire) ? 2 : 1;
+    return desc_.use_count() == holders && desc_->data && desc_->data.use_count() == 1 &&
+           desc_->data->home == on && !desc_->data->mirror;
   }
+  void set_completion_pending(bool p) { desc_->completion_pending.store(p, std::memory_order_release); }
+  // The device whose memory holds the data (cpu for arrays not yet evaluated).
+  Device::Type data_home() const { return desc_->data ? desc_->data->home : Device::cpu; }
   // Fresh row-contiguous buffer owned by `allocator(device)`.
   void set_data(allocator::Buffer buffer, Device device);
   void set_data(std::shared_ptr<Data> data, size_t data_size, Strides strides, Flags flags,
@@ -210,6 +230,7 @@ class array {
     size_t data_size = 0;
     Flags flags;
     std::atomic<Status> status{Status::unscheduled};
+    std::atomic<bool> completion_pending{false};  // held by a GPU completion not yet run
     int event_stream = -1;
     uint64_t event_value = 0;
     std::exception_ptr error;  // set when the primitive (or one it depends on) failed

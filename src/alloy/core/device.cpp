@@ -1,6 +1,8 @@
 #include "alloy/core/device.h"
 
+#include <cstdlib>
 #include <mutex>
+#include <string>
 #include <stdexcept>
 #include <vector>
 
@@ -18,6 +20,10 @@ std::ostream& operator<<(std::ostream& os, const Stream& s) {
 
 bool gpu_available() { return gpu::is_available(); }
 
+std::vector<std::pair<std::string, uint64_t>> gpu_fallback_counts() {
+  return gpu::fallback_counts();
+}
+
 namespace {
 
 void check_device(const Device& d, const char* what) {
@@ -31,9 +37,24 @@ void check_device(const Device& d, const char* what) {
   }
 }
 
+// The GPU when one is usable; ALLOY_DEFAULT_DEVICE=cpu|gpu overrides.
+Device initial_default_device() {
+  const char* env = std::getenv("ALLOY_DEFAULT_DEVICE");
+  std::string want = env ? env : "";
+  if (want == "cpu") return Device::cpu;
+  if (want == "gpu") {
+    check_device(Device::gpu, "ALLOY_DEFAULT_DEVICE");
+    return Device::gpu;
+  }
+  if (!want.empty()) {
+    throw std::invalid_argument("ALLOY_DEFAULT_DEVICE='" + want + "' is neither cpu nor gpu");
+  }
+  return gpu::is_available() ? Device::gpu : Device::cpu;
+}
+
 struct DeviceState {
   std::mutex mutex;
-  Device default_device{gpu::is_available() ? Device::gpu : Device::cpu};
+  Device default_device{initial_default_device()};
   std::vector<Stream> default_streams;  // one per device type, created on first use
 };
 

@@ -2,7 +2,11 @@
 // work in order on its own thread. Work on different streams is ordered by events.
 #pragma once
 
+#include <cstdint>
 #include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
 #include <variant>
 
 namespace alloy {
@@ -23,9 +27,14 @@ std::ostream& operator<<(std::ostream& os, const Device& d);
 
 // True when a GPU backend is built in and a GPU is present.
 bool gpu_available();
+// How often each primitive ran on the CPU instead of the GPU (no GPU kernel for it or its
+// dtype), by primitive name. ALLOY_GPU_FALLBACK=error makes such a fallback an error,
+// =silent drops the one-time warning.
+std::vector<std::pair<std::string, uint64_t>> gpu_fallback_counts();
 
 const Device& default_device();
-// Throws std::runtime_error naming the reason when the device cannot be used.
+// The GPU when one is usable (ALLOY_DEFAULT_DEVICE=cpu|gpu overrides). set_default_device
+// throws std::runtime_error naming the reason when the device cannot be used.
 void set_default_device(const Device& d);
 
 struct Stream {

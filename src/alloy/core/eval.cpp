@@ -22,7 +22,11 @@ void run_primitive(std::vector<array>& outs, Stream s) {
   const std::vector<array>& inputs = outs[0].inputs();
   std::exception_ptr err;
   for (auto& in : inputs) {
-    if (in.status() == array::Status::scheduled && in.event_stream() != s.index) in.wait_quiet();
+    if (in.status() == array::Status::scheduled && in.event_stream() != s.index) {
+      // Completions this stream still holds back may be what the other stream waits for.
+      if (s.device.type == Device::gpu) gpu::flush(s);
+      in.wait_quiet();
+    }
     if (in.error()) err = in.error();
   }
   if (!err) {
@@ -36,8 +40,11 @@ void run_primitive(std::vector<array>& outs, Stream s) {
       err = std::current_exception();
     }
   }
+  bool deferred = s.device.type == Device::gpu && !err;
+  for (auto& o : outs) o.set_completion_pending(deferred);
   auto finish = [outs = std::move(outs), err, index = s.index]() mutable {
     for (auto& o : outs) {
+      o.set_completion_pending(false);
       if (err) o.set_error(err);
       o.set_status(array::Status::available);
       o.detach();
@@ -99,6 +106,14 @@ void eval_impl(std::vector<array> outputs, bool async) {
         o.set_status(array::Status::scheduled);
       }
       batch->tasks.push_back([outs = std::move(outs), s]() mutable { run_primitive(outs, s); });
+    }
+    // A GPU stream hands its held-back completions over at the end of every batch.
+    for (auto& b : batches) {
+      if (b.stream.device.type != Device::gpu || b.tasks.empty()) continue;
+      b.tasks.back() = [last = std::move(b.tasks.back()), s = b.stream]() mutable {
+        last();
+        gpu::flush(s);
+      };
     }
     tape.clear();  // the tasks hold the only references now
     for (auto& b : batches) scheduler::enqueue(b.stream, std::move(b.tasks));

@@ -1,7 +1,5 @@
-// The CPU caching allocator. Sizes are rounded to buckets (powers of two up to 4 KiB, then
-// multiples of 4 KiB); a freed block goes to a cache and is reused for a request of the same
-// bucket or one slightly smaller. Counters are in rounded bytes.
-#include "alloy/core/memory.h"
+// The caching allocator (see caching_allocator.h) and the CPU's instance of it.
+#include "alloy/core/caching_allocator.h"
 
 #include <unistd.h>
 
@@ -40,7 +38,23 @@ size_t bucket_size(size_t n) {
   return (n + kPage - 1) / kPage * kPage;
 }
 
-// Parses "123", "512M", "8G", "1.5GB" or "50%" (of physical memory) into bytes.
+size_t physical_memory() {
+  long pages = sysconf(_SC_PHYS_PAGES);
+  long page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? size_t(pages) * size_t(page) : size_t(8) << 30;
+}
+
+class CpuAllocator : public CachingAllocator {
+ public:
+  CpuAllocator() : CachingAllocator(physical_memory(), "ALLOY_MEMORY_LIMIT", "malloc") {}
+
+ protected:
+  void* raw_malloc(size_t bytes) override { return std::aligned_alloc(kAlign, bytes); }
+  void raw_free(void* p) override { std::free(p); }
+};
+
+}  // namespace
+
 size_t parse_size(const std::string& text, size_t physical) {
   size_t idx = 0;
   double v = std::stod(text, &idx);
@@ -59,161 +73,136 @@ size_t parse_size(const std::string& text, size_t physical) {
   return size_t(v * scale);
 }
 
-size_t physical_memory() {
-  long pages = sysconf(_SC_PHYS_PAGES);
-  long page = sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? size_t(pages) * size_t(page) : size_t(8) << 30;
+CachingAllocator::CachingAllocator(size_t physical, const char* limit_env, std::string device_name)
+    : device_name_(std::move(device_name)) {
+  limit_ = physical / 4 * 3;
+  if (const char* env = std::getenv(limit_env)) {
+    try {
+      limit_ = parse_size(env, physical);
+    } catch (const std::exception& e) {
+      throw std::invalid_argument(std::string(limit_env) + "='" + env +
+                                  "' is not a size (examples: 8G, 512M, 50%): " + e.what());
+    }
+  }
+  cache_limit_ = limit_;
 }
 
-class CpuAllocator : public Allocator {
- public:
-  CpuAllocator() {
-    size_t physical = physical_memory();
-    limit_ = physical / 4 * 3;
-    if (const char* env = std::getenv("ALLOY_MEMORY_LIMIT")) {
-      try {
-        limit_ = parse_size(env, physical);
-      } catch (const std::exception& e) {
-        throw std::invalid_argument(std::string("ALLOY_MEMORY_LIMIT='") + env +
-                                    "' is not a size (examples: 8G, 512M, 50%): " + e.what());
-      }
-    }
-    cache_limit_ = limit_;
+Buffer CachingAllocator::malloc(size_t size) {
+  size_t b = bucket_size(size);
+  {
+    std::lock_guard lk(mutex_);
+    if (void* p = take_cached(b)) return grant(p, size, b);
   }
-
-  Buffer malloc(size_t size) override {
-    size_t b = bucket_size(size);
-    {
-      std::lock_guard lk(mutex_);
-      if (void* p = take_cached(b)) return grant(p, size, b);
-    }
-    if (!fits(b)) {
+  if (!fits(b)) {
+    clear_cache();
+    // Work in flight may be about to free memory; the host (not a stream worker) can wait.
+    if (!fits(b) && !scheduler::is_worker_thread()) {
+      scheduler::synchronize_all();
       clear_cache();
-      // Work in flight may be about to free memory; the host (not a stream worker) can wait.
-      if (!fits(b) && !scheduler::is_worker_thread()) {
-        scheduler::synchronize_all();
-        clear_cache();
+    }
+    if (!fits(b)) throw out_of_memory(size, active_memory(), memory_limit(), device_name_);
+  }
+  void* p = raw_malloc(b);
+  if (!p) {
+    clear_cache();
+    p = raw_malloc(b);
+    if (!p) throw out_of_memory(size, active_memory(), memory_limit(), device_name_ + " (system)");
+  }
+  std::lock_guard lk(mutex_);
+  return grant(p, size, b);
+}
+
+void CachingAllocator::free(Buffer buf) {
+  if (!buf.ptr) return;
+  size_t b = bucket_size(buf.size);
+  std::lock_guard lk(mutex_);
+  active_ -= b;
+  if (cache_limit_ == 0) {
+    raw_free(buf.ptr);
+    return;
+  }
+  lru_.push_front({buf.ptr, b});
+  by_size_.emplace(b, lru_.begin());
+  cached_ += b;
+  trim_cache(cache_limit_);
+}
+
+size_t CachingAllocator::active_memory() const {
+  std::lock_guard lk(mutex_);
+  return active_;
+}
+size_t CachingAllocator::peak_memory() const {
+  std::lock_guard lk(mutex_);
+  return peak_;
+}
+void CachingAllocator::reset_peak_memory() {
+  std::lock_guard lk(mutex_);
+  peak_ = active_;
+}
+size_t CachingAllocator::cache_memory() const {
+  std::lock_guard lk(mutex_);
+  return cached_;
+}
+size_t CachingAllocator::memory_limit() const {
+  std::lock_guard lk(mutex_);
+  return limit_;
+}
+size_t CachingAllocator::set_memory_limit(size_t limit) {
+  std::lock_guard lk(mutex_);
+  std::swap(limit, limit_);
+  return limit;
+}
+size_t CachingAllocator::set_cache_limit(size_t limit) {
+  std::lock_guard lk(mutex_);
+  std::swap(limit, cache_limit_);
+  trim_cache(cache_limit_);
+  return limit;
+}
+void CachingAllocator::clear_cache() {
+  std::lock_guard lk(mutex_);
+  trim_cache(0);
+}
+
+bool CachingAllocator::fits(size_t b) {
+  std::lock_guard lk(mutex_);
+  return active_ + b <= limit_;
+}
+
+// A cached block of bucket b or up to 25% (at most 1 MiB) larger. Caller holds the mutex.
+void* CachingAllocator::take_cached(size_t b) {
+  auto it = by_size_.lower_bound(b);
+  size_t slack = std::min(b / 4, size_t(1) << 20);
+  if (it == by_size_.end() || it->first > b + slack) return nullptr;
+  auto node = it->second;
+  void* p = node->ptr;
+  cached_ -= node->size;
+  // A reused larger block is counted (and later re-cached) as bucket b: it is at least that.
+  lru_.erase(node);
+  by_size_.erase(it);
+  return p;
+}
+
+Buffer CachingAllocator::grant(void* p, size_t size, size_t b) {
+  active_ += b;
+  peak_ = std::max(peak_, active_);
+  return Buffer{p, size};
+}
+
+void CachingAllocator::trim_cache(size_t keep) {
+  while (cached_ > keep && !lru_.empty()) {
+    Block blk = lru_.back();
+    auto range = by_size_.equal_range(blk.size);
+    for (auto it = range.first; it != range.second; ++it) {
+      if (it->second->ptr == blk.ptr) {
+        by_size_.erase(it);
+        break;
       }
-      if (!fits(b)) {
-        throw out_of_memory(size, active_memory(), memory_limit(), "malloc");
-      }
     }
-    void* p = std::aligned_alloc(kAlign, b);
-    if (!p) {
-      clear_cache();
-      p = std::aligned_alloc(kAlign, b);
-      if (!p) throw out_of_memory(size, active_memory(), memory_limit(), "malloc (system)");
-    }
-    std::lock_guard lk(mutex_);
-    return grant(p, size, b);
+    lru_.pop_back();
+    cached_ -= blk.size;
+    raw_free(blk.ptr);
   }
-
-  void free(Buffer buf) override {
-    if (!buf.ptr) return;
-    size_t b = bucket_size(buf.size);
-    std::lock_guard lk(mutex_);
-    active_ -= b;
-    if (cache_limit_ == 0) {
-      std::free(buf.ptr);
-      return;
-    }
-    lru_.push_front({buf.ptr, b});
-    by_size_.emplace(b, lru_.begin());
-    cached_ += b;
-    trim_cache(cache_limit_);
-  }
-
-  size_t active_memory() const override {
-    std::lock_guard lk(mutex_);
-    return active_;
-  }
-  size_t peak_memory() const override {
-    std::lock_guard lk(mutex_);
-    return peak_;
-  }
-  void reset_peak_memory() override {
-    std::lock_guard lk(mutex_);
-    peak_ = active_;
-  }
-  size_t cache_memory() const override {
-    std::lock_guard lk(mutex_);
-    return cached_;
-  }
-  size_t memory_limit() const override {
-    std::lock_guard lk(mutex_);
-    return limit_;
-  }
-  size_t set_memory_limit(size_t limit) override {
-    std::lock_guard lk(mutex_);
-    std::swap(limit, limit_);
-    return limit;
-  }
-  size_t set_cache_limit(size_t limit) override {
-    std::lock_guard lk(mutex_);
-    std::swap(limit, cache_limit_);
-    trim_cache(cache_limit_);
-    return limit;
-  }
-  void clear_cache() override {
-    std::lock_guard lk(mutex_);
-    trim_cache(0);
-  }
-
- private:
-  struct Block {
-    void* ptr;
-    size_t size;
-  };
-
-  bool fits(size_t b) {
-    std::lock_guard lk(mutex_);
-    return active_ + b <= limit_;
-  }
-
-  // A cached block of bucket b or up to 25% (at most 1 MiB) larger. Caller holds the mutex.
-  void* take_cached(size_t b) {
-    auto it = by_size_.lower_bound(b);
-    size_t slack = std::min(b / 4, size_t(1) << 20);
-    if (it == by_size_.end() || it->first > b + slack) return nullptr;
-    auto node = it->second;
-    void* p = node->ptr;
-    cached_ -= node->size;
-    // A reused larger block is counted (and later re-cached) as bucket b: it is at least that.
-    lru_.erase(node);
-    by_size_.erase(it);
-    return p;
-  }
-
-  Buffer grant(void* p, size_t size, size_t b) {
-    active_ += b;
-    peak_ = std::max(peak_, active_);
-    return Buffer{p, size};
-  }
-
-  void trim_cache(size_t keep) {
-    while (cached_ > keep && !lru_.empty()) {
-      Block blk = lru_.back();
-      auto range = by_size_.equal_range(blk.size);
-      for (auto it = range.first; it != range.second; ++it) {
-        if (it->second->ptr == blk.ptr) {
-          by_size_.erase(it);
-          break;
-        }
-      }
-      lru_.pop_back();
-      cached_ -= blk.size;
-      std::free(blk.ptr);
-    }
-  }
-
-  mutable std::mutex mutex_;
-  std::list<Block> lru_;  // most recently freed first
-  std::multimap<size_t, std::list<Block>::iterator> by_size_;
-  size_t active_ = 0, peak_ = 0, cached_ = 0;
-  size_t limit_ = 0, cache_limit_ = 0;
-};
-
-}  // namespace
+}
 
 Allocator& cpu_allocator() {
   static CpuAllocator* a = new CpuAllocator();  // outlives arrays freed during exit

@@ -11,7 +11,11 @@
 #include "alloy/core/half.h"
 
 #ifndef ALLOY_HD
+#ifdef __CUDACC__
+#define ALLOY_HD __host__ __device__
+#else
 #define ALLOY_HD
+#endif
 #endif
 
 namespace alloy::ew {

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <limits>
 
-#include "alloy/backend/common/elementwise_ops.h"
+#include "alloy/backend/common/binary_ops.h"
 #include "alloy/backend/cpu/simd.h"
 #include "alloy/backend/cpu/strided.h"
 #include "alloy/core/primitives.h"
@@ -11,132 +11,7 @@
 namespace alloy {
 namespace {
 using ew::compute_t;
-
-#define ALLOY_FN2(NAME, EXPR)                          \
-  struct NAME {                                        \
-    template <typename T>                              \
-    auto operator()(T a, T b) const { return EXPR; }   \
-  };
-ALLOY_FN2(Add, T(a + b))
-ALLOY_FN2(Subtract, T(a - b))
-ALLOY_FN2(Multiply, T(a * b))
-ALLOY_FN2(Divide, T(a / b))
-ALLOY_FN2(Equal, a == b)
-ALLOY_FN2(NotEqual, a != b)
-ALLOY_FN2(Less, a < b)
-ALLOY_FN2(LessEqual, a <= b)
-ALLOY_FN2(Greater, a > b)
-ALLOY_FN2(GreaterEqual, a >= b)
-ALLOY_FN2(LogicalAnd, bool(a) && bool(b))
-ALLOY_FN2(LogicalOr, bool(a) || bool(b))
-ALLOY_FN2(ArcTan2, std::atan2(a, b))
-#undef ALLOY_FN2
-
-struct Maximum {
-  template <typename T>
-  T operator()(T a, T b) const {
-    if constexpr (std::is_floating_point_v<T>) {
-      if (a != a) return a;
-    }
-    return a > b || b != b ? a : b;
-  }
-};
-struct Minimum {
-  template <typename T>
-  T operator()(T a, T b) const {
-    if constexpr (std::is_floating_point_v<T>) {
-      if (a != a) return a;
-    }
-    return a < b || b != b ? a : b;
-  }
-};
-struct FloorDivide {
-  template <typename T>
-  T operator()(T a, T b) const {
-    if constexpr (std::is_floating_point_v<T>) {
-      return std::floor(a / b);
-    } else if constexpr (std::is_signed_v<T>) {
-      if (b == 0) return 0;
-      if (b == T(-1)) return T(-a);  // avoids INT_MIN / -1 overflow trap
-      T q = a / b;
-      return (a % b != 0 && ((a < 0) != (b < 0))) ? T(q - 1) : q;
-    } else {
-      return b == 0 ? T(0) : T(a / b);
-    }
-  }
-};
-struct Remainder {
-  template <typename T>
-  T operator()(T a, T b) const {
-    if constexpr (std::is_floating_point_v<T>) {
-      T r = std::fmod(a, b);
-      return (r != 0 && ((r < 0) != (b < 0))) ? T(r + b) : r;
-    } else if constexpr (std::is_signed_v<T>) {
-      if (b == 0 || b == T(-1)) return 0;
-      T r = a % b;
-      return (r != 0 && ((r < 0) != (b < 0))) ? T(r + b) : r;
-    } else {
-      return b == 0 ? T(0) : T(a % b);
-    }
-  }
-};
-struct Power {
-  template <typename T>
-  T operator()(T a, T b) const {
-    if constexpr (std::is_floating_point_v<T>) {
-      return std::pow(a, b);
-    } else {
-      if constexpr (std::is_signed_v<T>) {
-        if (b < 0) return a == 1 ? T(1) : (a == T(-1) ? T((b & 1) ? -1 : 1) : T(0));
-      }
-      T result = 1;
-      T base = a;
-      auto e = b;
-      while (e) {
-        if (e & 1) result = T(result * base);
-        base = T(base * base);
-        e >>= 1;
-      }
-      return result;
-    }
-  }
-};
-struct LogAddExp {
-  template <typename T>
-  T operator()(T a, T b) const {
-    if (a != a || b != b) return std::numeric_limits<T>::quiet_NaN();
-    T m = a > b ? a : b;
-    if (m == -std::numeric_limits<T>::infinity()) return m;
-    if (m == std::numeric_limits<T>::infinity()) return m;
-    return m + std::log1p(std::exp(-std::abs(a - b)));
-  }
-};
-struct BitwiseAnd {
-  template <typename T>
-  T operator()(T a, T b) const { return T(a & b); }
-};
-struct BitwiseOr {
-  template <typename T>
-  T operator()(T a, T b) const { return T(a | b); }
-};
-struct BitwiseXor {
-  template <typename T>
-  T operator()(T a, T b) const { return T(a ^ b); }
-};
-struct LeftShift {
-  template <typename T>
-  T operator()(T a, T b) const {
-    if (b < 0 || uint64_t(b) >= sizeof(T) * 8) return 0;
-    return T(std::make_unsigned_t<T>(a) << b);
-  }
-};
-struct RightShift {
-  template <typename T>
-  T operator()(T a, T b) const {
-    if (b < 0 || uint64_t(b) >= sizeof(T) * 8) return (std::is_signed_v<T> && a < 0) ? T(-1) : T(0);
-    return T(a >> b);
-  }
-};
+using namespace ew::binary;
 
 template <typename T, typename U, typename Op>
 ALLOY_SIMD_CLONES void binary_row(const T* a, int64_t as, const T* b, int64_t bs, U* out, int64_t n, Op op) {

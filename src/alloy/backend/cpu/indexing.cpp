@@ -112,7 +112,7 @@ struct BlockRows {
 
 BlockRows block_rows(const Shape& shape, const Strides& src, const Strides& dst) {
   BlockRows b;
-  auto [cs, st] = cpu::collapse_dims<2>(shape, {src, dst});
+  auto [cs, st] = collapse_dims<2>(shape, {src, dst});
   if (!cs.empty()) {
     b.n = cs.back();
     b.src_stride = st[0].back();

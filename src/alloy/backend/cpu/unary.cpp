@@ -2,7 +2,7 @@
 // rows are plain loops compiled for several instruction sets (see simd.h).
 #include <cmath>
 
-#include "alloy/backend/common/elementwise_ops.h"
+#include "alloy/backend/common/unary_ops.h"
 #include "alloy/backend/cpu/simd.h"
 #include "alloy/backend/cpu/strided.h"
 #include "alloy/core/primitives.h"
@@ -10,87 +10,7 @@
 namespace alloy {
 namespace {
 using ew::compute_t;
-
-template <typename T>
-inline T fexp(T x) {
-  if constexpr (std::is_same_v<T, float>) return cpu::fast_expf(x);
-  else return std::exp(x);
-}
-template <typename T>
-inline T flog(T x) {
-  if constexpr (std::is_same_v<T, float>) return cpu::fast_logf(x);
-  else return std::log(x);
-}
-
-#define ALLOY_FN(NAME, EXPR)                  \
-  struct NAME {                               \
-    template <typename T>                     \
-    T operator()(T x) const { return EXPR; }  \
-  };
-ALLOY_FN(Exp, fexp(x))
-ALLOY_FN(Expm1, std::expm1(x))
-ALLOY_FN(Log, flog(x))
-ALLOY_FN(Log1p, std::log1p(x))
-ALLOY_FN(Log2, std::log2(x))
-ALLOY_FN(Log10, std::log10(x))
-ALLOY_FN(Sqrt, std::sqrt(x))
-ALLOY_FN(Rsqrt, T(1) / std::sqrt(x))
-ALLOY_FN(Reciprocal, T(1) / x)
-ALLOY_FN(Sin, std::sin(x))
-ALLOY_FN(Cos, std::cos(x))
-ALLOY_FN(Tan, std::tan(x))
-ALLOY_FN(ArcSin, std::asin(x))
-ALLOY_FN(ArcCos, std::acos(x))
-ALLOY_FN(ArcTan, std::atan(x))
-ALLOY_FN(Sinh, std::sinh(x))
-ALLOY_FN(Cosh, std::cosh(x))
-ALLOY_FN(Tanh, std::tanh(x))
-ALLOY_FN(ArcSinh, std::asinh(x))
-ALLOY_FN(ArcCosh, std::acosh(x))
-ALLOY_FN(ArcTanh, std::atanh(x))
-ALLOY_FN(Sigmoid, T(1) / (T(1) + fexp(-x)))
-ALLOY_FN(Erf, std::erf(x))
-ALLOY_FN(ErfInv, ew::erfinv_impl(x))
-ALLOY_FN(Floor, std::floor(x))
-ALLOY_FN(Ceil, std::ceil(x))
-ALLOY_FN(Round, std::nearbyint(x))
-#undef ALLOY_FN
-
-struct Abs {
-  template <typename T>
-  T operator()(T x) const {
-    if constexpr (std::is_unsigned_v<T>) return x;
-    else return x < T(0) ? T(-x) : x;
-  }
-};
-struct Negative {
-  template <typename T>
-  T operator()(T x) const { return T(-x); }
-};
-struct Square {
-  template <typename T>
-  T operator()(T x) const { return T(x * x); }
-};
-struct Sign {
-  template <typename T>
-  T operator()(T x) const {
-    if constexpr (std::is_floating_point_v<T>) {
-      return x != x ? x : T((x > T(0)) - (x < T(0)));
-    } else if constexpr (std::is_unsigned_v<T>) {
-      return T(x != 0);
-    } else {
-      return T((x > T(0)) - (x < T(0)));
-    }
-  }
-};
-struct BitwiseInvert {
-  template <typename T>
-  T operator()(T x) const {
-    if constexpr (std::is_same_v<T, bool>) return !x;
-    else if constexpr (std::is_integral_v<T>) return T(~x);
-    else return x;  // floats are refused by the op
-  }
-};
+using namespace ew::unary;
 
 // out[i] = U(op(compute(in[i]))) over one row.
 template <typename T, typename U, typename Op>
@@ -158,22 +78,6 @@ void to_bool_op(const array& in, array& out, Pred pred) {
     unary_apply<T, bool>(in, out, pred);
   });
 }
-
-struct IsNaN {
-  template <typename T>
-  bool operator()(T x) const { return x != x; }
-};
-struct IsInf {
-  template <typename T>
-  bool operator()(T x) const {
-    if constexpr (std::is_floating_point_v<T>) return std::isinf(x);
-    else return false;
-  }
-};
-struct IsZero {
-  template <typename T>
-  bool operator()(T x) const { return x == T(0); }
-};
 
 }  // namespace
 

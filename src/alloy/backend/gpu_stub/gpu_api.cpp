@@ -14,7 +14,10 @@ bool is_available() { return false; }
 std::string unavailable_reason() { return "alloy was built without CUDA"; }
 void new_stream(Stream) { fail(); }
 void on_complete(Stream, std::function<void()>) { fail(); }
+void flush(Stream) { fail(); }
 void synchronize(Stream) { fail(); }
+void* host_view(Data&) { fail(); }
+std::vector<std::pair<std::string, uint64_t>> fallback_counts() { return {}; }
 
 }  // namespace alloy::gpu
 

@@ -1,0 +1,272 @@
+// GPU benchmarks (H100/H200 through tests/run_gpu.sh), each next to a baseline measured in the
+// same run: elementwise ops and reductions against a device-to-device copy, GEMM against cuBLAS
+// called directly, eager per-op overhead, and the cost of a CPU<->GPU crossing against a plain
+// cudaMemcpy of the same bytes. Prints a table and writes JSON (bench_gpu.json or argv[1]).
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "alloy/alloy.h"
+
+using namespace alloy;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+void check(cudaError_t e) {
+  if (e != cudaSuccess) throw std::runtime_error(cudaGetErrorString(e));
+}
+
+// Median seconds of `reps` runs of fn (which must finish its GPU work) after a warm-up.
+double time_median(const std::function<void()>& fn, int reps) {
+  fn();
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    auto t0 = Clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+struct Row {
+  std::string group, name, unit, baseline_name;
+  double value, baseline;
+  bool lower_is_better;
+};
+std::vector<Row> rows;
+
+void report(const std::string& group, const std::string& name, double value, const std::string& unit,
+            double baseline, const std::string& baseline_name, bool lower_is_better = false) {
+  rows.push_back({group, name, unit, baseline_name, value, baseline, lower_is_better});
+  double ratio = lower_is_better ? baseline / value : value / baseline;
+  std::printf("%-12s %-30s %10.2f %-8s %10.2f %-8s %-24s %6.0f%%\n", group.c_str(), name.c_str(), value,
+              unit.c_str(), baseline, unit.c_str(), baseline_name.c_str(), 100.0 * ratio);
+  std::fflush(stdout);
+}
+
+Stream gpu_stream() { return default_stream(Device::gpu); }
+void finish(const array& a) {
+  eval({a});
+  synchronize(gpu_stream());
+}
+
+double copy_gbs(size_t bytes) {
+  void *a, *b;
+  check(cudaMalloc(&a, bytes));
+  check(cudaMalloc(&b, bytes));
+  check(cudaMemset(a, 1, bytes));
+  double t = time_median([&] {
+    check(cudaMemcpy(b, a, bytes, cudaMemcpyDeviceToDevice));
+    check(cudaDeviceSynchronize());
+  }, 20);
+  cudaFree(a);
+  cudaFree(b);
+  return 2.0 * bytes / t / 1e9;
+}
+
+void bench_bandwidth() {
+  const int64_t n = int64_t(1) << 28;  // 1 GiB of float32
+  double copy = copy_gbs(size_t(n) * 4);
+  report("baseline", "device-to-device copy 1 GiB", copy, "GB/s", copy, "cudaMemcpy D2D");
+  Device g = Device::gpu;
+  array x = random::uniform({n}, float32, -1, 1, random::key(1), g);
+  array y = random::uniform({n}, float32, -1, 1, random::key(2), g);
+  finish(x), finish(y);
+  double bytes = double(n) * 4;
+  // Throughput: 5 results in flight per timed round, so the host round trip of one eval is
+  // spread over them (per-op latency is measured separately below).
+  auto gbs = [&](double moved, const std::function<array()>& fn) {
+    double t = time_median([&] {
+      std::vector<array> outs;
+      for (int i = 0; i < 5; ++i) {
+        outs.push_back(fn());
+        async_eval({outs.back()});
+      }
+      eval(outs);
+      synchronize(gpu_stream());
+    }, 7);
+    return moved * 5 / t / 1e9;
+  };
+  report("elementwise", "add, 256M float32", gbs(3 * bytes, [&] { return add(x, y, g); }), "GB/s", copy, "D2D copy");
+  report("elementwise", "exp, 256M float32", gbs(2 * bytes, [&] { return exp(x, g); }), "GB/s", copy, "D2D copy");
+  report("elementwise", "x * 2 + 1, 256M float32", gbs(2 * bytes, [&] { return x * 2.0f + 1.0f; }) * 2, "GB/s",
+         copy, "D2D copy");
+  array xb = astype(x, bfloat16, g);
+  finish(xb);
+  report("elementwise", "add, 256M bfloat16", gbs(1.5 * bytes, [&] { return add(xb, xb, g); }), "GB/s", copy,
+         "D2D copy");
+  report("elementwise", "astype f32->bf16", gbs(1.5 * bytes, [&] { return astype(x, bfloat16, g); }), "GB/s",
+         copy, "D2D copy");
+  report("elementwise", "transpose copy 16Kx16K", gbs(2 * bytes, [&] {
+    return contiguous(transpose(reshape(x, {16384, 16384}, g), g), g); }), "GB/s", copy, "D2D copy");
+  report("reduction", "sum, 256M float32", gbs(bytes, [&] { return sum(x, false, g); }), "GB/s", copy, "D2D copy");
+  report("reduction", "max, 256M float32", gbs(bytes, [&] { return max(x, false, g); }), "GB/s", copy, "D2D copy");
+  array m = reshape(x, {16384, 16384}, g);
+  report("reduction", "sum of rows 16Kx16K", gbs(bytes, [&] { return sum(m, 1, false, g); }), "GB/s", copy,
+         "D2D copy");
+  report("reduction", "sum of columns 16Kx16K", gbs(bytes, [&] { return sum(m, 0, false, g); }), "GB/s", copy,
+         "D2D copy");
+  array s = reshape(x, {65536, 4096}, g);
+  report("fused", "softmax 64Kx4096 float32", gbs(2 * bytes, [&] { return softmax(s, -1, g); }), "GB/s", copy,
+         "D2D copy");
+  report("fused", "rms_norm 64Kx4096 float32", gbs(2 * bytes, [&] {
+    return fast::rms_norm(s, std::nullopt, 1e-5f, g); }), "GB/s", copy, "D2D copy");
+}
+
+// cuBLAS called directly on the same operands: row-major C = A B as column-major C^T = B^T A^T.
+double cublas_tflops(const array& a, const array& b, cudaDataType_t type, int64_t n) {
+  static cublasHandle_t h = [] {
+    cublasHandle_t x;
+    cublasCreate(&x);
+    return x;
+  }();
+  void* c;
+  check(cudaMalloc(&c, size_t(n * n) * 2));
+  float alpha = 1, beta = 0;
+  // Device copies owned by this benchmark so the baseline never touches alloy's buffers.
+  void *da, *db;
+  check(cudaMalloc(&da, size_t(n * n) * 2));
+  check(cudaMalloc(&db, size_t(n * n) * 2));
+  check(cudaMemcpy(da, a.data<void>(), size_t(n * n) * 2, cudaMemcpyHostToDevice));
+  check(cudaMemcpy(db, b.data<void>(), size_t(n * n) * 2, cudaMemcpyHostToDevice));
+  double t = time_median([&] {
+    for (int i = 0; i < 4; ++i) {
+      cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, int(n), int(n), int(n), &alpha, db, type, int(n), da, type,
+                   int(n), &beta, c, type, int(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+    }
+    check(cudaDeviceSynchronize());
+  }, 5) / 4;
+  cudaFree(c);
+  cudaFree(da);
+  cudaFree(db);
+  return 2.0 * double(n) * n * n / t / 1e12;
+}
+
+void bench_gemm() {
+  Device g = Device::gpu;
+  for (Dtype dt : {bfloat16, float16}) {
+    for (int64_t n : {4096, 8192}) {
+      array a = astype(random::normal({n, n}, float32, 0, 1, random::key(3), g), dt, g);
+      array b = astype(random::normal({n, n}, float32, 0, 1, random::key(4), g), dt, g);
+      finish(a), finish(b);
+      // Alternate the two in rounds so clock changes hit both alike; best round of each.
+      double ours = 0, base = 0;
+      for (int round = 0; round < 3; ++round) {
+        double t = time_median([&] {
+          std::vector<array> outs;
+          for (int i = 0; i < 4; ++i) {
+            outs.push_back(matmul(a, b, g));
+            async_eval({outs.back()});
+          }
+          eval(outs);
+          synchronize(gpu_stream());
+        }, 5) / 4;
+        ours = std::max(ours, 2.0 * double(n) * n * n / t / 1e12);
+        base = std::max(base, cublas_tflops(a, b, dt == bfloat16 ? CUDA_R_16BF : CUDA_R_16F, n));
+      }
+      report("matmul", std::string(dtype_name(dt)) + " " + std::to_string(n), ours, "TFLOP/s", base,
+             "cublasGemmEx");
+    }
+  }
+  array a = random::normal({4096, 4096}, float32, 0, 1, random::key(5), g);
+  finish(a);
+  double t = time_median([&] { finish(matmul(a, a, g)); }, 10);
+  report("matmul", "float32 4096 (no TF32)", 2.0 * 4096.0 * 4096 * 4096 / t / 1e12, "TFLOP/s",
+         2.0 * 4096.0 * 4096 * 4096 / t / 1e12, "itself");
+}
+
+void bench_overhead() {
+  Device g = Device::gpu;
+  array y = zeros({1}, float32, g);
+  finish(y);
+  const int ops = 2000;
+  double eager = time_median([&] {
+    array z = y;
+    for (int i = 0; i < ops; ++i) {
+      z = add(z, array(1.0f), g);
+      eval({z});
+    }
+    synchronize(gpu_stream());
+  }, 5) / ops * 1e6;
+  double lazy = time_median([&] {
+    array z = y;
+    for (int i = 0; i < ops; ++i) z = add(z, array(1.0f), g);
+    finish(z);
+  }, 5) / ops * 1e6;
+  double queued = time_median([&] {
+    array z = y;
+    for (int i = 0; i < ops; ++i) {
+      z = add(z, array(1.0f), g);
+      async_eval({z});
+    }
+    finish(z);
+  }, 5) / ops * 1e6;
+  report("overhead", "eager tiny op (eval each)", eager, "us/op", eager, "itself", true);
+  report("overhead", "tiny op, async_eval each", queued, "us/op", eager, "eval each", true);
+  report("overhead", "lazy tiny op (one eval)", lazy, "us/op", eager, "eager", true);
+}
+
+void bench_crossing() {
+  for (int64_t mb : {1, 1024}) {
+    int64_t n = mb * (1 << 20) / 4;
+    std::vector<float> host(size_t(n), 1.5f);
+    void* d;
+    check(cudaMalloc(&d, size_t(n) * 4));
+    double base = time_median([&] {
+      check(cudaMemcpy(d, host.data(), size_t(n) * 4, cudaMemcpyHostToDevice));
+    }, 5);
+    // Fresh CPU arrays (made before timing): each is crossed once, by its first GPU use.
+    std::vector<array> fresh;
+    for (int i = 0; i < 6; ++i) fresh.emplace_back(host.data(), Shape{n});
+    size_t next = 0;
+    double ours = time_median([&] { finish(negative(fresh.at(next++), Device::gpu)); }, 5);
+    fresh.clear();
+    report("crossing", "CPU->GPU first use " + std::to_string(mb) + " MB", ours * 1e3, "ms", base * 1e3,
+           "cudaMemcpy H2D", true);
+    double base_back = time_median([&] {
+      check(cudaMemcpy(host.data(), d, size_t(n) * 4, cudaMemcpyDeviceToHost));
+    }, 5);
+    double back = time_median([&] {
+      array x = full({n}, array(2.0f), Device::gpu);
+      finish(x);
+      volatile float v = x.data<float>()[n - 1];
+      (void)v;
+    }, 5);
+    report("crossing", "GPU->CPU first read " + std::to_string(mb) + " MB", back * 1e3, "ms", base_back * 1e3,
+           "cudaMemcpy D2H", true);
+    cudaFree(d);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (!gpu_available()) {
+    std::printf("bench_gpu: no usable GPU\n");
+    return 0;
+  }
+  std::printf("%-12s %-30s %10s %-8s %10s %-8s %-24s %7s\n", "group", "case", "alloy", "", "baseline", "",
+              "baseline is", "ratio");
+  bench_bandwidth();
+  bench_gemm();
+  bench_overhead();
+  bench_crossing();
+  std::ofstream js(argc > 1 ? argv[1] : "bench_gpu.json");
+  js << "[\n";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    auto& r = rows[i];
+    js << "  {\"group\": \"" << r.group << "\", \"case\": \"" << r.name << "\", \"value\": " << r.value
+       << ", \"unit\": \"" << r.unit << "\", \"baseline\": " << r.baseline << ", \"baseline_name\": \""
+       << r.baseline_name << "\"}" << (i + 1 < rows.size() ? "," : "") << "\n";
+  }
+  js << "]\n";
+}

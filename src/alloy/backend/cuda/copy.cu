@@ -1,0 +1,203 @@
+// Copies, conversions, fills and views on the GPU. Views share the input's buffer exactly as on
+// the CPU (they only compute strides), so their eval_gpu reuses eval_cpu; everything that moves
+// data goes through one strided conversion kernel.
+#include "alloy/backend/cuda/elementwise.cuh"
+
+namespace alloy {
+namespace cuda {
+namespace {
+
+template <typename Src, typename Dst>
+__global__ void convert_strided(const Src* in, Dst* out, int64_t n, Layout<2> layout) {
+  ALLOY_GRID_STRIDE(i, n) {
+    int64_t off[2];
+    element_offsets<2>(i, layout, off);
+    out[off[1]] = convert<Dst>(in[off[0]]);
+  }
+}
+
+template <typename Src, typename Dst>
+__global__ void convert_contiguous(const Src* in, Dst* out, int64_t n) {
+  int64_t stride = int64_t(gridDim.x) * blockDim.x * 4;
+  for (int64_t base = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) * 4; base < n; base += stride) {
+    if (base + 4 <= n) {
+      Src v[4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) v[j] = in[base + j];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) out[base + j] = convert<Dst>(v[j]);
+    } else {
+      for (int64_t i = base; i < n; ++i) out[i] = convert<Dst>(in[i]);
+    }
+  }
+}
+
+// (B, R, C) with the input contiguous along R and the output along C (a transpose of the last
+// two dims): 32x32 tiles through shared memory so both reads and writes are coalesced.
+constexpr int kTile = 32;
+template <typename Src, typename Dst>
+__global__ void convert_transposed(const Src* in, Dst* out, int64_t R, int64_t C, int64_t in_sb,
+                                   int64_t in_sc, int64_t out_sb, int64_t out_sr) {
+  __shared__ Src tile[kTile][kTile + 1];
+  int64_t b = blockIdx.z;
+  int64_t r0 = int64_t(blockIdx.y) * kTile, c0 = int64_t(blockIdx.x) * kTile;
+  const Src* src = in + b * in_sb;
+  for (int j = threadIdx.y; j < kTile; j += blockDim.y) {
+    int64_t r = r0 + threadIdx.x, c = c0 + j;
+    if (r < R && c < C) tile[j][threadIdx.x] = src[r + c * in_sc];
+  }
+  __syncthreads();
+  Dst* dst = out + b * out_sb;
+  for (int j = threadIdx.y; j < kTile; j += blockDim.y) {
+    int64_t r = r0 + j, c = c0 + threadIdx.x;
+    if (r < R && c < C) dst[r * out_sr + c] = convert<Dst>(tile[threadIdx.x][j]);
+  }
+}
+
+template <typename T>
+__global__ void arange_kernel(T* out, int64_t n, double start, double step) {
+  ALLOY_GRID_STRIDE(i, n) { out[i] = convert<T>(start + double(i) * step); }
+}
+
+struct Identity {
+  template <typename T>
+  __device__ __forceinline__ T operator()(T x) const { return x; }
+};
+
+}  // namespace
+
+// Writes `in` (any layout, on either device) converted to dst_dtype into device memory `dst`
+// laid out with `dst_strides` over `shape`.
+void copy_into(const array& in, void* dst, Dtype dst_dtype, const Strides& dst_strides,
+               const Shape& shape, const Stream& s) {
+  int64_t n = int64_t(shape_size(shape));
+  if (n == 0) return;
+  cudaStream_t stream = stream_of(s);
+  const void* src = device_ptr(in, s);
+  if (in.dtype() == dst_dtype && in.flags().row_contiguous && dst_strides == row_major_strides(shape)) {
+    check(cudaMemcpyAsync(dst, src, size_t(n) * in.itemsize(), cudaMemcpyDeviceToDevice, stream),
+          "copy");
+    return;
+  }
+  Layout<2> layout;
+  Strides in_strides = in.data_size() == 1 ? Strides(shape.size(), 0) : in.strides();
+  if (!make_layout<2>(shape, {in_strides, dst_strides}, layout)) {
+    throw std::invalid_argument("[copy] more than " + std::to_string(kMaxDims) +
+                                " non-mergeable dimensions are not supported on the GPU");
+  }
+  int nd = layout.ndim;
+  bool dense = nd == 1 && layout.strides[0][0] == 1 && layout.strides[1][0] == 1;
+  // A transpose of the last two dims (after collapsing), with at most one batch dim.
+  bool transposed = (nd == 2 || nd == 3) && layout.strides[0][nd - 2] == 1 && layout.strides[1][nd - 1] == 1 &&
+                    layout.strides[0][nd - 1] != 1 && (nd == 2 || layout.shape[0] <= 65535) &&
+                    layout.shape[nd - 2] <= int64_t(65535) * kTile;
+  dispatch(in.dtype(), [&](auto st) {
+    using S = typename decltype(st)::type;
+    dispatch(dst_dtype, [&](auto dt) {
+      using D = typename decltype(dt)::type;
+      constexpr int threads = 256;
+      auto* sp = static_cast<const S*>(src);
+      auto* dp = static_cast<D*>(dst);
+      if (dense) {
+        convert_contiguous<S, D><<<grid_blocks((n + 3) / 4, threads), threads, 0, stream>>>(sp, dp, n);
+      } else if (transposed) {
+        int64_t R = layout.shape[nd - 2], C = layout.shape[nd - 1];
+        int64_t B = nd == 3 ? layout.shape[0] : 1;
+        dim3 grid(unsigned((C + kTile - 1) / kTile), unsigned((R + kTile - 1) / kTile), unsigned(B));
+        convert_transposed<S, D><<<grid, dim3(kTile, 8), 0, stream>>>(
+            sp, dp, R, C, nd == 3 ? layout.strides[0][0] : 0, layout.strides[0][nd - 1],
+            nd == 3 ? layout.strides[1][0] : 0, layout.strides[1][nd - 2]);
+      } else {
+        convert_strided<S, D><<<grid_blocks(n, threads), threads, 0, stream>>>(sp, dp, n, layout);
+      }
+      ALLOY_CUDA_LAUNCH_CHECK("copy");
+    });
+  });
+}
+
+void copy_contiguous(const array& in, array& out, const Stream& s) {
+  allocate(out);
+  copy_into(in, device_out_ptr(out), out.dtype(), row_major_strides(in.shape()), in.shape(), s);
+}
+
+}  // namespace cuda
+
+void Copy::eval_gpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  if (in.is_donatable(Device::gpu) && in.flags().row_contiguous) {
+    out.move_shared_buffer(in);
+    return;
+  }
+  cuda::copy_contiguous(in, out, stream());
+}
+
+void AsType::eval_gpu(const std::vector<array>& inputs, array& out) {
+  cuda::copy_contiguous(inputs[0], out, stream());
+}
+
+void Full::eval_gpu(const std::vector<array>& inputs, array& out) {
+  cuda::dispatch(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    cuda::launch_elementwise<T, T>(inputs, out, stream(), cuda::Identity{});
+  });
+}
+
+void Arange::eval_gpu(const std::vector<array>&, array& out) {
+  cuda::allocate(out);
+  int64_t n = int64_t(out.size());
+  if (n == 0) return;
+  cuda::dispatch(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    constexpr int threads = 256;
+    cuda::arange_kernel<T><<<cuda::grid_blocks(n, threads), threads, 0, cuda::stream_of(stream())>>>(
+        cuda::out_ptr<T>(out), n, start_, step_);
+    ALLOY_CUDA_LAUNCH_CHECK("arange");
+  });
+}
+
+void Reshape::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (view_strides(inputs[0], out.shape()).empty()) {
+    cuda::copy_contiguous(inputs[0], out, stream());
+  } else {
+    eval_cpu(inputs, out);  // a view: strides only
+  }
+}
+
+void Transpose::eval_gpu(const std::vector<array>& inputs, array& out) { eval_cpu(inputs, out); }
+void Slice::eval_gpu(const std::vector<array>& inputs, array& out) { eval_cpu(inputs, out); }
+void Broadcast::eval_gpu(const std::vector<array>& inputs, array& out) { eval_cpu(inputs, out); }
+void AsStrided::eval_gpu(const std::vector<array>& inputs, array& out) { eval_cpu(inputs, out); }
+void CustomVjp::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  eval_cpu(inputs, outputs);
+}
+
+void SliceUpdate::eval_gpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  const array& upd = inputs[1];
+  if (in.is_donatable(Device::gpu) && in.flags().row_contiguous) {
+    out.move_shared_buffer(in);
+  } else {
+    cuda::copy_contiguous(in, out, stream());
+  }
+  Strides st;
+  int64_t off = 0;
+  for (int d = 0; d < out.ndim(); ++d) {
+    st.push_back(out.strides()[d] * step_[d]);
+    if (upd.size() > 0) off += start_[d] * out.strides()[d];
+  }
+  char* base = static_cast<char*>(cuda::device_out_ptr(out)) + off * int64_t(out.itemsize());
+  cuda::copy_into(upd, base, out.dtype(), st, upd.shape(), stream());
+}
+
+void Concatenate::eval_gpu(const std::vector<array>& inputs, array& out) {
+  cuda::allocate(out);
+  int64_t pos = 0;
+  for (auto& in : inputs) {
+    char* base = static_cast<char*>(cuda::device_out_ptr(out)) +
+                 pos * out.strides()[axis_] * int64_t(out.itemsize());
+    cuda::copy_into(in, base, out.dtype(), out.strides(), in.shape(), stream());
+    pos += in.shape(axis_);
+  }
+}
+
+}  // namespace alloy

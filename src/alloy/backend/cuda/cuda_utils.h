@@ -1,0 +1,73 @@
+// What every CUDA kernel file needs: error checks, the CUDA stream of an alloy stream, device
+// pointers of arrays (moving CPU-resident data to the GPU once, on first use), output
+// allocation, and the automatic CPU fallback for primitives without a GPU kernel.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "alloy/core/array.h"
+#include "alloy/core/primitives.h"
+
+namespace alloy::cuda {
+
+// Throws std::runtime_error("[what] CUDA error ...") on failure.
+void check(cudaError_t err, const char* what);
+#define ALLOY_CUDA_CHECK(expr) ::alloy::cuda::check((expr), #expr)
+// After a kernel launch: reports a bad launch configuration as an error naming the kernel.
+#define ALLOY_CUDA_LAUNCH_CHECK(name) ::alloy::cuda::check(cudaGetLastError(), name)
+
+cudaStream_t stream_of(const Stream& s);
+const cudaDeviceProp& device_properties();
+
+// Fresh row-contiguous GPU buffer for `out`.
+void allocate(array& out);
+// A temporary device buffer freed once the stream's work enqueued so far has finished.
+void* scratch(const Stream& s, size_t bytes);
+// Keeps `a` (a temporary made inside eval_gpu) alive until the stream's work enqueued so far
+// has finished, so its buffer is not reused while a kernel still reads it.
+void keep_until_complete(const Stream& s, array a);
+
+// Writes `in` (any layout, either device) converted to dst_dtype into device memory `dst` laid
+// out with `dst_strides` over `shape`.
+void copy_into(const array& in, void* dst, Dtype dst_dtype, const Strides& dst_strides,
+               const Shape& shape, const Stream& s);
+// Allocates out on the GPU and fills it with `in` row-major (out may have another shape of the
+// same size, or another dtype).
+void copy_contiguous(const array& in, array& out, const Stream& s);
+// `a` itself when row-contiguous (and of `dtype` when given), else a row-contiguous GPU copy
+// kept alive until the stream's current work completes.
+array as_row_contiguous(const array& a, const Stream& s, std::optional<Dtype> dtype = std::nullopt);
+
+// Device pointer to the first element of `a`. GPU-resident data is used in place; CPU-resident
+// data is copied to the GPU once (on stream s) and the copy is kept with the data for later uses.
+const void* device_ptr(const array& a, const Stream& s);
+// Device pointer of an output allocated on the GPU.
+void* device_out_ptr(array& out);
+template <typename T>
+const T* in_ptr(const array& a, const Stream& s) {
+  return static_cast<const T*>(device_ptr(a, s));
+}
+template <typename T>
+T* out_ptr(array& a) {
+  return static_cast<T*>(device_out_ptr(a));
+}
+
+// Runs the primitive's CPU kernel in place of a GPU one: waits for the stream's work, runs
+// eval_cpu on host views of the inputs, and leaves the outputs CPU-resident (later GPU ops copy
+// them over on first use). Counts the fallback, warns once per primitive, and throws instead
+// when ALLOY_GPU_FALLBACK=error.
+void fallback_to_cpu(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs);
+void fallback_to_cpu(Primitive& p, const std::vector<array>& inputs, array& out);
+
+// Blocks for a grid-stride loop over n elements.
+inline unsigned grid_blocks(int64_t n, int threads) {
+  int64_t blocks = (n + threads - 1) / threads;
+  int64_t cap = int64_t(device_properties().multiProcessorCount) * 32;
+  return unsigned(std::max<int64_t>(1, std::min(blocks, cap)));
+}
+
+}  // namespace alloy::cuda

@@ -1,0 +1,417 @@
+// GPU kernels of the fused ops, mirroring backend/cpu/fast.cpp. The norms view the input (made
+// row-contiguous) as (rows, D). Rows of up to 16 elements per thread of a 1024-thread block are
+// read once into registers (norm_regs: a warp per short row, else a block of 128..1024
+// threads, 16-byte loads when aligned); longer rows re-read x: a warp per row for D <= 1024, a
+// block of 256 threads per longer row; statistics are summed in float32 (float64 for float64) and the output is rounded to the
+// storage type after each step exactly as the CPU (and the composition) does. RoPE builds the
+// float32 (T, dims/2) cos/sin table in scratch memory, then one thread per output element reads
+// its rotation pair. Attention runs on the CPU for now.
+#include <cmath>
+#include <optional>
+
+#include "alloy/backend/cuda/kernel_utils.cuh"
+#include "alloy/core/fast_primitives.h"
+
+namespace alloy {
+namespace cuda {
+namespace {
+
+template <typename Fn>
+void dispatch_float(Dtype t, const char* op, Fn&& fn) {
+  switch (t) {
+    case Dtype::float16: return fn(Tag<__half>{});
+    case Dtype::bfloat16: return fn(Tag<__nv_bfloat16>{});
+    case Dtype::float32: return fn(Tag<float>{});
+    case Dtype::float64: return fn(Tag<double>{});
+    case Dtype::bool_: case Dtype::uint8: case Dtype::uint16: case Dtype::uint32: case Dtype::uint64:
+    case Dtype::int8: case Dtype::int16: case Dtype::int32: case Dtype::int64:
+      throw std::invalid_argument(std::string("[") + op + "] needs a floating-point input");
+  }
+}
+
+// A value rounded to the storage type T and back.
+template <typename T, typename A>
+__device__ __forceinline__ A round_to(A v) {
+  return convert<A>(convert<T>(v));
+}
+
+// Rows are handled by groups of threads: a warp (Warp) or the whole block.
+template <bool Warp>
+struct Group {
+  __device__ __forceinline__ static int64_t first() {
+    return Warp ? int64_t(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5) : int64_t(blockIdx.x);
+  }
+  __device__ __forceinline__ static int64_t count() {
+    return Warp ? int64_t(gridDim.x) * (blockDim.x >> 5) : int64_t(gridDim.x);
+  }
+  __device__ __forceinline__ static int rank() { return Warp ? int(threadIdx.x & 31) : int(threadIdx.x); }
+  __device__ __forceinline__ static int size() { return Warp ? 32 : int(blockDim.x); }
+  // The group's sum in every thread (smem: 32 values; the block version syncs twice).
+  template <typename A>
+  __device__ __forceinline__ static A sum(A v, A* smem) {
+#pragma unroll
+    for (int k = 16; k > 0; k >>= 1) v += __shfl_xor_sync(0xffffffffu, v, k);
+    if constexpr (Warp) {
+      return v;
+    } else {
+      int warps = int(blockDim.x >> 5);
+      if ((threadIdx.x & 31) == 0) smem[threadIdx.x >> 5] = v;
+      __syncthreads();
+      A total = 0;
+      for (int w = 0; w < warps; ++w) total += smem[w];
+      __syncthreads();
+      return total;
+    }
+  }
+};
+
+// y = ((x - sub) * mul), then * w, then + b, rounding to T after each step.
+template <typename T, typename A>
+__device__ __forceinline__ void scale_row(const T* x, const T* w, const T* b, T* out, A mul, A sub, int64_t D,
+                                          int first, int step) {
+  for (int64_t i = first; i < D; i += step) {
+    A y = round_to<T>(A((convert<A>(x[i]) - sub) * mul));
+    if (w) y = round_to<T>(A(y * convert<A>(w[i])));
+    if (b) y = round_to<T>(A(y + convert<A>(b[i])));
+    out[i] = convert<T>(y);
+  }
+}
+
+// x, out (rows, D); w (D) or null.
+template <typename T, typename A, bool Warp>
+__global__ void rms_norm_kernel(const T* x, const T* w, T* out, int64_t rows, int64_t D, float eps) {
+  using G = Group<Warp>;
+  __shared__ A smem[32];
+  for (int64_t r = G::first(); r < rows; r += G::count()) {
+    const T* xr = x + r * D;
+    A ss = 0;
+    for (int64_t i = G::rank(); i < D; i += G::size()) {
+      A v = convert<A>(xr[i]);
+      ss += v * v;
+    }
+    ss = G::sum(ss, smem);
+    A inv = A(1) / sqrt(ss / A(D) + A(eps));
+    scale_row<T, A>(xr, w, nullptr, out + r * D, inv, A(0), D, G::rank(), G::size());
+  }
+}
+
+// x, out (rows, D); w, b (D) or null. Two-pass statistics: mean, then mean squared deviation.
+template <typename T, typename A, bool Warp>
+__global__ void layer_norm_kernel(const T* x, const T* w, const T* b, T* out, int64_t rows, int64_t D, float eps) {
+  using G = Group<Warp>;
+  __shared__ A smem[32];
+  for (int64_t r = G::first(); r < rows; r += G::count()) {
+    const T* xr = x + r * D;
+    A s = 0;
+    for (int64_t i = G::rank(); i < D; i += G::size()) s += convert<A>(xr[i]);
+    A mu = G::sum(s, smem) / A(D);
+    A sq = 0;
+    for (int64_t i = G::rank(); i < D; i += G::size()) {
+      A d = convert<A>(xr[i]) - mu;
+      sq += d * d;
+    }
+    A var = G::sum(sq, smem) / A(D);
+    scale_row<T, A>(xr, w, b, out + r * D, A(1) / sqrt(var + A(eps)), mu, D, G::rank(), G::size());
+  }
+}
+
+// Register-resident norms: a row of up to 16 elements per thread (of a warp, or of a block of
+// up to 1024 threads) is read once (16-byte loads when x, out, w and b are 16-byte aligned and
+// D is a multiple of the vector) and written once. Group g holds vector rank + k * size of the
+// row in slot k < NV. The statistics and the output rounding are those of the kernels above.
+template <typename T, int V>
+struct alignas(sizeof(T) * V) Vec {
+  T v[V];
+};
+
+template <typename T, typename A, int V, int NV, bool Warp, bool Layer, bool HasW, bool HasB>
+__global__ void norm_regs(const T* x, const T* w, const T* b, T* out, int64_t rows, int64_t D, float eps) {
+  using G = Group<Warp>;
+  using VecT = Vec<T, V>;
+  __shared__ A smem[32];
+  const int rank = G::rank(), size = G::size();
+  const int nvec = int(D / V);
+  for (int64_t r = G::first(); r < rows; r += G::count()) {
+    const VecT* xr = reinterpret_cast<const VecT*>(x + r * D);
+    VecT raw[NV];
+#pragma unroll
+    for (int k = 0; k < NV; ++k) {
+      int idx = rank + k * size;
+      if (idx < nvec) raw[k] = xr[idx];
+    }
+    A vals[NV][V];
+#pragma unroll
+    for (int k = 0; k < NV; ++k) {
+      bool ok = rank + k * size < nvec;
+#pragma unroll
+      for (int c = 0; c < V; ++c) vals[k][c] = ok ? convert<A>(raw[k].v[c]) : A(0);
+    }
+    A mul, sub;
+    if constexpr (Layer) {
+      A s = 0;
+#pragma unroll
+      for (int k = 0; k < NV; ++k) {
+#pragma unroll
+        for (int c = 0; c < V; ++c) s += vals[k][c];  // padding slots are 0
+      }
+      A mu = G::sum(s, smem) / A(D);
+      A sq = 0;
+#pragma unroll
+      for (int k = 0; k < NV; ++k) {
+        if (rank + k * size < nvec) {
+#pragma unroll
+          for (int c = 0; c < V; ++c) {
+            A d = vals[k][c] - mu;
+            sq += d * d;
+          }
+        }
+      }
+      A var = G::sum(sq, smem) / A(D);
+      mul = A(1) / sqrt(var + A(eps));
+      sub = mu;
+    } else {
+      A ss = 0;
+#pragma unroll
+      for (int k = 0; k < NV; ++k) {
+#pragma unroll
+        for (int c = 0; c < V; ++c) ss += vals[k][c] * vals[k][c];
+      }
+      ss = G::sum(ss, smem);
+      mul = A(1) / sqrt(ss / A(D) + A(eps));
+      sub = A(0);
+    }
+    VecT* orow = reinterpret_cast<VecT*>(out + r * D);
+#pragma unroll
+    for (int k = 0; k < NV; ++k) {
+      int idx = rank + k * size;
+      if (idx < nvec) {
+        VecT wv, bv, o;
+        if constexpr (HasW) wv = reinterpret_cast<const VecT*>(w)[idx];
+        if constexpr (HasB) bv = reinterpret_cast<const VecT*>(b)[idx];
+#pragma unroll
+        for (int c = 0; c < V; ++c) {
+          A y = round_to<T>(A((vals[k][c] - sub) * mul));
+          if constexpr (HasW) y = round_to<T>(A(y * convert<A>(wv.v[c])));
+          if constexpr (HasB) y = round_to<T>(A(y + convert<A>(bv.v[c])));
+          o.v[c] = convert<T>(y);
+        }
+        orow[idx] = o;
+      }
+    }
+  }
+}
+
+// Most slots per thread: 16 elements (8 scalars, 4 float64), within the 64 registers of a
+// 1024-thread block (checked at launch, else the kernels above).
+template <typename T, int V>
+constexpr int max_slots() {
+  if constexpr (V == 1) return sizeof(T) == 8 ? 4 : 8;
+  else return sizeof(T) == 8 ? 2 : 16 / V;
+}
+
+template <typename T, typename A, int V, int NV, bool Warp, bool Layer, bool HasW, bool HasB>
+bool launch_norm_kernel(unsigned blocks, int threads, cudaStream_t st, const T* x, const T* w, const T* b, T* o,
+                        int64_t rows, int64_t D, float eps) {
+  static const int max_threads = [] {
+    cudaFuncAttributes attr{};
+    ALLOY_CUDA_CHECK(cudaFuncGetAttributes(&attr, norm_regs<T, A, V, NV, Warp, Layer, HasW, HasB>));
+    return attr.maxThreadsPerBlock;
+  }();
+  if (threads > max_threads) return false;
+  norm_regs<T, A, V, NV, Warp, Layer, HasW, HasB><<<blocks, threads, 0, st>>>(x, w, b, o, rows, D, eps);
+  ALLOY_CUDA_LAUNCH_CHECK(Layer ? "layer_norm" : "rms_norm");
+  return true;
+}
+
+template <typename T, typename A, int V, int NV, bool Warp, bool Layer>
+bool launch_norm_slots(unsigned blocks, int threads, cudaStream_t st, const T* x, const T* w, const T* b, T* o,
+                       int64_t rows, int64_t D, float eps) {
+  if constexpr (Layer) {
+    if (b) {
+      return w ? launch_norm_kernel<T, A, V, NV, Warp, true, true, true>(blocks, threads, st, x, w, b, o, rows, D, eps)
+               : launch_norm_kernel<T, A, V, NV, Warp, true, false, true>(blocks, threads, st, x, w, b, o, rows, D, eps);
+    }
+  }
+  return w ? launch_norm_kernel<T, A, V, NV, Warp, Layer, true, false>(blocks, threads, st, x, w, b, o, rows, D, eps)
+           : launch_norm_kernel<T, A, V, NV, Warp, Layer, false, false>(blocks, threads, st, x, w, b, o, rows, D, eps);
+}
+
+template <typename T, typename A, int V, bool Warp, bool Layer>
+bool launch_norm_v(int nv, unsigned blocks, int threads, cudaStream_t st, const T* x, const T* w, const T* b, T* o,
+                   int64_t rows, int64_t D, float eps) {
+  constexpr int M = max_slots<T, V>();
+  if (nv <= 1) return launch_norm_slots<T, A, V, 1, Warp, Layer>(blocks, threads, st, x, w, b, o, rows, D, eps);
+  if (nv <= 2 || M <= 2) {
+    return launch_norm_slots<T, A, V, (M < 2 ? M : 2), Warp, Layer>(blocks, threads, st, x, w, b, o, rows, D, eps);
+  }
+  if (nv <= 4 || M <= 4) {
+    return launch_norm_slots<T, A, V, (M < 4 ? M : 4), Warp, Layer>(blocks, threads, st, x, w, b, o, rows, D, eps);
+  }
+  return launch_norm_slots<T, A, V, (M < 8 ? M : 8), Warp, Layer>(blocks, threads, st, x, w, b, o, rows, D, eps);
+}
+
+int pow2_at_least(int64_t v) {
+  int p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
+// Launches norm_regs for rows of D elements; false (nothing launched) when the row is too long
+// for it (the caller then runs the two-read kernels).
+template <typename T, typename A, bool Layer>
+bool norm_in_registers(const T* x, const T* w, const T* b, T* o, int64_t rows, int64_t D, float eps,
+                       cudaStream_t st) {
+  constexpr int VW = int(16 / sizeof(T));
+  bool vec = D % VW == 0 && aligned16(x) && aligned16(o) && (!w || aligned16(w)) && (!b || aligned16(b));
+  int64_t nvec = vec ? D / VW : D;
+  int64_t slots = vec ? max_slots<T, VW>() : max_slots<T, 1>();
+  int64_t cap = int64_t(device_properties().multiProcessorCount) * 512;
+  if (nvec <= 32 * slots) {
+    int nv = pow2_at_least((nvec + 31) / 32);
+    unsigned blocks = unsigned(std::min<int64_t>((rows + 7) / 8, cap));
+    return vec ? launch_norm_v<T, A, VW, true, Layer>(nv, blocks, 256, st, x, w, b, o, rows, D, eps)
+               : launch_norm_v<T, A, 1, true, Layer>(nv, blocks, 256, st, x, w, b, o, rows, D, eps);
+  }
+  if (nvec > 1024 * slots) return false;
+  int threads = std::clamp(pow2_at_least((nvec + slots - 1) / slots), 128, 1024);
+  int nv = pow2_at_least((nvec + threads - 1) / threads);
+  unsigned blocks = unsigned(std::min<int64_t>(rows, cap));
+  return vec ? launch_norm_v<T, A, VW, false, Layer>(nv, blocks, threads, st, x, w, b, o, rows, D, eps)
+             : launch_norm_v<T, A, 1, false, Layer>(nv, blocks, threads, st, x, w, b, o, rows, D, eps);
+}
+
+template <typename Launch>
+void launch_rows(int64_t rows, int64_t D, Launch&& launch) {
+  int64_t cap = int64_t(device_properties().multiProcessorCount) * 32;
+  if (D <= 1024) launch(std::true_type{}, unsigned(std::min<int64_t>((rows + 7) / 8, cap)));
+  else launch(std::false_type{}, unsigned(std::min<int64_t>(rows, cap)));
+}
+
+// cs, sn (T, half): cos and sin of (float(offset + t) * scale) * exp(i * log_base), in float32.
+__global__ void rope_table(float* cs, float* sn, int64_t T, int64_t half, int offset, float scale, float log_base) {
+  ALLOY_GRID_STRIDE(k, T * half) {
+    int64_t t = k / half, i = k % half;
+    float inv_freq = expf(float(i) * log_base);
+    float ang = (float(offset + t) * scale) * inv_freq;
+    cs[k] = cosf(ang);
+    sn[k] = sinf(ang);
+  }
+}
+
+// x, out (rows, T, D) flattened; element k < dims of a row is one half of the pair (i1, i2):
+// (2i, 2i + 1) traditional, (i, i + half) otherwise; elements past dims are copied.
+template <typename T, typename A>
+__global__ void rope_kernel(const T* x, T* out, const float* cs, const float* sn, int64_t n, int64_t Tn, int64_t D,
+                            int64_t dims, bool trad) {
+  int64_t half = dims / 2;
+  ALLOY_GRID_STRIDE(e, n) {
+    int64_t row = e / D, k = e % D;
+    if (k >= dims) {
+      out[e] = x[e];
+      continue;
+    }
+    int64_t i = trad ? k / 2 : (k < half ? k : k - half);
+    bool first = trad ? (k % 2 == 0) : (k < half);
+    int64_t i1 = trad ? 2 * i : i, i2 = trad ? 2 * i + 1 : i + half;
+    const T* xr = x + row * D;
+    A x1 = convert<A>(xr[i1]), x2 = convert<A>(xr[i2]);
+    int64_t tab = (row % Tn) * half + i;
+    A c = A(cs[tab]), s = A(sn[tab]);
+    out[e] = first ? convert<T>(A(x1 * c - x2 * s)) : convert<T>(A(x1 * s + x2 * c));
+  }
+}
+
+}  // namespace
+}  // namespace cuda
+
+void RMSNorm::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  array& out = outputs[0];
+  bool has_w = inputs.size() > 1;
+  if (out.dtype() != inputs[0].dtype() || (has_w && inputs[1].dtype() != inputs[0].dtype())) {
+    return cuda::fallback_to_cpu(*this, inputs, outputs);
+  }
+  array x = cuda::as_row_contiguous(inputs[0], stream());
+  std::optional<array> w;
+  if (has_w) w = cuda::as_row_contiguous(inputs[1], stream());
+  cuda::allocate(out);
+  int64_t D = x.shape(-1), rows = D ? int64_t(x.size()) / D : 0;
+  if (rows == 0) return;
+  cuda::dispatch_float(x.dtype(), "rms_norm", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
+    const T* xp = cuda::in_ptr<T>(x, stream());
+    const T* wp = w ? cuda::in_ptr<T>(*w, stream()) : nullptr;
+    T* op = cuda::out_ptr<T>(out);
+    cudaStream_t st = cuda::stream_of(stream());
+    if (cuda::norm_in_registers<T, A, false>(xp, wp, nullptr, op, rows, D, eps_, st)) return;
+    cuda::launch_rows(rows, D, [&](auto warp, unsigned blocks) {
+      cuda::rms_norm_kernel<T, A, decltype(warp)::value><<<blocks, 256, 0, st>>>(xp, wp, op, rows, D, eps_);
+      ALLOY_CUDA_LAUNCH_CHECK("rms_norm");
+    });
+  });
+}
+
+void LayerNorm::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  array& out = outputs[0];
+  for (auto& a : inputs) {
+    if (a.dtype() != inputs[0].dtype()) return cuda::fallback_to_cpu(*this, inputs, outputs);
+  }
+  if (out.dtype() != inputs[0].dtype()) return cuda::fallback_to_cpu(*this, inputs, outputs);
+  array x = cuda::as_row_contiguous(inputs[0], stream());
+  size_t i = 1;
+  std::optional<array> w, bias;
+  if (has_weight_) w = cuda::as_row_contiguous(inputs[i++], stream());
+  if (has_bias_) bias = cuda::as_row_contiguous(inputs[i], stream());
+  cuda::allocate(out);
+  int64_t D = x.shape(-1), rows = D ? int64_t(x.size()) / D : 0;
+  if (rows == 0) return;
+  cuda::dispatch_float(x.dtype(), "layer_norm", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
+    const T* xp = cuda::in_ptr<T>(x, stream());
+    const T* wp = w ? cuda::in_ptr<T>(*w, stream()) : nullptr;
+    const T* bp = bias ? cuda::in_ptr<T>(*bias, stream()) : nullptr;
+    T* op = cuda::out_ptr<T>(out);
+    cudaStream_t st = cuda::stream_of(stream());
+    if (cuda::norm_in_registers<T, A, true>(xp, wp, bp, op, rows, D, eps_, st)) return;
+    cuda::launch_rows(rows, D, [&](auto warp, unsigned blocks) {
+      cuda::layer_norm_kernel<T, A, decltype(warp)::value><<<blocks, 256, 0, st>>>(xp, wp, bp, op, rows, D, eps_);
+      ALLOY_CUDA_LAUNCH_CHECK("layer_norm");
+    });
+  });
+}
+
+void RoPE::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  array& out = outputs[0];
+  if (out.dtype() != inputs[0].dtype()) return cuda::fallback_to_cpu(*this, inputs, outputs);
+  array x = cuda::as_row_contiguous(inputs[0], stream());
+  cuda::allocate(out);
+  int64_t D = x.shape(-1), T = x.shape(-2), half = dims_ / 2;
+  int64_t n = int64_t(x.size());
+  if (n == 0) return;
+  cudaStream_t st = cuda::stream_of(stream());
+  constexpr int threads = 256;
+  // (T, half) cos/sin table, float32 angles as on the CPU.
+  float* tab = static_cast<float*>(cuda::scratch(stream(), size_t(2 * T * half) * sizeof(float)));
+  float log_base = float(-2.0 * std::log(double(base_)) / dims_);
+  cuda::rope_table<<<cuda::grid_blocks(T * half, threads), threads, 0, st>>>(tab, tab + T * half, T, half, offset_,
+                                                                             scale_, log_base);
+  ALLOY_CUDA_LAUNCH_CHECK("rope_table");
+  cuda::dispatch_float(x.dtype(), "rope", [&](auto tag) {
+    using Ty = typename decltype(tag)::type;
+    using A = std::conditional_t<std::is_same_v<Ty, double>, double, float>;
+    const Ty* xp = cuda::in_ptr<Ty>(x, stream());
+    Ty* op = cuda::out_ptr<Ty>(out);
+    cuda::rope_kernel<Ty, A><<<cuda::grid_blocks(n, threads), threads, 0, st>>>(xp, op, tab, tab + T * half, n, T, D,
+                                                                                int64_t(dims_), traditional_);
+    ALLOY_CUDA_LAUNCH_CHECK("rope");
+  });
+}
+
+void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  cuda::fallback_to_cpu(*this, inputs, outputs);
+}
+
+}  // namespace alloy

@@ -1,0 +1,274 @@
+// GEMM on the GPU through cuBLASLt. Row-major C (M, N) = A (M, K) @ B (K, N) is computed as the
+// column-major product C^T = B^T A^T, so a row-major operand is passed untransposed and a
+// transposed view (unit stride on the row axis) as a transpose, both without copies. Batch dims
+// that collapse to one stride per operand (broadcast batches included) become one strided
+// batched call; other layouts are copied first. float32 runs in full precision unless
+// ALLOY_MATMUL_TF32=1; float16/bfloat16 accumulate in float32. AddMM adds a broadcast row
+// vector through the bias epilogue, and any other c through beta.
+#include <cublasLt.h>
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <tuple>
+
+#include "alloy/backend/common/collapse.h"
+#include "alloy/backend/cuda/cuda_utils.h"
+
+namespace alloy {
+namespace {
+
+void check_blas(cublasStatus_t st, const char* what) {
+  if (st != CUBLAS_STATUS_SUCCESS) {
+    throw std::runtime_error(std::string("[matmul] cuBLASLt ") + what + " failed with status " +
+                             std::to_string(int(st)));
+  }
+}
+
+cublasLtHandle_t handle() {
+  static cublasLtHandle_t h = [] {
+    cublasLtHandle_t x;
+    check_blas(cublasLtCreate(&x), "create");
+    return x;
+  }();
+  return h;
+}
+
+bool tf32_enabled() {
+  static bool on = [] {
+    const char* e = std::getenv("ALLOY_MATMUL_TF32");
+    return e && std::string(e) == "1";
+  }();
+  return on;
+}
+
+// How a (rows, cols) matrix with element strides (s0, s1) is read: transposed or not, and its
+// leading dimension.
+struct MatLayout {
+  bool trans;
+  int64_t ld;
+};
+std::optional<MatLayout> mat_layout(int64_t rows, int64_t cols, int64_t s0, int64_t s1) {
+  if (s1 == 1 || cols == 1) {
+    int64_t ld = rows == 1 ? std::max<int64_t>(cols, 1) : s0;
+    if (ld >= std::max<int64_t>(cols, 1)) return MatLayout{false, ld};
+  }
+  if (s0 == 1 || rows == 1) {
+    int64_t ld = cols == 1 ? std::max<int64_t>(rows, 1) : s1;
+    if (ld >= std::max<int64_t>(rows, 1)) return MatLayout{true, ld};
+  }
+  return std::nullopt;
+}
+
+// One stride per operand over all batch dims (C is dense), or nullopt.
+std::optional<std::pair<int64_t, int64_t>> batch_strides(const array& a, const array& b, int64_t batch) {
+  if (batch == 1) return std::make_pair(int64_t(0), int64_t(0));
+  int nb = a.ndim() - 2;
+  Shape shape(a.shape().begin(), a.shape().begin() + nb);
+  Strides sa(a.strides().begin(), a.strides().begin() + nb);
+  Strides sb(b.strides().begin(), b.strides().begin() + nb);
+  Strides sc = row_major_strides(shape);
+  auto [cs, cst] = collapse_dims<3>(shape, {sa, sb, sc});
+  if (cs.size() != 1) return std::nullopt;
+  return std::make_pair(cst[0][0], cst[1][0]);
+}
+
+struct Types {
+  cudaDataType_t data;
+  cublasComputeType_t compute;
+  cudaDataType_t scale;
+};
+std::optional<Types> types_of(Dtype d) {
+  switch (d) {
+    case Dtype::float32:
+      return Types{CUDA_R_32F, tf32_enabled() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F, CUDA_R_32F};
+    case Dtype::float16: return Types{CUDA_R_16F, CUBLAS_COMPUTE_32F, CUDA_R_32F};
+    case Dtype::bfloat16: return Types{CUDA_R_16BF, CUBLAS_COMPUTE_32F, CUDA_R_32F};
+    case Dtype::float64: return Types{CUDA_R_64F, CUBLAS_COMPUTE_64F, CUDA_R_64F};
+    case Dtype::bool_: case Dtype::uint8: case Dtype::uint16: case Dtype::uint32: case Dtype::uint64:
+    case Dtype::int8: case Dtype::int16: case Dtype::int32: case Dtype::int64:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+constexpr size_t kWorkspace = size_t(32) << 20;
+
+// The best algorithm for a problem, found once per distinct problem.
+using PlanKey = std::tuple<int, int, int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                           int64_t, int64_t, int64_t, int64_t, bool>;
+std::mutex& plan_mutex() {
+  static auto* m = new std::mutex();
+  return *m;
+}
+std::map<PlanKey, cublasLtMatmulAlgo_t>& plans() {
+  static auto* m = new std::map<PlanKey, cublasLtMatmulAlgo_t>();
+  return *m;
+}
+
+struct Descs {
+  cublasLtMatmulDesc_t op{};
+  cublasLtMatrixLayout_t a{}, b{}, c{};
+  ~Descs() {
+    if (a) cublasLtMatrixLayoutDestroy(a);
+    if (b) cublasLtMatrixLayoutDestroy(b);
+    if (c) cublasLtMatrixLayoutDestroy(c);
+    if (op) cublasLtMatmulDescDestroy(op);
+  }
+};
+
+// The algorithm for a new problem: cuBLASLt's first choice, or, for large products whose output
+// may be overwritten (beta == 0), the fastest of its first few candidates timed once on the
+// stream (a few milliseconds once per distinct problem).
+template <typename Run>
+cublasLtMatmulAlgo_t choose_algo(const Descs& d, int64_t flops_scale, bool can_time, Run& run,
+                                 cudaStream_t stream) {
+  cublasLtMatmulPreference_t pref;
+  check_blas(cublasLtMatmulPreferenceCreate(&pref), "preference");
+  size_t ws = kWorkspace;
+  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
+  constexpr int kCandidates = 6;
+  cublasLtMatmulHeuristicResult_t results[kCandidates] = {};
+  int found = 0;
+  cublasStatus_t st =
+      cublasLtMatmulAlgoGetHeuristic(handle(), d.op, d.a, d.b, d.c, d.c, pref, kCandidates, results, &found);
+  cublasLtMatmulPreferenceDestroy(pref);
+  if (st != CUBLAS_STATUS_SUCCESS || found == 0) {
+    throw std::runtime_error("[matmul] cuBLASLt has no algorithm for this problem");
+  }
+  if (!can_time || found == 1 || flops_scale < (int64_t(1) << 30)) return results[0].algo;
+  cudaEvent_t start, end;
+  cuda::check(cudaEventCreate(&start), "cudaEventCreate");
+  cuda::check(cudaEventCreate(&end), "cudaEventCreate");
+  int best = 0;
+  float best_ms = 1e30f;
+  for (int i = 0; i < found; ++i) {
+    if (results[i].state != CUBLAS_STATUS_SUCCESS || run(results[i].algo) != CUBLAS_STATUS_SUCCESS) continue;
+    cuda::check(cudaEventRecord(start, stream), "cudaEventRecord");
+    for (int r = 0; r < 3; ++r) run(results[i].algo);
+    cuda::check(cudaEventRecord(end, stream), "cudaEventRecord");
+    cuda::check(cudaEventSynchronize(end), "cudaEventSynchronize");
+    float ms = 0;
+    cudaEventElapsedTime(&ms, start, end);
+    if (ms < best_ms) best_ms = ms, best = i;
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(end);
+  return results[best].algo;
+}
+
+void set_batch(cublasLtMatrixLayout_t l, int32_t count, int64_t stride) {
+  check_blas(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)),
+             "layout batch count");
+  check_blas(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride,
+                                              sizeof(stride)),
+             "layout batch stride");
+}
+
+// out (dense, allocated; holding c when beta != 0) = alpha * a @ b + beta * out (+ bias).
+void gemm(Primitive& p, array a, array b, array& out, float alpha, float beta, const array* bias) {
+  const Stream& s = p.stream();
+  int64_t M = a.shape(-2), K = a.shape(-1), N = b.shape(-1);
+  int64_t batch = int64_t(out.size()) / std::max<int64_t>(M * N, 1);
+  cudaStream_t stream = cuda::stream_of(s);
+  if (M == 0 || N == 0 || batch == 0) return;
+  auto types = *types_of(out.dtype());
+  auto la = mat_layout(M, K, a.strides()[a.ndim() - 2], a.strides()[a.ndim() - 1]);
+  auto lb = mat_layout(K, N, b.strides()[b.ndim() - 2], b.strides()[b.ndim() - 1]);
+  auto bs = batch_strides(a, b, batch);
+  if (!la || !bs || a.dtype() != out.dtype()) {
+    a = cuda::as_row_contiguous(a, s, out.dtype());
+    la = MatLayout{false, std::max<int64_t>(K, 1)};
+  }
+  if (!lb || !bs || b.dtype() != out.dtype()) {
+    b = cuda::as_row_contiguous(b, s, out.dtype());
+    lb = MatLayout{false, std::max<int64_t>(N, 1)};
+  }
+  bs = batch_strides(a, b, batch);  // the copies above are dense: their batches have one stride
+  if (K == 0) {
+    // No products: out = 0 (AddMM with K == 0 runs on the CPU).
+    cuda::check(cudaMemsetAsync(cuda::device_out_ptr(out), 0, out.nbytes(), stream), "memset");
+    return;
+  }
+
+  Descs d;
+  check_blas(cublasLtMatmulDescCreate(&d.op, types.compute, types.scale), "desc");
+  // cuBLAS's A is our B, its B our A (column-major C^T = B^T A^T).
+  cublasOperation_t ta = lb->trans ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t tb = la->trans ? CUBLAS_OP_T : CUBLAS_OP_N;
+  check_blas(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)), "transa");
+  check_blas(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)), "transb");
+  if (bias) {
+    cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+    const void* bias_ptr = cuda::device_ptr(*bias, s);
+    check_blas(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)), "epilogue");
+    check_blas(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias_ptr, sizeof(bias_ptr)),
+               "bias");
+  }
+  // Stored shapes, column-major: B^T is (N, K) untransposed, (K, N) transposed; likewise A^T.
+  check_blas(cublasLtMatrixLayoutCreate(&d.a, types.data, lb->trans ? K : N, lb->trans ? N : K, lb->ld), "layout");
+  check_blas(cublasLtMatrixLayoutCreate(&d.b, types.data, la->trans ? M : K, la->trans ? K : M, la->ld), "layout");
+  check_blas(cublasLtMatrixLayoutCreate(&d.c, types.data, N, M, N), "layout");
+  if (batch > 1) {
+    set_batch(d.a, int32_t(batch), bs->second);
+    set_batch(d.b, int32_t(batch), bs->first);
+    set_batch(d.c, int32_t(batch), M * N);
+  }
+
+  PlanKey key{int(types.data), int(types.compute), int(ta) * 2 + int(tb), M, N, K, la->ld, lb->ld,
+              batch, bs->first, bs->second, int64_t(bias != nullptr), int64_t(beta != 0.0f), false};
+  void* ws = cuda::scratch(s, kWorkspace);
+  const void* ap = cuda::device_ptr(a, s);
+  const void* bp = cuda::device_ptr(b, s);
+  void* cp = cuda::device_out_ptr(out);
+  double alpha64 = alpha, beta64 = beta;
+  const void* alpha_p = types.scale == CUDA_R_64F ? static_cast<const void*>(&alpha64) : &alpha;
+  const void* beta_p = types.scale == CUDA_R_64F ? static_cast<const void*>(&beta64) : &beta;
+  auto run = [&](const cublasLtMatmulAlgo_t& algo) {
+    return cublasLtMatmul(handle(), d.op, alpha_p, bp, d.a, ap, d.b, beta_p, cp, d.c, cp, d.c, &algo, ws,
+                          kWorkspace, stream);
+  };
+
+  cublasLtMatmulAlgo_t algo;
+  std::lock_guard lk(plan_mutex());
+  auto it = plans().find(key);
+  if (it != plans().end()) {
+    algo = it->second;
+  } else {
+    algo = choose_algo(d, M * N * K * batch, beta == 0.0f, run, stream);
+    plans()[key] = algo;
+  }
+  check_blas(run(algo), "matmul");
+}
+
+// A bias the epilogue can add: c broadcast from a dense vector over the last dim.
+bool is_bias_vector(const array& c, const array& out) {
+  if (c.dtype() != out.dtype() || c.shape() != out.shape()) return false;
+  for (int d = 0; d + 1 < c.ndim(); ++d) {
+    if (c.strides()[d] != 0 && c.shape(d) != 1) return false;
+  }
+  return c.ndim() > 0 && (c.strides().back() == 1 || c.shape(-1) == 1);
+}
+
+}  // namespace
+
+void Matmul::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!types_of(out.dtype())) return cuda::fallback_to_cpu(*this, inputs, out);
+  cuda::allocate(out);
+  gemm(*this, inputs[0], inputs[1], out, 1.0f, 0.0f, nullptr);
+}
+
+void AddMM::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!types_of(out.dtype()) || inputs[0].shape(-1) == 0) return cuda::fallback_to_cpu(*this, inputs, out);
+  cuda::allocate(out);
+  const array& c = inputs[2];
+  if (beta_ == 1.0f && is_bias_vector(c, out)) {
+    gemm(*this, inputs[0], inputs[1], out, alpha_, 0.0f, &c);
+    return;
+  }
+  if (beta_ != 0.0f) cuda::copy_into(c, cuda::device_out_ptr(out), out.dtype(), out.strides(), out.shape(), stream());
+  gemm(*this, inputs[0], inputs[1], out, alpha_, beta_, nullptr);
+}
+
+}  // namespace alloy

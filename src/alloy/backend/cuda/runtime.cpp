@@ -1,0 +1,376 @@
+// The CUDA runtime behind the GPU seam (backend/gpu_api.h): device discovery, one CUDA stream
+// per alloy GPU stream, completion of enqueued work on a per-stream thread, the device's caching
+// allocator, the host and device copies that give unified-memory semantics, and the CPU fallback.
+//
+// Completion: after eval_gpu enqueues a primitive's kernels, on_complete records an event and
+// hands (event, done) to the stream's completion thread, which waits for the event and runs done
+// (mark outputs available, drop inputs). Buffers are therefore freed, and reused from the cache,
+// only after every kernel that reads them has finished. CUDA calls are never made from inside a
+// CUDA callback.
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "alloy/backend/cuda/cuda_utils.h"
+#include "alloy/backend/gpu_api.h"
+#include "alloy/core/caching_allocator.h"
+#include "alloy/core/scheduler.h"
+
+namespace alloy::cuda {
+namespace {
+
+struct DeviceInfo {
+  bool ok = false;
+  std::string reason;
+  cudaDeviceProp props{};
+};
+
+const DeviceInfo& device_info() {
+  static DeviceInfo* info = [] {
+    auto* d = new DeviceInfo();
+    int count = 0;
+    cudaError_t err = cudaGetDeviceCount(&count);
+    if (err != cudaSuccess) {
+      d->reason = std::string("no usable CUDA driver or device (") + cudaGetErrorString(err) + ")";
+      cudaGetLastError();
+      return d;
+    }
+    if (count == 0) {
+      d->reason = "no CUDA device found";
+      return d;
+    }
+    cudaGetDeviceProperties(&d->props, 0);
+    if (d->props.major < 8) {
+      d->reason = std::string("the GPU ") + d->props.name + " has compute capability " +
+                  std::to_string(d->props.major) + "." + std::to_string(d->props.minor) +
+                  "; alloy needs 8.0 or newer";
+      return d;
+    }
+    d->ok = true;
+    return d;
+  }();
+  return *info;
+}
+
+class GpuAllocator : public allocator::CachingAllocator {
+ public:
+  GpuAllocator() : CachingAllocator(total_memory(), "ALLOY_GPU_MEMORY_LIMIT", "gpu malloc") {}
+
+ protected:
+  void* raw_malloc(size_t bytes) override {
+    void* p = nullptr;
+    if (cudaMalloc(&p, bytes) != cudaSuccess) {
+      cudaGetLastError();  // clear the error: the caller frees the cache and retries or throws
+      return nullptr;
+    }
+    return p;
+  }
+  void raw_free(void* p) override { cudaFree(p); }
+
+ private:
+  static size_t total_memory() {
+    size_t free_bytes = 0, total = 0;
+    check(cudaMemGetInfo(&free_bytes, &total), "cudaMemGetInfo");
+    return total;
+  }
+};
+
+constexpr size_t kGroup = 32;
+
+struct Completion {
+  cudaEvent_t event;
+  std::vector<std::function<void()>> done;
+  std::vector<allocator::Buffer> scratch;
+  std::vector<array> keep;
+};
+
+// One per alloy GPU stream.
+class StreamState {
+ public:
+  StreamState() {
+    check(cudaSetDevice(0), "cudaSetDevice");
+    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    thread_ = std::thread([this] { run(); });
+    thread_.detach();  // lives as long as the process; streams are never destroyed
+  }
+  cudaStream_t stream() const { return stream_; }
+
+  // Stream worker thread only.
+  void add_scratch(allocator::Buffer b) { scratch_.push_back(b); }
+  void add_keep(array a) { keep_.push_back(std::move(a)); }
+
+  // Completions are held back and handed to the completion thread in groups (one event per
+  // group): fewer events and wake-ups per op. The scheduler flushes at the end of every batch
+  // and before a cross-stream wait.
+  void on_complete(std::function<void()> done) {
+    pending_.push_back(std::move(done));
+    if (pending_.size() >= kGroup) flush();
+  }
+  void flush() {
+    if (pending_.empty() && scratch_.empty() && keep_.empty()) return;
+    cudaEvent_t ev = take_event();
+    check(cudaEventRecord(ev, stream_), "cudaEventRecord");
+    std::lock_guard lk(mutex_);
+    queue_.push_back(Completion{ev, std::move(pending_), std::move(scratch_), std::move(keep_)});
+    pending_.clear();
+    scratch_.clear();
+    keep_.clear();
+    cv_.notify_one();
+  }
+
+ private:
+  cudaEvent_t take_event() {
+    {
+      std::lock_guard lk(mutex_);
+      if (!free_events_.empty()) {
+        cudaEvent_t e = free_events_.back();
+        free_events_.pop_back();
+        return e;
+      }
+    }
+    cudaEvent_t e;
+    check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate");
+    return e;
+  }
+
+  void run() {
+    cudaSetDevice(0);
+    while (true) {
+      Completion c;
+      {
+        std::unique_lock lk(mutex_);
+        cv_.wait(lk, [&] { return !queue_.empty(); });
+        c = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      cudaError_t err = cudaEventSynchronize(c.event);
+      if (err != cudaSuccess) {
+        // A failed kernel leaves the context unusable; later CUDA calls report it as errors.
+        std::fprintf(stderr, "alloy: a GPU kernel failed: %s\n", cudaGetErrorString(err));
+      }
+      for (auto& d : c.done) d();
+      for (auto& b : c.scratch) allocator::gpu_allocator().free(b);
+      c.keep.clear();
+      std::lock_guard lk(mutex_);
+      free_events_.push_back(c.event);
+    }
+  }
+
+  cudaStream_t stream_{};
+  std::vector<std::function<void()>> pending_;  // stream worker only, like scratch_ and keep_
+  std::vector<allocator::Buffer> scratch_;
+  std::vector<array> keep_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Completion> queue_;
+  std::vector<cudaEvent_t> free_events_;
+  std::thread thread_;
+};
+
+std::mutex& streams_mutex() {
+  static auto* m = new std::mutex();
+  return *m;
+}
+std::map<int, StreamState*>& streams() {
+  static auto* m = new std::map<int, StreamState*>();  // leaked: used during exit
+  return *m;
+}
+
+StreamState& state_of(const Stream& s) {
+  std::lock_guard lk(streams_mutex());
+  auto it = streams().find(s.index);
+  if (it == streams().end()) {
+    throw std::runtime_error("[gpu] stream " + std::to_string(s.index) + " is not a GPU stream");
+  }
+  return *it->second;
+}
+
+// A copy of CPU-resident data on the GPU, and the event after which it is complete.
+struct DeviceMirror {
+  allocator::Buffer buffer;
+  cudaEvent_t ready{};
+  ~DeviceMirror() {
+    if (ready) cudaEventDestroy(ready);
+    allocator::gpu_allocator().free(buffer);
+  }
+};
+
+// Fallback policy from ALLOY_GPU_FALLBACK: warn (default), silent or error.
+enum class FallbackMode { warn, silent, error };
+FallbackMode fallback_mode() {
+  static FallbackMode mode = [] {
+    const char* env = std::getenv("ALLOY_GPU_FALLBACK");
+    std::string v = env ? env : "";
+    if (v == "error") return FallbackMode::error;
+    if (v == "silent") return FallbackMode::silent;
+    return FallbackMode::warn;
+  }();
+  return mode;
+}
+
+struct FallbackCounter {
+  std::mutex mutex;
+  std::vector<std::pair<std::string, uint64_t>> counts;
+};
+FallbackCounter& fallback_counter() {
+  static auto* c = new FallbackCounter();
+  return *c;
+}
+
+}  // namespace
+
+void check(cudaError_t err, const char* what) {
+  if (err == cudaSuccess) return;
+  cudaGetLastError();
+  if (err == cudaErrorMemoryAllocation) {
+    throw out_of_memory(0, allocator::gpu_allocator().active_memory(),
+                        allocator::gpu_allocator().memory_limit(), what);
+  }
+  throw std::runtime_error(std::string("[") + what + "] CUDA error: " + cudaGetErrorString(err));
+}
+
+cudaStream_t stream_of(const Stream& s) { return state_of(s).stream(); }
+
+const cudaDeviceProp& device_properties() { return device_info().props; }
+
+void allocate(array& out) {
+  out.set_data(allocator::gpu_allocator().malloc(std::max<size_t>(out.nbytes(), 1)), Device::gpu);
+}
+
+void* scratch(const Stream& s, size_t bytes) {
+  allocator::Buffer b = allocator::gpu_allocator().malloc(std::max<size_t>(bytes, 1));
+  state_of(s).add_scratch(b);
+  return b.ptr;
+}
+
+void keep_until_complete(const Stream& s, array a) { state_of(s).add_keep(std::move(a)); }
+
+array as_row_contiguous(const array& a, const Stream& s, std::optional<Dtype> dtype) {
+  Dtype t = dtype.value_or(a.dtype());
+  if (a.flags().row_contiguous && a.dtype() == t) return a;
+  array tmp(a.shape(), t, nullptr, {});
+  copy_contiguous(a, tmp, s);
+  tmp.set_status(array::Status::available);
+  keep_until_complete(s, tmp);
+  return tmp;
+}
+
+const void* device_ptr(const array& a, const Stream& s) {
+  Data& d = *a.data_shared_ptr();
+  size_t offset_bytes = size_t(a.offset()) * a.itemsize();
+  if (d.home == Device::gpu) return static_cast<const char*>(d.buffer.ptr) + offset_bytes;
+  cudaStream_t stream = stream_of(s);
+  std::lock_guard lk(d.mirror_mutex);
+  if (!d.mirror) {
+    auto m = std::make_shared<DeviceMirror>();
+    m->buffer = allocator::gpu_allocator().malloc(std::max<size_t>(d.buffer.size, 1));
+    check(cudaMemcpyAsync(m->buffer.ptr, d.buffer.ptr, d.buffer.size, cudaMemcpyHostToDevice,
+                          stream),
+          "copy to the GPU");
+    check(cudaEventCreateWithFlags(&m->ready, cudaEventDisableTiming), "cudaEventCreate");
+    check(cudaEventRecord(m->ready, stream), "cudaEventRecord");
+    d.mirror = m;
+  }
+  auto* m = static_cast<DeviceMirror*>(d.mirror.get());
+  check(cudaStreamWaitEvent(stream, m->ready, 0), "cudaStreamWaitEvent");
+  return static_cast<const char*>(m->buffer.ptr) + offset_bytes;
+}
+
+void* device_out_ptr(array& out) {
+  Data& d = *out.data_shared_ptr();
+  if (d.home != Device::gpu) throw std::logic_error("[gpu] output buffer is not on the GPU");
+  return static_cast<char*>(d.buffer.ptr) + size_t(out.offset()) * out.itemsize();
+}
+
+void fallback_to_cpu(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
+  std::string name = p.name();
+  if (fallback_mode() == FallbackMode::error) {
+    throw std::runtime_error("[" + name + "] has no GPU kernel for these inputs and " +
+                             "ALLOY_GPU_FALLBACK=error forbids running it on the CPU");
+  }
+  bool first = false;
+  {
+    auto& c = fallback_counter();
+    std::lock_guard lk(c.mutex);
+    auto it = std::find_if(c.counts.begin(), c.counts.end(), [&](auto& e) { return e.first == name; });
+    if (it == c.counts.end()) {
+      c.counts.emplace_back(name, 1);
+      first = true;
+    } else {
+      ++it->second;
+    }
+  }
+  if (first && fallback_mode() == FallbackMode::warn) {
+    std::fprintf(stderr,
+                 "alloy: [%s] has no GPU kernel for these inputs; running it on the CPU "
+                 "(ALLOY_GPU_FALLBACK=silent hides this, =error forbids it)\n",
+                 name.c_str());
+  }
+  // Inputs made on this stream may still be in flight.
+  check(cudaStreamSynchronize(stream_of(p.stream())), "fallback synchronize");
+  p.eval_cpu(inputs, outputs);
+}
+
+void fallback_to_cpu(Primitive& p, const std::vector<array>& inputs, array& out) {
+  std::vector<array> outs{out};
+  fallback_to_cpu(p, inputs, outs);
+}
+
+}  // namespace alloy::cuda
+
+namespace alloy::gpu {
+
+bool is_available() { return cuda::device_info().ok; }
+std::string unavailable_reason() { return cuda::device_info().reason; }
+
+void new_stream(Stream s) {
+  auto* st = new cuda::StreamState();
+  std::lock_guard lk(cuda::streams_mutex());
+  cuda::streams()[s.index] = st;
+}
+
+void on_complete(Stream s, std::function<void()> done) {
+  cuda::state_of(s).on_complete(std::move(done));
+}
+
+void flush(Stream s) { cuda::state_of(s).flush(); }
+
+void synchronize(Stream s) {
+  cuda::check(cudaStreamSynchronize(cuda::stream_of(s)), "synchronize");
+}
+
+void* host_view(Data& d) {
+  std::lock_guard lk(d.mirror_mutex);
+  if (!d.mirror) {
+    allocator::Buffer b = allocator::cpu_allocator().malloc(std::max<size_t>(d.buffer.size, 1));
+    cudaError_t err = cudaMemcpy(b.ptr, d.buffer.ptr, d.buffer.size, cudaMemcpyDeviceToHost);
+    if (err != cudaSuccess) {
+      allocator::cpu_allocator().free(b);
+      cuda::check(err, "copy to the host");
+    }
+    d.mirror = std::shared_ptr<void>(b.ptr, [b](void*) { allocator::cpu_allocator().free(b); });
+  }
+  return d.mirror.get();
+}
+
+std::vector<std::pair<std::string, uint64_t>> fallback_counts() {
+  auto& c = cuda::fallback_counter();
+  std::lock_guard lk(c.mutex);
+  return c.counts;
+}
+
+}  // namespace alloy::gpu
+
+namespace alloy::allocator {
+Allocator& gpu_allocator() {
+  if (!gpu::is_available()) {
+    throw std::runtime_error("[gpu] the GPU cannot be used: " + gpu::unavailable_reason());
+  }
+  static auto* a = new cuda::GpuAllocator();  // outlives arrays freed during exit
+  return *a;
+}
+}  // namespace alloy::allocator

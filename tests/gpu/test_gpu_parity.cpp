@@ -1,0 +1,181 @@
+// Backend parity: every op with a GPU kernel, across dtypes and layouts, against the CPU.
+#include "gpu_test_util.h"
+
+namespace alloy::test {
+namespace {
+
+const std::vector<Dtype> kFloats{float32, float16, bfloat16, float64};
+
+array input(const Shape& shape, Dtype dt, uint64_t seed, double lo = -2, double hi = 2) {
+  return astype(random::uniform(shape, float32, lo, hi, random::key(seed), Device::cpu), dt, Device::cpu);
+}
+
+TEST(GpuParity, Unary) {
+  ALLOY_REQUIRE_GPU();
+  using Op = array (*)(const array&, StreamOrDevice);
+  std::vector<std::pair<std::string, Op>> ops{
+      {"abs", abs}, {"negative", negative}, {"sign", sign}, {"exp", exp}, {"expm1", expm1},
+      {"sin", sin}, {"cos", cos}, {"tan", tan}, {"arctan", arctan}, {"sinh", sinh},
+      {"cosh", cosh}, {"tanh", tanh}, {"arcsinh", arcsinh}, {"sigmoid", sigmoid}, {"erf", erf},
+      {"floor", floor}, {"ceil", ceil}, {"round", round}, {"square", square}, {"isnan", isnan},
+      {"isinf", isinf}, {"logical_not", logical_not}};
+  std::vector<std::pair<std::string, Op>> positive{
+      {"log", log}, {"log1p", log1p}, {"log2", log2}, {"log10", log10}, {"sqrt", sqrt},
+      {"rsqrt", rsqrt}, {"reciprocal", reciprocal}, {"arccosh", arccosh}};
+  std::vector<std::pair<std::string, Op>> unit{{"arcsin", arcsin}, {"arccos", arccos},
+                                               {"arctanh", arctanh}, {"erfinv", erfinv}};
+  for (Dtype dt : kFloats) {
+    auto run = [&](auto& list, double lo, double hi) {
+      for (auto& [name, op] : list) {
+        for (auto& [layout, x] : layouts(input({33, 65}, dt, 1, lo, hi))) {
+          expect_parity(name + " " + layout, [op = op](auto& in, Device d) { return op(in[0], d); }, {x});
+        }
+      }
+    };
+    run(ops, -3, 3);
+    run(positive, 1.1, 4);
+    run(unit, -0.9, 0.9);
+  }
+  for (Dtype dt : {int32, int64, int8, uint8, uint32}) {
+    array x = astype(input({7, 130}, float32, 2, -100, 100), dt, Device::cpu);
+    for (auto* op : {+[](const array& a, StreamOrDevice s) { return abs(a, s); },
+                     +[](const array& a, StreamOrDevice s) { return square(a, s); },
+                     +[](const array& a, StreamOrDevice s) { return bitwise_invert(a, s); }}) {
+      expect_parity("integer unary", [op](auto& in, Device d) { return op(in[0], d); }, {x});
+    }
+  }
+}
+
+TEST(GpuParity, Binary) {
+  ALLOY_REQUIRE_GPU();
+  using Op = array (*)(const array&, const array&, StreamOrDevice);
+  std::vector<std::pair<std::string, Op>> ops{
+      {"add", add}, {"subtract", subtract}, {"multiply", multiply}, {"divide", divide},
+      {"maximum", maximum}, {"minimum", minimum}, {"logaddexp", logaddexp}, {"arctan2", arctan2},
+      {"power", power}, {"floor_divide", floor_divide}, {"remainder", remainder},
+      {"equal", equal}, {"less", less}, {"greater_equal", greater_equal}};
+  for (Dtype dt : kFloats) {
+    array b = input({33, 65}, dt, 4, 0.5, 2);
+    for (auto& [name, op] : ops) {
+      for (auto& [layout, a] : layouts(input({33, 65}, dt, 3, 0.1, 3))) {
+        expect_parity(name + " " + layout, [op = op](auto& in, Device d) { return op(in[0], in[1], d); }, {a, b});
+      }
+      // A scalar operand and a row broadcast over rows.
+      expect_parity(name + " scalar", [op = op](auto& in, Device d) { return op(in[0], array(1.5f), d); }, {b});
+      array row = input({65}, dt, 5, 0.5, 2);
+      expect_parity(name + " row", [op = op](auto& in, Device d) { return op(in[0], in[1], d); }, {b, row});
+    }
+  }
+  array ia = astype(input({9, 40}, float32, 6, -50, 50), int32, Device::cpu);
+  array ib = astype(input({9, 40}, float32, 7, 1, 9), int32, Device::cpu);
+  for (auto& [name, op] : std::vector<std::pair<std::string, Op>>{
+           {"add", add}, {"multiply", multiply}, {"floor_divide", floor_divide}, {"remainder", remainder},
+           {"bitwise_and", bitwise_and}, {"bitwise_xor", bitwise_xor}, {"left_shift", left_shift},
+           {"right_shift", right_shift}, {"maximum", maximum}, {"not_equal", not_equal}}) {
+    expect_parity("int32 " + name, [op = op](auto& in, Device d) { return op(in[0], in[1], d); }, {ia, ib});
+  }
+  array c = less(ia, ib, Device::cpu);
+  expect_parity("where", [](auto& in, Device d) { return where(in[0], in[1], in[2], d); },
+                {c, input({9, 40}, float32, 8), input({40}, float32, 9)});
+}
+
+TEST(GpuParity, CopiesAndConversions) {
+  ALLOY_REQUIRE_GPU();
+  std::vector<Dtype> all{bool_, uint8, uint16, uint32, uint64, int8, int16, int32, int64,
+                         float16, bfloat16, float32, float64};
+  // Values every dtype holds (float to integer conversion of out-of-range values is undefined).
+  array x = input({17, 31}, float32, 10, 0, 100);
+  for (Dtype from : all) {
+    array xf = astype(x, from, Device::cpu);
+    for (Dtype to : all) {
+      for (auto& [layout, v] : layouts(xf)) {
+        expect_parity(std::string("astype ") + dtype_name(from) + "->" + dtype_name(to) + " " + layout,
+                      [to = to](auto& in, Device d) { return astype(in[0], to, d); }, {v}, 0.0);
+      }
+    }
+  }
+  array y = input({4, 6, 8}, float32, 11);
+  expect_parity("reshape of transpose", [](auto& in, Device d) {
+    return reshape(transpose(in[0], {2, 0, 1}, d), {8, 24}, d); }, {y}, 0.0);
+  expect_parity("concatenate", [](auto& in, Device d) { return concatenate({in[0], in[0] * 2.0f}, 1, d); }, {y}, 0.0);
+  expect_parity("slice_update", [](auto& in, Device d) {
+    return slice_update(in[0], ones({2, 3, 8}, float32, d), {1, 0, 0}, {3, 6, 8}, {1, 2, 1}, d); }, {y}, 0.0);
+  expect_parity("full", [](auto&, Device d) { return full({100, 3}, array(2.5f), d); }, {}, 0.0);
+  expect_parity("arange", [](auto&, Device d) { return arange(-3.0, 1000.0, 0.5, float32, d); }, {}, 0.0);
+  expect_parity("arange int", [](auto&, Device d) { return arange(0.0, 777.0, 3.0, int64, d); }, {}, 0.0);
+}
+
+TEST(GpuParity, ReductionsAndSoftmax) {
+  ALLOY_REQUIRE_GPU();
+  for (Dtype dt : kFloats) {
+    for (auto& [layout, x] : layouts(input({37, 129}, dt, 12))) {
+      for (int axis : {0, 1}) {
+        expect_parity("sum " + layout, [axis](auto& in, Device d) { return sum(in[0], axis, false, d); }, {x});
+        expect_parity("max " + layout, [axis](auto& in, Device d) { return max(in[0], axis, false, d); }, {x});
+        expect_parity("min " + layout, [axis](auto& in, Device d) { return min(in[0], axis, false, d); }, {x});
+        expect_parity("mean " + layout, [axis](auto& in, Device d) { return mean(in[0], axis, false, d); }, {x});
+        expect_parity("argmax " + layout, [axis](auto& in, Device d) { return argmax(in[0], axis, false, d); }, {x});
+      }
+      expect_parity("sum all " + layout, [](auto& in, Device d) { return sum(in[0], false, d); }, {x});
+      expect_parity("softmax " + layout, [](auto& in, Device d) { return softmax(in[0], -1, d); }, {x});
+      expect_parity("logsumexp " + layout, [](auto& in, Device d) { return logsumexp(in[0], false, d); }, {x});
+    }
+  }
+  array big = input({3, 1 << 20}, float32, 13);
+  expect_parity("sum long rows", [](auto& in, Device d) { return sum(in[0], 1, false, d); }, {big}, 1e-5);
+  array flags = greater(input({50, 70}, float32, 14), array(0.0f), Device::cpu);
+  expect_parity("any", [](auto& in, Device d) { return any(in[0], 1, false, d); }, {flags});
+  expect_parity("all", [](auto& in, Device d) { return all(in[0], 0, false, d); }, {flags});
+}
+
+TEST(GpuParity, Matmul) {
+  ALLOY_REQUIRE_GPU();
+  for (Dtype dt : kFloats) {
+    double bound = dt == float32 ? 1e-5 : parity_bound(dt);
+    array a = input({3, 64, 96}, dt, 15), b = input({3, 96, 80}, dt, 16);
+    expect_parity("matmul batched", [](auto& in, Device d) { return matmul(in[0], in[1], d); }, {a, b}, bound);
+    expect_parity("matmul a^T", [](auto& in, Device d) {
+      return matmul(swapaxes(in[0], -1, -2, d), in[1], d); }, {input({3, 96, 64}, dt, 17), b}, bound);
+    expect_parity("matmul b^T", [](auto& in, Device d) {
+      return matmul(in[0], swapaxes(in[1], -1, -2, d), d); }, {a, input({3, 80, 96}, dt, 18)}, bound);
+    expect_parity("matmul broadcast batch", [](auto& in, Device d) { return matmul(in[0], in[1], d); },
+                  {a, input({96, 80}, dt, 19)}, bound);
+    expect_parity("matvec", [](auto& in, Device d) { return matmul(in[0], in[1], d); },
+                  {input({257, 300}, dt, 20), input({300}, dt, 21)}, bound);
+    expect_parity("addmm bias", [](auto& in, Device d) { return addmm(in[2], in[0], in[1], 1.0f, 1.0f, d); },
+                  {input({33, 64}, dt, 22), input({64, 48}, dt, 23), input({48}, dt, 24)}, bound);
+    expect_parity("addmm beta", [](auto& in, Device d) { return addmm(in[2], in[0], in[1], 0.5f, 2.0f, d); },
+                  {input({33, 64}, dt, 25), input({64, 48}, dt, 26), input({33, 48}, dt, 27)}, bound);
+  }
+}
+
+TEST(GpuParity, FusedOps) {
+  ALLOY_REQUIRE_GPU();
+  for (Dtype dt : {float32, float16, bfloat16}) {
+    array x = input({4, 7, 256}, dt, 28), w = input({256}, dt, 29), b = input({256}, dt, 30);
+    expect_parity("rms_norm", [](auto& in, Device d) { return fast::rms_norm(in[0], in[1], 1e-5f, d); }, {x, w});
+    expect_parity("rms_norm no weight", [](auto& in, Device d) {
+      return fast::rms_norm(in[0], std::nullopt, 1e-5f, d); }, {x});
+    expect_parity("layer_norm", [](auto& in, Device d) {
+      return fast::layer_norm(in[0], in[1], in[2], 1e-5f, d); }, {x, w, b});
+    array q = input({2, 8, 9, 64}, dt, 31);
+    for (bool traditional : {false, true}) {
+      expect_parity("rope", [traditional](auto& in, Device d) {
+        return fast::rope(in[0], 64, traditional, 10000.0f, 1.0f, 3, d); }, {q});
+      expect_parity("rope partial", [traditional](auto& in, Device d) {
+        return fast::rope(in[0], 32, traditional, 500000.0f, 0.5f, 0, d); }, {q});
+    }
+  }
+}
+
+TEST(GpuParity, RandomMatchesCpuBits) {
+  ALLOY_REQUIRE_GPU();
+  for (Shape shape : {Shape{1}, Shape{7}, Shape{1001}, Shape{33, 17}}) {
+    expect_parity("bits", [shape](auto&, Device d) { return random::bits(shape, 4, random::key(42), d); }, {}, 0.0);
+    expect_parity("normal", [shape](auto&, Device d) {
+      return random::normal(shape, float32, 0.0, 1.0, random::key(7), d); }, {}, 1e-6);
+  }
+}
+
+}  // namespace
+}  // namespace alloy::test

@@ -1,0 +1,156 @@
+// The GPU runtime: unified-memory crossings, the CPU fallback and its counter, memory counters
+// and limits, streams, and the error a CPU-only build gives.
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "gpu_test_util.h"
+
+namespace alloy::test {
+namespace {
+
+TEST(GpuRuntime, UnavailableGpuSaysWhy) {
+  if (gpu_available()) GTEST_SKIP() << "a GPU is present";
+  try {
+    eval({add(ones({2}), ones({2}), Device::gpu)});
+    FAIL() << "no error without a GPU";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("GPU cannot be used"), std::string::npos) << e.what();
+  }
+}
+
+TEST(GpuRuntime, CpuArrayUsedOnGpuIsCopiedOnce) {
+  ALLOY_REQUIRE_GPU();
+  array x = random::uniform({1 << 20}, float32, 0, 1, random::key(1), Device::cpu);
+  eval({x});
+  synchronize(default_stream(Device::gpu));
+  size_t before = get_active_memory(Device::gpu);
+  array y = exp(x, Device::gpu);
+  eval({y});
+  size_t after_first = get_active_memory(Device::gpu);
+  // The output and the cached copy of x.
+  EXPECT_GE(after_first - before, 2 * x.nbytes());
+  array z = sin(x, Device::gpu);
+  eval({z});
+  EXPECT_EQ(get_active_memory(Device::gpu) - after_first, z.nbytes());  // no second copy of x
+  auto host = exp(x, Device::cpu).to_vector<float>();
+  auto dev = y.to_vector<float>();  // read on the host with no user copy
+  ASSERT_EQ(host.size(), dev.size());
+  for (size_t i = 0; i < host.size(); i += 4099) EXPECT_NEAR(dev[i], host[i], 1e-6f * host[i]);
+}
+
+TEST(GpuRuntime, GpuArrayUsedOnCpu) {
+  ALLOY_REQUIRE_GPU();
+  array x = arange(0.0, 1000.0, 1.0, float32, Device::gpu);
+  array y = sum(x * 2.0f, false, Device::cpu);  // GPU-made x read by CPU ops
+  EXPECT_FLOAT_EQ(y.item<float>(), 999000.0f);
+  EXPECT_FLOAT_EQ(x.data<float>()[999], 999.0f);
+}
+
+TEST(GpuRuntime, FallbackRunsOnCpuAndCounts) {
+  ALLOY_REQUIRE_GPU();
+  auto count = [](const std::string& name) {
+    for (auto& [n, c] : gpu_fallback_counts()) {
+      if (n == name) return c;
+    }
+    return uint64_t(0);
+  };
+  uint64_t before = count("sort");
+  array x = array({3.0f, 1.0f, 2.0f});
+  array s = sort(x, -1, Device::gpu) + 1.0f;  // sort falls back; the add runs on the GPU
+  EXPECT_EQ(s.to_vector<float>(), (std::vector<float>{2.0f, 3.0f, 4.0f}));
+  EXPECT_EQ(count("sort"), before + 1);
+}
+
+// The ops that still run on the CPU under a GPU stream. This list may only shrink.
+TEST(GpuRuntime, FallbackListOnlyShrinks) {
+  ALLOY_REQUIRE_GPU();
+  const std::vector<std::string> allowed{"sort", "argsort", "partition", "argpartition", "cumsum",
+                                         "cumprod", "cummax", "cummin", "convolution", "gather",
+                                         "scatter", "take_along_axis", "put_along_axis",
+                                         "scaled_dot_product_attention", "take"};
+  array x = random::uniform({4, 8}, float32, 0, 1, random::key(3), Device::cpu);
+  array idx = array({0u, 2u});
+  Device g = Device::gpu;
+  eval({sort(x, -1, g), cumsum(x, 1, false, true, g), take(x, idx, 0, g), matmul(x, transpose(x, g), g),
+        sum(x, 0, false, g), softmax(x, -1, g), fast::rms_norm(x, std::nullopt, 1e-5f, g)});
+  for (auto& [name, c] : gpu_fallback_counts()) {
+    EXPECT_NE(std::find(allowed.begin(), allowed.end(), name), allowed.end())
+        << name << " newly falls back to the CPU";
+  }
+}
+
+TEST(GpuRuntime, FallbackErrorMode) {
+  ALLOY_REQUIRE_GPU();
+  if (std::getenv("ALLOY_TEST_CHILD")) GTEST_SKIP() << "child process";
+  // The mode is read once per process: check it in a child run of this binary.
+  char self[4096] = {};
+  ASSERT_GT(readlink("/proc/self/exe", self, sizeof(self) - 1), 0);
+  std::string cmd = std::string("ALLOY_TEST_CHILD=1 ALLOY_GPU_FALLBACK=error ") + self +
+                    " --gtest_filter=GpuRuntime.FallbackErrorChild > /dev/null 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+}
+
+TEST(GpuRuntime, FallbackErrorChild) {
+  if (!std::getenv("ALLOY_TEST_CHILD")) GTEST_SKIP() << "runs only as FallbackErrorMode's child";
+  array x = array({3.0f, 1.0f});
+  try {
+    eval({sort(x, -1, Device::gpu)});
+    FAIL() << "fallback was not refused";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("ALLOY_GPU_FALLBACK=error"), std::string::npos) << e.what();
+  }
+}
+
+TEST(GpuRuntime, MemoryLimitAndOutOfMemory) {
+  ALLOY_REQUIRE_GPU();
+  Device g = Device::gpu;
+  size_t limit = get_memory_limit(g);
+  EXPECT_GT(limit, size_t(1) << 30);  // 75% of the card's memory by default
+  set_memory_limit(size_t(64) << 20, g);
+  try {
+    eval({zeros({int64_t(32) << 20}, float32, g)});  // 128 MiB
+    ADD_FAILURE() << "no out_of_memory";
+  } catch (const out_of_memory& e) {
+    EXPECT_GE(e.requested_bytes, size_t(128) << 20);
+  }
+  set_memory_limit(limit, g);
+  // Recovers: the same request now succeeds, and memory returns once the array is dropped.
+  synchronize(default_stream(g));
+  size_t base = get_active_memory(g);
+  {
+    array z = zeros({int64_t(32) << 20}, float32, g);
+    eval({z});
+    EXPECT_GE(get_active_memory(g), base + (size_t(128) << 20));
+  }
+  synchronize(default_stream(g));
+  EXPECT_EQ(get_active_memory(g), base);
+}
+
+TEST(GpuRuntime, StreamsOrderWork) {
+  ALLOY_REQUIRE_GPU();
+  Stream s1 = new_stream(Device::gpu), s2 = new_stream(Device::gpu);
+  array a = full({1 << 22}, array(1.0f), s1);
+  array b = a * 3.0f;  // default GPU stream, waits for s1
+  array c = add(b, a, s2);
+  async_eval({c});
+  EXPECT_FLOAT_EQ(sum(c, false, Device::cpu).item<float>(), 4.0f * (1 << 22));
+}
+
+TEST(GpuRuntime, LongChainOnGpuFreesIntermediates) {
+  ALLOY_REQUIRE_GPU();
+  Device g = Device::gpu;
+  array x = zeros({1 << 22}, float32, g);  // 16 MiB
+  eval({x});
+  synchronize(default_stream(g));
+  reset_peak_memory(g);
+  size_t base = get_active_memory(g);
+  array y = x;
+  for (int i = 0; i < 20; ++i) y = add(y, array(1.0f), g);
+  x = array(0.0f);
+  EXPECT_FLOAT_EQ(y.data<float>()[12345], 20.0f);
+  EXPECT_LE(get_peak_memory(g), base + 3 * (size_t(16) << 20));
+}
+
+}  // namespace
+}  // namespace alloy::test
