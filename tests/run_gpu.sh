@@ -34,7 +34,8 @@ if [ "$what" != "bench" ]; then
 fi
 if [ "$what" != "tests" ]; then
   ./build-gpu/bench/bench_gpu "$out/bench_gpu.json"
-  PYTHONUNBUFFERED=1 "$python" bench/bench_gpu_torch.py "$out/bench_gpu_torch.json"
+  PYTHONUNBUFFERED=1 "$python" bench/bench_gpu_torch.py "$out/bench_gpu_torch.json" > "$out/bench_gpu_torch.txt"
+  "$python" bench/gpu_table.py "$out/bench_gpu.json" "$out/bench_gpu_torch.json" | tee "$out/gpu_table.md"
 fi
 echo "== summary"
 for line in "${summary[@]}"; do echo "$line"; done

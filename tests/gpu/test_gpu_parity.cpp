@@ -168,6 +168,107 @@ TEST(GpuParity, FusedOps) {
   }
 }
 
+TEST(GpuParity, ScansAndSorts) {
+  ALLOY_REQUIRE_GPU();
+  for (Dtype dt : kFloats) {
+    for (auto& [layout, x] : layouts(input({19, 300}, dt, 40, 0.5, 1.5))) {
+      for (int axis : {0, 1}) {
+        expect_parity("cumsum " + layout, [axis](auto& in, Device d) { return cumsum(in[0], axis, false, true, d); },
+                      {x}, dt == float32 ? 1e-5 : -1);
+        expect_parity("cumsum reverse exclusive " + layout,
+                      [axis](auto& in, Device d) { return cumsum(in[0], axis, true, false, d); }, {x},
+                      dt == float32 ? 1e-5 : -1);
+        expect_parity("cummax " + layout, [axis](auto& in, Device d) { return cummax(in[0], axis, false, true, d); },
+                      {x});
+        expect_parity("cumprod " + layout,
+                      [axis](auto& in, Device d) { return cumprod(in[0], axis, false, true, d); }, {x}, 1e-2);
+      }
+      expect_parity("sort " + layout, [](auto& in, Device d) { return sort(in[0], -1, d); }, {x}, 0.0);
+      expect_parity("sort axis 0 " + layout, [](auto& in, Device d) { return sort(in[0], 0, d); }, {x}, 0.0);
+      expect_parity("argsort " + layout, [](auto& in, Device d) { return argsort(in[0], -1, d); }, {x}, 0.0);
+    }
+  }
+  // Ties keep their order (stable), NaNs sort where the CPU puts them.
+  array ties = astype(input({4, 1000}, float32, 41, 0, 8), int32, Device::cpu);
+  expect_parity("argsort ties", [](auto& in, Device d) { return argsort(in[0], -1, d); }, {ties}, 0.0);
+  array nans = where(greater(input({3, 50}, float32, 42), array(1.0f), Device::cpu), array(NAN),
+                     input({3, 50}, float32, 43), Device::cpu);
+  expect_parity("sort nan", [](auto& in, Device d) { return sort(in[0], -1, d); }, {nans}, 0.0);
+  expect_parity("topk", [](auto& in, Device d) { return topk(in[0], 5, -1, d); }, {input({6, 200}, float32, 44)}, 0.0);
+}
+
+TEST(GpuParity, Indexing) {
+  ALLOY_REQUIRE_GPU();
+  for (Dtype dt : {float32, float16, bfloat16, int32}) {
+    array a = astype(input({50, 33}, float32, 45, -5, 5), dt, Device::cpu);
+    array idx = astype(input({20}, float32, 46, 0, 49.99), int32, Device::cpu);
+    expect_parity("take rows", [](auto& in, Device d) { return take(in[0], in[1], 0, d); }, {a, idx}, 0.0);
+    expect_parity("take flat", [](auto& in, Device d) { return take(in[0], in[1], d); }, {a, idx}, 0.0);
+    array along = astype(input({50, 4}, float32, 47, 0, 32.99), uint32, Device::cpu);
+    expect_parity("take_along_axis", [](auto& in, Device d) { return take_along_axis(in[0], in[1], 1, d); },
+                  {a, along}, 0.0);
+    array vals = astype(input({50, 4}, float32, 48), dt, Device::cpu);
+    expect_parity("put_along_axis", [](auto& in, Device d) { return put_along_axis(in[0], in[1], in[2], 1, d); },
+                  {a, along, vals}, 0.0);
+    array upd = astype(input({20, 1, 33}, float32, 49), dt, Device::cpu);
+    expect_parity("scatter_add", [](auto& in, Device d) { return scatter_add(in[0], {in[1]}, in[2], {0}, d); },
+                  {a, idx, upd}, dt == int32 ? 0.0 : 1e-2);
+    expect_parity("scatter_max", [](auto& in, Device d) { return scatter_max(in[0], {in[1]}, in[2], {0}, d); },
+                  {a, idx, upd}, 0.0);
+    array uniq = arange(0.0, 40.0, 2.0, int32, Device::cpu);
+    expect_parity("scatter", [](auto& in, Device d) { return scatter(in[0], {in[1]}, in[2], {0}, d); },
+                  {a, uniq, astype(input({20, 1, 33}, float32, 50), dt, Device::cpu)}, 0.0);
+  }
+}
+
+TEST(GpuParity, Convolution) {
+  ALLOY_REQUIRE_GPU();
+  for (Dtype dt : {float32, float16, bfloat16}) {
+    double bound = dt == float32 ? 1e-5 : parity_bound(dt);
+    array x = input({2, 17, 19, 8}, dt, 51), w = input({12, 3, 3, 8}, dt, 52);
+    expect_parity("conv2d", [](auto& in, Device d) { return conv2d(in[0], in[1], {1, 1}, {1, 1}, {1, 1}, 1, d); },
+                  {x, w}, bound);
+    expect_parity("conv2d stride dilation", [](auto& in, Device d) {
+      return conv2d(in[0], in[1], {2, 1}, {0, 2}, {1, 2}, 1, d); }, {x, w}, bound);
+    expect_parity("conv2d groups", [](auto& in, Device d) {
+      return conv2d(in[0], in[1], {1, 1}, {1, 1}, {1, 1}, 2, d); }, {x, input({12, 3, 3, 4}, dt, 53)}, bound);
+    expect_parity("conv1d", [](auto& in, Device d) { return conv1d(in[0], in[1], 2, 1, 1, 1, d); },
+                  {input({3, 40, 6}, dt, 54), input({5, 4, 6}, dt, 55)}, bound);
+    expect_parity("conv_transpose2d", [](auto& in, Device d) {
+      return conv_transpose2d(in[0], in[1], {2, 2}, {1, 1}, {1, 1}, {1, 0}, 1, d); },
+                  {x, input({6, 3, 3, 8}, dt, 56)}, bound);
+  }
+}
+
+TEST(GpuParity, Attention) {
+  ALLOY_REQUIRE_GPU();
+  for (Dtype dt : {float32, float16, bfloat16}) {
+    double bound = dt == float32 ? 1e-5 : (dt == float16 ? 2e-3 : 1e-2);
+    for (auto [tq, tk] : {std::pair{33, 33}, std::pair{77, 77}, std::pair{1, 300}, std::pair{4, 129},
+                          std::pair{128, 256}}) {
+      for (int d_head : {64, 128}) {
+        array q = input({2, 8, tq, d_head}, dt, 57), k = input({2, 2, tk, d_head}, dt, 58),
+              v = input({2, 2, tk, d_head}, dt, 59);
+        float scale = 1.0f / std::sqrt(float(d_head));
+        for (bool causal : {false, true}) {
+          expect_parity("sdpa Tq=" + std::to_string(tq) + " Tk=" + std::to_string(tk) + " D=" +
+                            std::to_string(d_head) + (causal ? " causal" : ""),
+                        [scale, causal](auto& in, Device d) {
+                          return fast::scaled_dot_product_attention(in[0], in[1], in[2], scale, std::nullopt,
+                                                                    causal, d);
+                        },
+                        {q, k, v}, bound);
+        }
+      }
+    }
+    array q = input({1, 4, 9, 64}, dt, 60), k = input({1, 4, 9, 64}, dt, 61), v = input({1, 4, 9, 64}, dt, 62);
+    array mask = greater(input({9, 9}, float32, 63), array(-1.0f), Device::cpu);
+    expect_parity("sdpa mask", [](auto& in, Device d) {
+      return fast::scaled_dot_product_attention(in[0], in[1], in[2], 0.125f, in[3], false, d); }, {q, k, v, mask},
+                  bound);
+  }
+}
+
 TEST(GpuParity, RandomMatchesCpuBits) {
   ALLOY_REQUIRE_GPU();
   for (Shape shape : {Shape{1}, Shape{7}, Shape{1001}, Shape{33, 17}}) {

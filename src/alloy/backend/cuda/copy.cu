@@ -100,11 +100,11 @@ void copy_into(const array& in, void* dst, Dtype dst_dtype, const Strides& dst_s
       auto* dp = static_cast<D*>(dst);
       if (dense) {
         convert_contiguous<S, D><<<grid_blocks((n + 3) / 4, threads), threads, 0, stream>>>(sp, dp, n);
-      } else if (transposed) {
+      } else if (std::is_same_v<S, D> && transposed) {  // conversions take the strided path
         int64_t R = layout.shape[nd - 2], C = layout.shape[nd - 1];
         int64_t B = nd == 3 ? layout.shape[0] : 1;
         dim3 grid(unsigned((C + kTile - 1) / kTile), unsigned((R + kTile - 1) / kTile), unsigned(B));
-        convert_transposed<S, D><<<grid, dim3(kTile, 8), 0, stream>>>(
+        if constexpr (std::is_same_v<S, D>) convert_transposed<S, D><<<grid, dim3(kTile, 8), 0, stream>>>(
             sp, dp, R, C, nd == 3 ? layout.strides[0][0] : 0, layout.strides[0][nd - 1],
             nd == 3 ? layout.strides[1][0] : 0, layout.strides[1][nd - 2]);
       } else {

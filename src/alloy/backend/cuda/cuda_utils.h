@@ -56,6 +56,12 @@ T* out_ptr(array& a) {
   return static_cast<T*>(device_out_ptr(a));
 }
 
+// out (row-contiguous, allocated on the GPU; holding c when beta != 0) = alpha * a @ b +
+// beta * out (+ bias, a vector over the last dim broadcast to out's shape). a (..., M, K) and
+// b (..., K, N) with batch dims broadcast to out's; float32/float16/bfloat16/float64 only, all
+// of out's dtype or converted to it. In matmul.cpp.
+void gemm(const Stream& s, array a, array b, array& out, float alpha, float beta, const array* bias = nullptr);
+
 // Runs the primitive's CPU kernel in place of a GPU one: waits for the stream's work, runs
 // eval_cpu on host views of the inputs, and leaves the outputs CPU-resident (later GPU ops copy
 // them over on first use). Counts the fallback, warns once per primitive, and throws instead

@@ -2,10 +2,11 @@
 // row-contiguous) as (rows, D). Rows of up to 16 elements per thread of a 1024-thread block are
 // read once into registers (norm_regs: a warp per short row, else a block of 128..1024
 // threads, 16-byte loads when aligned); longer rows re-read x: a warp per row for D <= 1024, a
-// block of 256 threads per longer row; statistics are summed in float32 (float64 for float64) and the output is rounded to the
-// storage type after each step exactly as the CPU (and the composition) does. RoPE builds the
+// block of 256 threads per longer row; statistics are summed in float32 (float64 for float64)
+// and the output is rounded to the storage type after each step exactly as the CPU (and the
+// composition) does. RoPE builds the
 // float32 (T, dims/2) cos/sin table in scratch memory, then one thread per output element reads
-// its rotation pair. Attention runs on the CPU for now.
+// its rotation pair. Attention is in attention.cu.
 #include <cmath>
 #include <optional>
 
@@ -408,10 +409,6 @@ void RoPE::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
                                                                                 int64_t(dims_), traditional_);
     ALLOY_CUDA_LAUNCH_CHECK("rope");
   });
-}
-
-void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  cuda::fallback_to_cpu(*this, inputs, outputs);
 }
 
 }  // namespace alloy

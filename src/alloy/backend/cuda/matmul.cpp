@@ -166,9 +166,10 @@ void set_batch(cublasLtMatrixLayout_t l, int32_t count, int64_t stride) {
              "layout batch stride");
 }
 
-// out (dense, allocated; holding c when beta != 0) = alpha * a @ b + beta * out (+ bias).
-void gemm(Primitive& p, array a, array b, array& out, float alpha, float beta, const array* bias) {
-  const Stream& s = p.stream();
+}  // namespace
+
+namespace cuda {
+void gemm(const Stream& s, array a, array b, array& out, float alpha, float beta, const array* bias) {
   int64_t M = a.shape(-2), K = a.shape(-1), N = b.shape(-1);
   int64_t batch = int64_t(out.size()) / std::max<int64_t>(M * N, 1);
   cudaStream_t stream = cuda::stream_of(s);
@@ -242,6 +243,10 @@ void gemm(Primitive& p, array a, array b, array& out, float alpha, float beta, c
   check_blas(run(algo), "matmul");
 }
 
+}  // namespace cuda
+
+namespace {
+
 // A bias the epilogue can add: c broadcast from a dense vector over the last dim.
 bool is_bias_vector(const array& c, const array& out) {
   if (c.dtype() != out.dtype() || c.shape() != out.shape()) return false;
@@ -256,7 +261,7 @@ bool is_bias_vector(const array& c, const array& out) {
 void Matmul::eval_gpu(const std::vector<array>& inputs, array& out) {
   if (!types_of(out.dtype())) return cuda::fallback_to_cpu(*this, inputs, out);
   cuda::allocate(out);
-  gemm(*this, inputs[0], inputs[1], out, 1.0f, 0.0f, nullptr);
+  cuda::gemm(stream(), inputs[0], inputs[1], out, 1.0f, 0.0f, nullptr);
 }
 
 void AddMM::eval_gpu(const std::vector<array>& inputs, array& out) {
@@ -264,11 +269,11 @@ void AddMM::eval_gpu(const std::vector<array>& inputs, array& out) {
   cuda::allocate(out);
   const array& c = inputs[2];
   if (beta_ == 1.0f && is_bias_vector(c, out)) {
-    gemm(*this, inputs[0], inputs[1], out, alpha_, 0.0f, &c);
+    cuda::gemm(stream(), inputs[0], inputs[1], out, alpha_, 0.0f, &c);
     return;
   }
   if (beta_ != 0.0f) cuda::copy_into(c, cuda::device_out_ptr(out), out.dtype(), out.strides(), out.shape(), stream());
-  gemm(*this, inputs[0], inputs[1], out, alpha_, beta_, nullptr);
+  cuda::gemm(stream(), inputs[0], inputs[1], out, alpha_, beta_, nullptr);
 }
 
 }  // namespace alloy

@@ -1,0 +1,731 @@
+// GPU kernels of scaled_dot_product_attention, mirroring backend/cpu/fast.cpp: scores, softmax
+// statistics and the weighted sum of V are all float32; the output is rounded once to the
+// storage type. Three kernels, none of which materializes (Tq, Tk):
+//  * flash_kernel (bf16/f16, D == Dv in {64, 128}, Tq > 4): a CTA of 4 warps takes 64 queries
+//    of one (b, h) and loops over key tiles of 64 staged in shared memory with cp.async (the V
+//    tile loads while Q K^T runs, the next K tile while P V runs); Q K^T and P V run on tensor
+//    cores (mma.sync m16n8k16, float32 accumulators) with an online softmax in registers.
+//    Causal: key tiles wholly above the diagonal are never visited.
+//  * decode_kernel + decode_combine (Tq <= 4, D == Dv in {64, 128}, bf16/f16/f32): split-K.
+//    One CTA holds all the query rows (groups * Tq, up to 32) of one kv head for one chunk of
+//    keys, so K and V are read once per kv head; it writes a float32 partial (max, sum, sum of
+//    p * V), and decode_combine merges the chunks of each row.
+//  * rowwise_kernel (everything else: f32 prefill, other head dims up to 256, Dv != D,
+//    unaligned data, Tk == 0): a warp per query row, float32 online softmax.
+// Masks (boolean or additive, any broadcast strides) are read in place by all three kernels.
+// Rows that see no key: 0 for causal attention (as the CPU's causal path), NaN otherwise (a
+// fully masked row, or Tk == 0; as the CPU).
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+
+#include "alloy/backend/cuda/kernel_utils.cuh"
+#include "alloy/core/fast_primitives.h"
+
+namespace alloy {
+namespace cuda {
+namespace {
+
+enum class MaskKind { none, boolean, additive };
+
+// Everything the kernels need about one call. Pointers are row-contiguous (B, H, T, D) except
+// the mask, read as mask[b*ms[0] + h*ms[1] + qi*ms[2] + kj*ms[3]].
+struct AttnArgs {
+  const void* q;
+  const void* k;
+  const void* v;
+  void* out;
+  const void* mask;
+  int64_t ms[4];
+  int B, Hq, Hkv, Tq, Tk, D, Dv, groups;
+  float scale;
+  bool causal;
+  bool nan_empty;  // value of a row that sees no key: NaN, else 0
+};
+
+constexpr float kNegInf = -INFINITY;
+
+template <typename T>
+__device__ __forceinline__ float fast_exp(float x) {
+  if constexpr (std::is_same_v<T, float>) return expf(x);  // float32 inputs: full precision
+  else return __expf(x);
+}
+
+// The score of (row qi of head h, key kj) after the mask: s (already scaled) plus the additive
+// mask, or -inf where the boolean mask is false.
+template <typename T, MaskKind MK>
+__device__ __forceinline__ float apply_mask(const AttnArgs& a, int b, int h, int qi, int kj, float s) {
+  if constexpr (MK == MaskKind::none) {
+    return s;
+  } else {
+    int64_t off = int64_t(b) * a.ms[0] + int64_t(h) * a.ms[1] + int64_t(qi) * a.ms[2] + int64_t(kj) * a.ms[3];
+    if constexpr (MK == MaskKind::boolean) {
+      return static_cast<const bool*>(a.mask)[off] ? s : kNegInf;
+    } else {
+      return s + convert<float>(static_cast<const T*>(a.mask)[off]);
+    }
+  }
+}
+
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int k = 16; k > 0; k >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, k));
+  return v;
+}
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int k = 16; k > 0; k >>= 1) v += __shfl_xor_sync(0xffffffffu, v, k);
+  return v;
+}
+
+// Two adjacent elements of T as float2, and back.
+template <typename T>
+struct Pair;
+template <>
+struct Pair<__half> {
+  using type = __half2;
+  __device__ __forceinline__ static float2 to_float2(type v) { return __half22float2(v); }
+  __device__ __forceinline__ static type from_float2(float x, float y) { return __floats2half2_rn(x, y); }
+};
+template <>
+struct Pair<__nv_bfloat16> {
+  using type = __nv_bfloat162;
+  __device__ __forceinline__ static float2 to_float2(type v) { return __bfloat1622float2(v); }
+  __device__ __forceinline__ static type from_float2(float x, float y) { return __floats2bfloat162_rn(x, y); }
+};
+template <>
+struct Pair<float> {
+  using type = float2;
+  __device__ __forceinline__ static float2 to_float2(type v) { return v; }
+  __device__ __forceinline__ static type from_float2(float x, float y) { return make_float2(x, y); }
+};
+
+// ------------------------------------------------------------------------------------------
+// Flash attention (prefill), tensor cores.
+
+constexpr int kFlashBM = 64;        // queries per CTA (16 per warp)
+constexpr int kFlashBN = 64;        // keys per tile
+constexpr int kFlashThreads = 128;  // 4 warps
+
+template <int D>
+constexpr int flash_smem_bytes() {
+  return 3 * kFlashBM * (D + 8) * 2;  // Q, K, V tiles of 16-bit elements, rows padded by 16 bytes
+}
+
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// 16 bytes global -> shared, zero-filled when !valid (src is then not read).
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
+               "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+
+template <typename T>
+__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  } else {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ uint32_t pack2(float x, float y) {
+  typename Pair<T>::type p = Pair<T>::from_float2(x, y);
+  return *reinterpret_cast<uint32_t*>(&p);
+}
+
+// rows [r0, r0 + 64) of a (nrows, D) row-major matrix into tile[64][D + 8]; rows past nrows
+// are zero.
+template <typename T, int D>
+__device__ __forceinline__ void load_tile_async(T* tile, const T* src, int r0, int nrows) {
+  constexpr int chunks = D / 8;  // 16-byte chunks per row
+#pragma unroll
+  for (int c = threadIdx.x; c < kFlashBM * chunks; c += kFlashThreads) {
+    int row = c / chunks, col = (c % chunks) * 8;
+    int g = r0 + row;
+    bool valid = g < nrows;
+    const T* p = valid ? src + int64_t(g) * D + col : src;
+    cp_async16(tile + row * (D + 8) + col, p, valid);
+  }
+}
+
+// grid (ceil(Tq / 64), Hq, B), 128 threads, flash_smem_bytes<D>() dynamic shared memory.
+template <typename T, int D, MaskKind MK>
+__global__ void __launch_bounds__(kFlashThreads, 1) flash_kernel(AttnArgs a) {
+  constexpr int SD = D + 8;
+  constexpr int NT = kFlashBN / 8;  // n8 tiles of scores per warp
+  constexpr int KD = D / 16;        // k16 steps over the head dim
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  T* Qs = reinterpret_cast<T*>(smem_raw);
+  T* Ks = Qs + kFlashBM * SD;
+  T* Vs = Ks + kFlashBN * SD;
+
+  // The heaviest (causal) query tiles first.
+  const int mb = int(gridDim.x) - 1 - int(blockIdx.x);
+  const int h = blockIdx.y, b = blockIdx.z;
+  const int hk = h / a.groups;
+  const int Tq = a.Tq, Tk = a.Tk;
+  const int m0 = mb * kFlashBM;
+  const T* Q = static_cast<const T*>(a.q) + (int64_t(b) * a.Hq + h) * Tq * D;
+  const T* K = static_cast<const T*>(a.k) + (int64_t(b) * a.Hkv + hk) * Tk * D;
+  const T* V = static_cast<const T*>(a.v) + (int64_t(b) * a.Hkv + hk) * Tk * D;
+  T* O = static_cast<T*>(a.out) + (int64_t(b) * a.Hq + h) * Tq * D;
+
+  const int diag = Tk - Tq;  // query i sees keys j <= i + diag
+  int n_end = Tk;
+  if (a.causal) n_end = min(Tk, m0 + kFlashBM + diag);
+  const int ntiles = n_end > 0 ? (n_end + kFlashBN - 1) / kFlashBN : 0;
+
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+  const int g = lane >> 2, t4 = lane & 3;
+  const int row0 = warp * 16 + g;  // this thread's rows in the tile: row0 and row0 + 8
+  const int qi0 = m0 + row0, qi1 = qi0 + 8;
+
+  load_tile_async<T, D>(Qs, Q, m0, Tq);
+  if (ntiles > 0) load_tile_async<T, D>(Ks, K, 0, Tk);
+  cp_async_commit();
+  cp_async_wait_all();
+  __syncthreads();
+
+  uint32_t qf[KD][4];
+#pragma unroll
+  for (int kk = 0; kk < KD; ++kk) {
+    const int c = kk * 16 + 2 * t4;
+    qf[kk][0] = *reinterpret_cast<const uint32_t*>(Qs + row0 * SD + c);
+    qf[kk][1] = *reinterpret_cast<const uint32_t*>(Qs + (row0 + 8) * SD + c);
+    qf[kk][2] = *reinterpret_cast<const uint32_t*>(Qs + row0 * SD + c + 8);
+    qf[kk][3] = *reinterpret_cast<const uint32_t*>(Qs + (row0 + 8) * SD + c + 8);
+  }
+
+  float o[D / 8][4];
+#pragma unroll
+  for (int i = 0; i < D / 8; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.0f;
+  float m_r[2] = {kNegInf, kNegInf};
+  float l_r[2] = {0.0f, 0.0f};  // this thread's share of the row sums (summed over 4 lanes at the end)
+
+  for (int it = 0; it < ntiles; ++it) {
+    const int n0 = it * kFlashBN;
+    load_tile_async<T, D>(Vs, V, n0, Tk);
+    cp_async_commit();
+
+    float s[NT][4];
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+#pragma unroll
+    for (int kk = 0; kk < KD; ++kk) {
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) {
+        const T* kr = Ks + (nt * 8 + g) * SD + kk * 16 + 2 * t4;
+        uint32_t b0 = *reinterpret_cast<const uint32_t*>(kr);
+        uint32_t b1 = *reinterpret_cast<const uint32_t*>(kr + 8);
+        mma16816<T>(s[nt], qf[kk], b0, b1);
+      }
+    }
+
+    // Scale; mask keys past Tk, above the diagonal, or by the mask input.
+    const bool edge = n0 + kFlashBN > Tk || (a.causal && n0 + kFlashBN - 1 > m0 + diag) || MK != MaskKind::none;
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        float val = s[nt][e] * a.scale;
+        if (edge) {
+          const int qi = e < 2 ? qi0 : qi1;
+          const int kj = n0 + nt * 8 + 2 * t4 + (e & 1);
+          if (kj >= Tk || (a.causal && kj > qi + diag)) {
+            val = kNegInf;
+          } else if (qi < Tq) {
+            val = apply_mask<T, MK>(a, b, h, qi, kj, val);
+          }
+        }
+        s[nt][e] = val;
+      }
+    }
+
+    // Online softmax over this tile, rows r = 0 (row0) and 1 (row0 + 8).
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      float mx = kNegInf;
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * r], s[nt][2 * r + 1]));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float m_new = fmaxf(m_r[r], mx);
+      const float ref = m_new == kNegInf ? 0.0f : m_new;
+      const float alpha = __expf(m_r[r] - ref);
+      float sum = 0.0f;
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt) {
+        float p0 = __expf(s[nt][2 * r] - ref), p1 = __expf(s[nt][2 * r + 1] - ref);
+        s[nt][2 * r] = p0;
+        s[nt][2 * r + 1] = p1;
+        sum += p0 + p1;
+      }
+      l_r[r] = l_r[r] * alpha + sum;
+      m_r[r] = m_new;
+#pragma unroll
+      for (int i = 0; i < D / 8; ++i) {
+        o[i][2 * r] *= alpha;
+        o[i][2 * r + 1] *= alpha;
+      }
+    }
+
+    cp_async_wait_all();  // V tile
+    __syncthreads();      // ... visible to all; every warp is done with the K tile
+    if (it + 1 < ntiles) {
+      load_tile_async<T, D>(Ks, K, n0 + kFlashBN, Tk);
+      cp_async_commit();
+    }
+
+    // O += P V: P from the score registers, V fragments by ldmatrix.trans.
+#pragma unroll
+    for (int j = 0; j < kFlashBN / 16; ++j) {
+      uint32_t pa[4];
+      pa[0] = pack2<T>(s[2 * j][0], s[2 * j][1]);
+      pa[1] = pack2<T>(s[2 * j][2], s[2 * j][3]);
+      pa[2] = pack2<T>(s[2 * j + 1][0], s[2 * j + 1][1]);
+      pa[3] = pack2<T>(s[2 * j + 1][2], s[2 * j + 1][3]);
+      const int vrow = j * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+#pragma unroll
+      for (int dt = 0; dt < D / 16; ++dt) {
+        const T* vp = Vs + vrow * SD + dt * 16 + (lane >> 4) * 8;
+        uint32_t r0, r1, r2, r3;
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                     : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+                     : "r"(smem_addr(vp)));
+        mma16816<T>(o[2 * dt], pa, r0, r1);
+        mma16816<T>(o[2 * dt + 1], pa, r2, r3);
+      }
+    }
+
+    cp_async_wait_all();  // next K tile
+    __syncthreads();      // ... visible; every warp is done with the V tile
+  }
+
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    float l = l_r[r];
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    const int qi = r == 0 ? qi0 : qi1;
+    if (qi >= Tq) continue;
+    const bool empty = !(l > 0.0f);
+    const float inv = empty ? 0.0f : 1.0f / l;
+    const float fill = a.nan_empty ? NAN : 0.0f;
+    T* orow = O + int64_t(qi) * D;
+#pragma unroll
+    for (int i = 0; i < D / 8; ++i) {
+      float x = empty ? fill : o[i][2 * r] * inv;
+      float y = empty ? fill : o[i][2 * r + 1] * inv;
+      *reinterpret_cast<typename Pair<T>::type*>(orow + i * 8 + 2 * t4) = Pair<T>::from_float2(x, y);
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// Split-K decode.
+
+constexpr int kDecThreads = 128;  // 4 warps
+constexpr int kDecKT = 32;        // keys per tile (a warp's lanes)
+
+template <typename T, int D>
+constexpr int decode_rows() {
+  return (sizeof(T) == 4 && D == 128) ? 16 : 32;  // query rows per CTA, within 48 KB of shared memory
+}
+
+// grid (splits, Hkv * row_chunks, B). Rows of one kv head are the groups * Tq stacked query rows
+// (heads hk * groups .. hk * groups + groups - 1 are adjacent in q). Partials, for split s and
+// global row gr = (b * Hq + h) * Tq + qi: po[(s * rows + gr) * D + d], pm/pl[s * rows + gr].
+template <typename T, int D, MaskKind MK>
+__global__ void __launch_bounds__(kDecThreads, 1) decode_kernel(AttnArgs a, int chunk, int row_chunks, float* po,
+                                                             float* pm, float* pl) {
+  constexpr int RB = decode_rows<T, D>();
+  constexpr int KS = D + 2;  // K row stride: odd in 32-bit words (16-bit T) / conflict-free float2
+  constexpr int RW = RB / 4;  // rows per warp in the score phase
+  constexpr int NG = kDecThreads / (D / 2);  // row groups in the P V phase
+  constexpr int RG = RB / NG;
+  using P = Pair<T>;
+  using T2 = typename P::type;
+  __shared__ __align__(16) T Qs[RB * D];
+  __shared__ __align__(16) T Ks[kDecKT * KS];
+  __shared__ __align__(16) T Vs[kDecKT * D];
+  __shared__ float Ss[RB * kDecKT];
+  __shared__ float alpha_s[RB];
+
+  const int split = blockIdx.x, b = blockIdx.z;
+  const int hk = blockIdx.y / row_chunks, rc = blockIdx.y % row_chunks;
+  const int R = a.groups * a.Tq;
+  const int r_first = rc * RB;
+  const int nr = min(RB, R - r_first);
+  const int64_t total_rows = int64_t(a.B) * a.Hq * a.Tq;
+  const int64_t base_row = (int64_t(b) * a.Hq + int64_t(hk) * a.groups) * a.Tq + r_first;
+  const T* Q = static_cast<const T*>(a.q) + base_row * D;
+  const T* K = static_cast<const T*>(a.k) + (int64_t(b) * a.Hkv + hk) * a.Tk * D;
+  const T* V = static_cast<const T*>(a.v) + (int64_t(b) * a.Hkv + hk) * a.Tk * D;
+  const int k_begin = split * chunk;
+  const int k_end = min(a.Tk, k_begin + chunk);
+  const int diag = a.Tk - a.Tq;
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
+
+  for (int i = tid; i < RB * D; i += kDecThreads) Qs[i] = i / D < nr ? Q[i] : convert<T>(0.0f);
+
+  // Score-phase rows of this warp: lr = warp + 4 * i.
+  int qh[RW], qq[RW];
+  float m_r[RW], l_r[RW];
+#pragma unroll
+  for (int i = 0; i < RW; ++i) {
+    int r = r_first + warp + 4 * i;
+    qh[i] = hk * a.groups + r / a.Tq;
+    qq[i] = r % a.Tq;
+    m_r[i] = kNegInf;
+    l_r[i] = 0.0f;
+  }
+  // P V phase: column pair c, rows lr = rg + NG * i.
+  const int c = tid % (D / 2), rg = tid / (D / 2);
+  float2 o[RG];
+#pragma unroll
+  for (int i = 0; i < RG; ++i) o[i] = make_float2(0.0f, 0.0f);
+
+  for (int n0 = k_begin; n0 < k_end; n0 += kDecKT) {
+    __syncthreads();  // previous tile fully consumed (and Qs written, the first time)
+    for (int i = tid; i < kDecKT * (D / 2); i += kDecThreads) {
+      int kr = i / (D / 2), cc = (i % (D / 2)) * 2;
+      int key = n0 + kr;
+      T2 kv, vv;
+      if (key < k_end) {
+        kv = *reinterpret_cast<const T2*>(K + int64_t(key) * D + cc);
+        vv = *reinterpret_cast<const T2*>(V + int64_t(key) * D + cc);
+      } else {
+        kv = vv = P::from_float2(0.0f, 0.0f);
+      }
+      *reinterpret_cast<T2*>(Ks + kr * KS + cc) = kv;
+      *reinterpret_cast<T2*>(Vs + kr * D + cc) = vv;
+    }
+    __syncthreads();
+
+    // Scores: lane = key, the warp's rows; then the online softmax of each row across the warp.
+    float acc[RW];
+#pragma unroll
+    for (int i = 0; i < RW; ++i) acc[i] = 0.0f;
+    const T* kr = Ks + lane * KS;
+#pragma unroll 4
+    for (int cc = 0; cc < D; cc += 2) {
+      float2 kf = P::to_float2(*reinterpret_cast<const T2*>(kr + cc));
+#pragma unroll
+      for (int i = 0; i < RW; ++i) {
+        float2 qf = P::to_float2(*reinterpret_cast<const T2*>(Qs + (warp + 4 * i) * D + cc));
+        acc[i] = fmaf(qf.x, kf.x, acc[i]);
+        acc[i] = fmaf(qf.y, kf.y, acc[i]);
+      }
+    }
+    const int key = n0 + lane;
+#pragma unroll
+    for (int i = 0; i < RW; ++i) {
+      const int lr = warp + 4 * i;
+      float sv = acc[i] * a.scale;
+      if (lr >= nr || key >= k_end || (a.causal && key > qq[i] + diag)) {
+        sv = kNegInf;
+      } else {
+        sv = apply_mask<T, MK>(a, b, qh[i], qq[i], key, sv);
+      }
+      const float m_new = fmaxf(m_r[i], warp_max(sv));
+      const float ref = m_new == kNegInf ? 0.0f : m_new;
+      const float p = fast_exp<T>(sv - ref);
+      const float alpha = fast_exp<T>(m_r[i] - ref);
+      l_r[i] = l_r[i] * alpha + warp_sum(p);
+      m_r[i] = m_new;
+      Ss[lr * kDecKT + lane] = p;
+      if (lane == 0) alpha_s[lr] = alpha;
+    }
+    __syncthreads();
+
+    // O = O * alpha + P V.
+#pragma unroll
+    for (int i = 0; i < RG; ++i) {
+      float al = alpha_s[rg + NG * i];
+      o[i].x *= al;
+      o[i].y *= al;
+    }
+#pragma unroll 4
+    for (int kk = 0; kk < kDecKT; ++kk) {
+      float2 vf = P::to_float2(*reinterpret_cast<const T2*>(Vs + kk * D + 2 * c));
+#pragma unroll
+      for (int i = 0; i < RG; ++i) {
+        float p = Ss[(rg + NG * i) * kDecKT + kk];
+        o[i].x = fmaf(p, vf.x, o[i].x);
+        o[i].y = fmaf(p, vf.y, o[i].y);
+      }
+    }
+  }
+
+#pragma unroll
+  for (int i = 0; i < RG; ++i) {
+    const int lr = rg + NG * i;
+    if (lr < nr) {
+      *reinterpret_cast<float2*>(po + (int64_t(split) * total_rows + base_row + lr) * D + 2 * c) = o[i];
+    }
+  }
+  if (lane == 0) {
+#pragma unroll
+    for (int i = 0; i < RW; ++i) {
+      const int lr = warp + 4 * i;
+      if (lr < nr) {
+        pm[int64_t(split) * total_rows + base_row + lr] = m_r[i];
+        pl[int64_t(split) * total_rows + base_row + lr] = l_r[i];
+      }
+    }
+  }
+}
+
+// A warp per output row: merges the splits' partials.
+template <typename T>
+__global__ void decode_combine(const float* po, const float* pm, const float* pl, T* out, int64_t rows, int D,
+                               int splits, bool nan_empty) {
+  const int64_t row = int64_t(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  if (row >= rows) return;
+  float mstar = kNegInf;
+  for (int s = 0; s < splits; ++s) mstar = fmaxf(mstar, pm[s * rows + row]);
+  T* orow = out + row * D;
+  if (mstar == kNegInf) {
+    const float fill = nan_empty ? NAN : 0.0f;
+    for (int d = lane; d < D; d += 32) orow[d] = convert<T>(fill);
+    return;
+  }
+  float L = 0.0f;
+  for (int s = 0; s < splits; ++s) L += fast_exp<T>(pm[s * rows + row] - mstar) * pl[s * rows + row];
+  const float inv = 1.0f / L;
+  for (int d = lane; d < D; d += 32) {
+    float acc = 0.0f;
+    for (int s = 0; s < splits; ++s) {
+      float w = fast_exp<T>(pm[s * rows + row] - mstar);
+      acc = fmaf(w, po[(s * rows + row) * D + d], acc);
+    }
+    orow[d] = convert<T>(acc * inv);
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// Row-wise kernel: a warp per query row; lane holds elements lane + 32 * j of q and of the
+// output row (NPL per lane, D and Dv <= 32 * NPL).
+
+constexpr int kRowWarps = 4;
+
+template <typename T, int NPL, MaskKind MK>
+__global__ void __launch_bounds__(kRowWarps * 32) rowwise_kernel(AttnArgs a) {
+  const int64_t row = int64_t(blockIdx.x) * kRowWarps + (threadIdx.x >> 5);
+  const int lane = threadIdx.x & 31;
+  const int64_t rows = int64_t(a.B) * a.Hq * a.Tq;
+  if (row >= rows) return;
+  const int qi = int(row % a.Tq);
+  const int64_t bh = row / a.Tq;
+  const int h = int(bh % a.Hq), b = int(bh / a.Hq);
+  const int hk = h / a.groups;
+  const int D = a.D, Dv = a.Dv;
+  const T* Q = static_cast<const T*>(a.q) + row * D;
+  const T* K = static_cast<const T*>(a.k) + (int64_t(b) * a.Hkv + hk) * a.Tk * D;
+  const T* V = static_cast<const T*>(a.v) + (int64_t(b) * a.Hkv + hk) * a.Tk * Dv;
+  float qv[NPL], o[NPL];
+#pragma unroll
+  for (int j = 0; j < NPL; ++j) {
+    int d = lane + 32 * j;
+    qv[j] = d < D ? convert<float>(Q[d]) : 0.0f;
+    o[j] = 0.0f;
+  }
+  int kend = a.Tk;
+  if (a.causal) kend = max(0, min(a.Tk, qi + a.Tk - a.Tq + 1));
+  float m = kNegInf, l = 0.0f;
+  constexpr int U = 4;  // keys per step, for independent loads and reductions
+  for (int k0 = 0; k0 < kend; k0 += U) {
+    float sc[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      int kj = min(k0 + u, kend - 1);
+      const T* kr = K + int64_t(kj) * D;
+      float acc = 0.0f;
+#pragma unroll
+      for (int j = 0; j < NPL; ++j) {
+        int d = lane + 32 * j;
+        if (d < D) acc = fmaf(qv[j], convert<float>(kr[d]), acc);
+      }
+      sc[u] = acc;
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) sc[u] = warp_sum(sc[u]);
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      int kj = k0 + u;
+      if (kj >= kend) break;
+      float s = apply_mask<T, MK>(a, b, h, qi, kj, sc[u] * a.scale);
+      if (s == kNegInf) continue;
+      if (s > m) {
+        float alpha = fast_exp<T>(m - s);
+        l *= alpha;
+#pragma unroll
+        for (int j = 0; j < NPL; ++j) o[j] *= alpha;
+        m = s;
+      }
+      float p = fast_exp<T>(s - m);
+      l += p;
+      const T* vr = V + int64_t(kj) * Dv;
+#pragma unroll
+      for (int j = 0; j < NPL; ++j) {
+        int d = lane + 32 * j;
+        if (d < Dv) o[j] = fmaf(p, convert<float>(vr[d]), o[j]);
+      }
+    }
+  }
+  T* orow = static_cast<T*>(a.out) + row * Dv;
+  const bool empty = !(l > 0.0f);
+  const float inv = empty ? 0.0f : 1.0f / l;
+  const float fill = a.nan_empty ? NAN : 0.0f;
+#pragma unroll
+  for (int j = 0; j < NPL; ++j) {
+    int d = lane + 32 * j;
+    if (d < Dv) orow[d] = convert<T>(empty ? fill : o[j] * inv);
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// Launchers.
+
+inline bool aligned_to(const void* p, size_t n) { return (reinterpret_cast<uintptr_t>(p) % n) == 0; }
+
+template <typename T, int D, MaskKind MK>
+void launch_flash(const AttnArgs& a, cudaStream_t st) {
+  constexpr int smem = flash_smem_bytes<D>();
+  auto kernel = flash_kernel<T, D, MK>;
+  if constexpr (smem > 48 * 1024) {
+    ALLOY_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  }
+  dim3 grid(unsigned((a.Tq + kFlashBM - 1) / kFlashBM), unsigned(a.Hq), unsigned(a.B));
+  kernel<<<grid, kFlashThreads, smem, st>>>(a);
+  ALLOY_CUDA_LAUNCH_CHECK("scaled_dot_product_attention (flash)");
+}
+
+template <typename T, int D, MaskKind MK>
+void launch_decode(const AttnArgs& a, const Stream& s, cudaStream_t st) {
+  constexpr int RB = decode_rows<T, D>();
+  const int R = a.groups * a.Tq;
+  const int row_chunks = (R + RB - 1) / RB;
+  const int64_t ctas = int64_t(a.B) * a.Hkv * row_chunks;
+  const int64_t target = int64_t(device_properties().multiProcessorCount) * 4;
+  // At least two key tiles per split; enough splits to give every SM several CTAs.
+  const int max_splits = std::max(1, (a.Tk + 2 * kDecKT - 1) / (2 * kDecKT));
+  int splits = int(std::clamp<int64_t>((target + ctas - 1) / ctas, 1, max_splits));
+  int chunk = (a.Tk + splits - 1) / splits;
+  chunk = (chunk + kDecKT - 1) / kDecKT * kDecKT;
+  splits = (a.Tk + chunk - 1) / chunk;
+  const int64_t rows = int64_t(a.B) * a.Hq * a.Tq;
+  size_t n_o = size_t(splits) * size_t(rows) * D, n_s = size_t(splits) * size_t(rows);
+  float* po = static_cast<float*>(scratch(s, (n_o + 2 * n_s) * sizeof(float)));
+  float* pm = po + n_o;
+  float* pl = pm + n_s;
+  dim3 grid(unsigned(splits), unsigned(a.Hkv * row_chunks), unsigned(a.B));
+  decode_kernel<T, D, MK><<<grid, kDecThreads, 0, st>>>(a, chunk, row_chunks, po, pm, pl);
+  ALLOY_CUDA_LAUNCH_CHECK("scaled_dot_product_attention (decode)");
+  constexpr int warps = 8;
+  unsigned blocks = unsigned((rows + warps - 1) / warps);
+  decode_combine<T><<<blocks, warps * 32, 0, st>>>(po, pm, pl, static_cast<T*>(a.out), rows, D, splits,
+                                                   a.nan_empty);
+  ALLOY_CUDA_LAUNCH_CHECK("scaled_dot_product_attention (decode combine)");
+}
+
+template <typename T, int NPL, MaskKind MK>
+void launch_rowwise(const AttnArgs& a, cudaStream_t st) {
+  const int64_t rows = int64_t(a.B) * a.Hq * a.Tq;
+  unsigned blocks = unsigned((rows + kRowWarps - 1) / kRowWarps);
+  rowwise_kernel<T, NPL, MK><<<blocks, kRowWarps * 32, 0, st>>>(a);
+  ALLOY_CUDA_LAUNCH_CHECK("scaled_dot_product_attention (rowwise)");
+}
+
+// The kernel for these shapes and T (mask kind MK).
+template <typename T, MaskKind MK>
+void launch_attention(const AttnArgs& a, const Stream& s, cudaStream_t st) {
+  const bool same_d = a.D == a.Dv && (a.D == 64 || a.D == 128);
+  const bool grid_ok = a.B <= 65535 && a.Hq <= 65535;
+  if constexpr (is_half_v<T>) {
+    if (same_d && a.Tq > 4 && a.Tk > 0 && grid_ok && aligned_to(a.q, 16) && aligned_to(a.k, 16) &&
+        aligned_to(a.v, 16) && aligned_to(a.out, 16)) {
+      return a.D == 64 ? launch_flash<T, 64, MK>(a, st) : launch_flash<T, 128, MK>(a, st);
+    }
+  }
+  if (same_d && a.Tq <= 4 && a.Tk > 0 && grid_ok && int64_t(a.Hkv) * ((a.groups * a.Tq + 15) / 16) <= 65535 &&
+      aligned_to(a.q, 8) && aligned_to(a.k, 8) && aligned_to(a.v, 8)) {
+    return a.D == 64 ? launch_decode<T, 64, MK>(a, s, st) : launch_decode<T, 128, MK>(a, s, st);
+  }
+  const int dmax = std::max(a.D, a.Dv);
+  if (dmax <= 32) return launch_rowwise<T, 1, MK>(a, st);
+  if (dmax <= 64) return launch_rowwise<T, 2, MK>(a, st);
+  if (dmax <= 128) return launch_rowwise<T, 4, MK>(a, st);
+  return launch_rowwise<T, 8, MK>(a, st);
+}
+
+}  // namespace
+}  // namespace cuda
+
+void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  array& out = outputs[0];
+  const Dtype t = inputs[0].dtype();
+  bool supported = (t == float16 || t == bfloat16 || t == float32) && out.dtype() == t &&
+                   inputs[1].dtype() == t && inputs[2].dtype() == t;
+  if (has_mask_) supported = supported && (inputs[3].dtype() == bool_ || inputs[3].dtype() == t);
+  const int64_t B = inputs[0].shape(0), Hq = inputs[0].shape(1), Tq = inputs[0].shape(2), D = inputs[0].shape(3);
+  const int64_t Hkv = inputs[1].shape(1), Tk = inputs[1].shape(2), Dv = inputs[2].shape(3);
+  constexpr int64_t kIntMax = 0x7fffffff;
+  supported = supported && D > 0 && Dv > 0 && std::max(D, Dv) <= 256 && B * Hq * Tq <= kIntMax &&
+              Tk <= kIntMax && Hq <= kIntMax && B <= kIntMax;
+  if (!supported) return cuda::fallback_to_cpu(*this, inputs, outputs);
+
+  array q = cuda::as_row_contiguous(inputs[0], stream());
+  array k = cuda::as_row_contiguous(inputs[1], stream());
+  array v = cuda::as_row_contiguous(inputs[2], stream());
+  cuda::allocate(out);
+  if (out.size() == 0) return;
+
+  cuda::AttnArgs a{};
+  a.B = int(B);
+  a.Hq = int(Hq);
+  a.Hkv = int(Hkv);
+  a.Tq = int(Tq);
+  a.Tk = int(Tk);
+  a.D = int(D);
+  a.Dv = int(Dv);
+  a.groups = int(Hq / Hkv);
+  a.scale = scale_;
+  a.causal = causal_;
+  // No visible key: the CPU writes 0 for a causal row, NaN for a fully masked row or Tk == 0.
+  a.nan_empty = !causal_ || Tk == 0;
+  cudaStream_t st = cuda::stream_of(stream());
+  cuda::dispatch(t, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (std::is_same_v<T, __half> || std::is_same_v<T, __nv_bfloat16> || std::is_same_v<T, float>) {
+      a.q = cuda::in_ptr<T>(q, stream());
+      a.k = cuda::in_ptr<T>(k, stream());
+      a.v = cuda::in_ptr<T>(v, stream());
+      a.out = cuda::out_ptr<T>(out);
+      if (!has_mask_) return cuda::launch_attention<T, cuda::MaskKind::none>(a, stream(), st);
+      const array& m = inputs[3];
+      a.mask = cuda::device_ptr(m, stream());
+      for (int d = 0; d < 4; ++d) a.ms[d] = m.strides()[d];
+      if (m.dtype() == bool_) return cuda::launch_attention<T, cuda::MaskKind::boolean>(a, stream(), st);
+      return cuda::launch_attention<T, cuda::MaskKind::additive>(a, stream(), st);
+    }
+  });
+}
+
+}  // namespace alloy

@@ -1,0 +1,213 @@
+// Sort, argsort, partition and argpartition along one axis on the GPU.
+//
+// Design: the sort axis is made last with dense rows (a row-contiguous input with inner == 1 is
+// used in place; otherwise a transposing copy into a temporary), every row is sorted by CUB's
+// LSD radix sort (cub::DeviceSegmentedRadixSort over row segments, whose offsets a small kernel
+// writes; cub::DeviceRadixSort for a single row), and a result in a temporary is copied back to
+// `out` in the original axis order. Radix sort is stable, so argsort (keys paired with the
+// in-row index 0..n-1) is stable as on the CPU. partition/argpartition are a full sort, which
+// is a valid partition (the CPU's nth_element gives another valid arrangement; callers and the
+// tests rely only on the partition property).
+// Keys: integers (bool as uint8) are sorted directly. Floats (float16, bfloat16, float32,
+// float64) are mapped to unsigned keys of their width that order like the CPU's comparison:
+// negative values have all bits flipped, non-negative ones the sign bit set, -0 and +0 share
+// one key (they compare equal, so stability keeps their input order), and every NaN maps to the
+// all-ones key: NaNs sort after +inf, in input order, as on the CPU (NumPy's NaN-last order).
+// Float sorts carry the original bits as the paired values, so -0 and NaN payloads are kept.
+// Rows are processed in groups of at most INT_MAX elements (CUB's item count is an int); a row
+// longer than that falls back to the CPU.
+#include <cub/cub.cuh>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "alloy/backend/cuda/kernel_utils.cuh"
+
+namespace alloy {
+namespace cuda {
+namespace {
+
+// Radix key type of a storage type.
+template <typename T>
+using radix_key_t = std::conditional_t<
+    std::is_same_v<T, bool>, uint8_t,
+    std::conditional_t<is_float_v<T>,
+                       std::conditional_t<sizeof(T) == 2, uint16_t,
+                                          std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>,
+                       T>>;
+
+// Bits of +inf of a float type.
+template <typename T>
+constexpr uint64_t inf_bits() {
+  if constexpr (std::is_same_v<T, __half>) return 0x7C00u;
+  else if constexpr (std::is_same_v<T, __nv_bfloat16>) return 0x7F80u;
+  else if constexpr (std::is_same_v<T, float>) return 0x7F800000u;
+  else return 0x7FF0000000000000ull;
+}
+
+template <typename T, typename K>
+__global__ void float_keys(const T* x, K* keys, int64_t n) {
+  constexpr K sign = K(K(1) << (sizeof(K) * 8 - 1));
+  constexpr K inf = K(inf_bits<T>());
+  ALLOY_GRID_STRIDE(i, n) {
+    K b;
+    memcpy(&b, x + i, sizeof(K));
+    K mag = K(b & K(~sign));
+    K key;
+    if (mag > inf) key = K(~K(0));  // NaN: after everything, all NaNs equal
+    else if (mag == 0) key = sign;   // -0 == +0
+    else key = (b & sign) ? K(~b) : K(b | sign);
+    keys[i] = key;
+  }
+}
+
+// offsets[i] = i * n for i in [0, count].
+__global__ void row_offsets(int* offsets, int64_t count, int n) {
+  ALLOY_GRID_STRIDE(i, count + 1) { offsets[i] = int(i * n); }
+}
+
+// idx[i] = i % n: each element's position in its row.
+__global__ void row_positions(uint32_t* idx, int64_t total, int64_t n) {
+  ALLOY_GRID_STRIDE(i, total) { idx[i] = uint32_t(i % n); }
+}
+
+// One CUB radix sort call (V = cub::NullType: keys only); a size query when tmp is null.
+template <typename K, typename V>
+void radix_sort(void* tmp, size_t& bytes, const K* kin, K* kout, const V* vin, V* vout, int items,
+                int segments, const int* offsets, cudaStream_t st) {
+  // offsets == nullptr: one row, sorted device-wide; else `segments` rows of one segmented sort.
+  constexpr int bits = int(sizeof(K) * 8);
+  cudaError_t err;
+  if constexpr (std::is_same_v<V, cub::NullType>) {
+    if (!offsets) {
+      err = cub::DeviceRadixSort::SortKeys(tmp, bytes, kin, kout, items, 0, bits, st);
+    } else {
+      err = cub::DeviceSegmentedRadixSort::SortKeys(tmp, bytes, kin, kout, items, segments, offsets,
+                                                    offsets + 1, 0, bits, st);
+    }
+  } else {
+    if (!offsets) {
+      err = cub::DeviceRadixSort::SortPairs(tmp, bytes, kin, kout, vin, vout, items, 0, bits, st);
+    } else {
+      err = cub::DeviceSegmentedRadixSort::SortPairs(tmp, bytes, kin, kout, vin, vout, items, segments,
+                                                     offsets, offsets + 1, 0, bits, st);
+    }
+  }
+  check(err, "radix sort");
+}
+
+// Sorts `rows` dense rows of length n from x into y: values of T, or uint32 positions when arg.
+template <typename T>
+void sort_rows(const T* x, void* y, int64_t rows, int64_t n, bool arg, const Stream& s) {
+  using K = radix_key_t<T>;
+  cudaStream_t st = stream_of(s);
+  constexpr int threads = 256;
+  int64_t total = rows * n;
+  const K* keys = reinterpret_cast<const K*>(x);
+  if constexpr (is_float_v<T>) {
+    K* k = static_cast<K*>(scratch(s, size_t(total) * sizeof(K)));
+    float_keys<T, K><<<grid_blocks(total, threads), threads, 0, st>>>(x, k, total);
+    ALLOY_CUDA_LAUNCH_CHECK("sort_float_keys");
+    keys = k;
+  }
+  // Groups of whole rows, each within CUB's int item count.
+  int64_t group = std::max<int64_t>(1, std::min<int64_t>(rows, std::numeric_limits<int>::max() / n));
+  int64_t group_items = group * n;
+  // Sorted keys are needed only apart from the output (pairs); a keys-only sort writes into y.
+  K* keys_out = nullptr;
+  if (arg || is_float_v<T>) keys_out = static_cast<K*>(scratch(s, size_t(group_items) * sizeof(K)));
+  int* offsets = nullptr;
+  if (group > 1) {
+    offsets = static_cast<int*>(scratch(s, size_t(group + 1) * sizeof(int)));
+    row_offsets<<<grid_blocks(group + 1, threads), threads, 0, st>>>(offsets, group, int(n));
+    ALLOY_CUDA_LAUNCH_CHECK("sort_row_offsets");
+  }
+  uint32_t* positions = nullptr;
+  if (arg) {
+    // The same for every group: positions restart at 0 in each row.
+    positions = static_cast<uint32_t*>(scratch(s, size_t(group_items) * sizeof(uint32_t)));
+    row_positions<<<grid_blocks(group_items, threads), threads, 0, st>>>(positions, group_items, n);
+    ALLOY_CUDA_LAUNCH_CHECK("sort_row_positions");
+  }
+  // Sizes the temp storage for a full group (a smaller last group, sorted the same way, needs no
+  // more) and runs one group.
+  auto call = [&](void* tmp, size_t& bytes, int64_t first_row, int64_t count) {
+    int64_t off = first_row * n;
+    int items = int(count * n), segments = int(count);
+    if (arg) {
+      radix_sort<K, uint32_t>(tmp, bytes, keys + off, keys_out, positions,
+                              static_cast<uint32_t*>(y) + off, items, segments, offsets, st);
+    } else if constexpr (is_float_v<T>) {
+      // Paired with the original bits, so the output keeps -0 and NaN payloads.
+      radix_sort<K, K>(tmp, bytes, keys + off, keys_out, reinterpret_cast<const K*>(x) + off,
+                       static_cast<K*>(y) + off, items, segments, offsets, st);
+    } else {
+      radix_sort<K, cub::NullType>(tmp, bytes, keys + off, static_cast<K*>(y) + off, nullptr, nullptr,
+                                   items, segments, offsets, st);
+    }
+  };
+  size_t bytes = 0;
+  call(nullptr, bytes, 0, group);
+  void* tmp = scratch(s, bytes);
+  for (int64_t r = 0; r < rows; r += group) {
+    size_t b = bytes;
+    call(tmp, b, r, std::min(group, rows - r));
+  }
+}
+
+}  // namespace
+}  // namespace cuda
+
+void Sort::eval_gpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  int nd = in.ndim();
+  int64_t n = nd == 0 ? 1 : in.shape(axis_);
+  bool arg = kind_ == SortKind::argsort || kind_ == SortKind::argpartition;
+  if (nd == 0 || n > int64_t(std::numeric_limits<int>::max()) || out.dtype() != (arg ? uint32 : in.dtype())) {
+    return cuda::fallback_to_cpu(*this, inputs, out);
+  }
+  cuda::allocate(out);
+  if (out.size() == 0) return;
+  const Stream& s = stream();
+  int64_t inner = 1;
+  for (int d = axis_ + 1; d < nd; ++d) inner *= in.shape(d);
+  int64_t rows = int64_t(in.size()) / n;
+  auto run = [&](const array& src, void* dst) {
+    cuda::dispatch(in.dtype(), [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      cuda::sort_rows<T>(cuda::in_ptr<T>(src, s), dst, rows, n, arg, s);
+    });
+  };
+  if (inner == 1) {
+    run(cuda::as_row_contiguous(in, s), cuda::device_out_ptr(out));
+    return;
+  }
+  // Sort axis last: tmp holds `in` permuted to (other axes..., axis), written through the
+  // permuted strides; the result res has the same layout and is read back through them.
+  Shape shape;
+  std::vector<int> perm;
+  for (int d = 0; d < nd; ++d) {
+    if (d != axis_) perm.push_back(d);
+  }
+  perm.push_back(axis_);
+  for (int d : perm) shape.push_back(in.shape(d));
+  array tmp(shape, in.dtype(), nullptr, {});
+  cuda::allocate(tmp);
+  Strides permuted(nd);
+  for (int k = 0; k < nd; ++k) permuted[perm[k]] = tmp.strides()[k];
+  cuda::copy_into(in, cuda::device_out_ptr(tmp), tmp.dtype(), permuted, in.shape(), s);
+  tmp.set_status(array::Status::available);
+  cuda::keep_until_complete(s, tmp);
+  array res(shape, out.dtype(), nullptr, {});
+  cuda::allocate(res);
+  run(tmp, cuda::device_out_ptr(res));
+  res.set_status(array::Status::available);
+  cuda::keep_until_complete(s, res);
+  array view(in.shape(), out.dtype(), nullptr, {});
+  view.copy_shared_buffer(res, permuted, Flags{true, false, false}, res.size(), 0);
+  view.set_status(array::Status::available);
+  cuda::copy_into(view, cuda::device_out_ptr(out), out.dtype(), out.strides(), out.shape(), s);
+}
+
+}  // namespace alloy
