@@ -15,40 +15,16 @@
 #include <vector>
 
 #include "alloy/alloy.h"
+#include "bench_report.h"
 #include "alloy/backend/cpu/threading.h"
 
 using namespace alloy;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
 
 namespace {
 
-// Median seconds of `reps` runs after one warm-up.
-double time_median(const std::function<void()>& fn, int reps) {
-  fn();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = Clock::now();
-    fn();
-    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-struct Row {
-  std::string group, name, unit;
-  double value, baseline;
-  std::string baseline_name;
-};
-std::vector<Row> rows;
-
-void report(const std::string& group, const std::string& name, double value, const std::string& unit,
-            double baseline, const std::string& baseline_name) {
-  rows.push_back({group, name, unit, value, baseline, baseline_name});
-  std::printf("%-12s %-34s %10.2f %-8s %10.2f %-8s %-22s %6.0f%%\n", group.c_str(), name.c_str(), value, unit.c_str(),
-              baseline, unit.c_str(), baseline_name.c_str(), 100.0 * value / baseline);
-  std::fflush(stdout);
-}
+using bench::report;
+using bench::time_median;
 
 // memcpy over all threads, the bandwidth ceiling for streaming kernels.
 double memcpy_gbs(size_t bytes) {
@@ -170,19 +146,11 @@ void bench_overhead() {
 int main(int argc, char** argv) {
   std::printf("alloy core benchmarks, %d threads (bigger is better for GB/s and GFLOP/s, smaller for ms and us)\n\n",
               cpu::num_threads());
-  std::printf("%-12s %-34s %19s %19s %-22s %7s\n", "group", "case", "alloy", "baseline", "", "ratio");
+  bench::print_header();
   bench_streaming();
   bench_matmul();
   bench_fused();
   bench_overhead();
-  std::ofstream json(argc > 1 ? argv[1] : "bench_core.json");
-  json << "[\n";
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const auto& r = rows[i];
-    json << "  {\"group\": \"" << r.group << "\", \"case\": \"" << r.name << "\", \"unit\": \"" << r.unit
-         << "\", \"alloy\": " << r.value << ", \"baseline\": " << r.baseline << ", \"baseline_name\": \""
-         << r.baseline_name << "\"}" << (i + 1 < rows.size() ? ",\n" : "\n");
-  }
-  json << "]\n";
+  bench::write_json(argc > 1 ? argv[1] : "bench_core.json");
   return 0;
 }

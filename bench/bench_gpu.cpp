@@ -16,9 +16,10 @@
 #include <vector>
 
 #include "alloy/alloy.h"
+#include "bench_report.h"
 
 using namespace alloy;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
 
 namespace {
 
@@ -26,34 +27,8 @@ void check(cudaError_t e) {
   if (e != cudaSuccess) throw std::runtime_error(cudaGetErrorString(e));
 }
 
-// Median seconds of `reps` runs of fn (which must finish its GPU work) after a warm-up.
-double time_median(const std::function<void()>& fn, int reps) {
-  fn();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    auto t0 = Clock::now();
-    fn();
-    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-struct Row {
-  std::string group, name, unit, baseline_name;
-  double value, baseline;
-  bool lower_is_better;
-};
-std::vector<Row> rows;
-
-void report(const std::string& group, const std::string& name, double value, const std::string& unit,
-            double baseline, const std::string& baseline_name, bool lower_is_better = false) {
-  rows.push_back({group, name, unit, baseline_name, value, baseline, lower_is_better});
-  double ratio = lower_is_better ? baseline / value : value / baseline;
-  std::printf("%-12s %-30s %10.2f %-8s %10.2f %-8s %-24s %6.0f%%\n", group.c_str(), name.c_str(), value,
-              unit.c_str(), baseline, unit.c_str(), baseline_name.c_str(), 100.0 * ratio);
-  std::fflush(stdout);
-}
+using bench::report;
+using bench::time_median;
 
 Stream gpu_stream() { return default_stream(Device::gpu); }
 void finish(const array& a) {
@@ -308,20 +283,11 @@ int main(int argc, char** argv) {
     std::printf("bench_gpu: no usable GPU\n");
     return 0;
   }
-  std::printf("%-12s %-30s %10s %-8s %10s %-8s %-24s %7s\n", "group", "case", "alloy", "", "baseline", "",
-              "baseline is", "ratio");
+  bench::print_header();
   bench_bandwidth();
   bench_gemm();
   bench_attention();
   bench_overhead();
   bench_crossing();
-  std::ofstream js(argc > 1 ? argv[1] : "bench_gpu.json");
-  js << "[\n";
-  for (size_t i = 0; i < rows.size(); ++i) {
-    auto& r = rows[i];
-    js << "  {\"group\": \"" << r.group << "\", \"case\": \"" << r.name << "\", \"value\": " << r.value
-       << ", \"unit\": \"" << r.unit << "\", \"baseline\": " << r.baseline << ", \"baseline_name\": \""
-       << r.baseline_name << "\"}" << (i + 1 < rows.size() ? "," : "") << "\n";
-  }
-  js << "]\n";
+  bench::write_json(argc > 1 ? argv[1] : "bench_gpu.json");
 }

@@ -57,7 +57,8 @@ TEST(GpuRuntime, FallbackRunsOnCpuAndCounts) {
   };
   uint64_t before = count("take");
   array x = array({3.0f, 1.0f, 2.0f});
-  array idx = argmax(x, 0, true, Device::gpu);  // GPU-resident indices: take runs on the CPU
+  // GPU-resident uint64 indices (their int64 conversion could wrap): take runs on the CPU.
+  array idx = astype(argmax(x, 0, true, Device::gpu), uint64, Device::gpu);
   array s = take(x, idx, 0, Device::gpu) + 1.0f;  // and the add on the GPU again
   EXPECT_EQ(s.to_vector<float>(), (std::vector<float>{4.0f}));
   EXPECT_EQ(count("take"), before + 1);
@@ -66,7 +67,7 @@ TEST(GpuRuntime, FallbackRunsOnCpuAndCounts) {
 // The ops that still run on the CPU under a GPU stream. This list may only shrink.
 TEST(GpuRuntime, FallbackListOnlyShrinks) {
   ALLOY_REQUIRE_GPU();
-  // Indexing with GPU-resident indices (checked on the CPU), attention with head dims above 256.
+  // Indexing with GPU-resident uint64 indices, attention with head dims above 256.
   const std::vector<std::string> allowed{"take", "gather", "take_along_axis", "put_along_axis", "scatter",
                                          "scaled_dot_product_attention"};
   array x = random::uniform({4, 8}, float32, 0, 1, random::key(3), Device::cpu);
@@ -95,11 +96,39 @@ TEST(GpuRuntime, FallbackErrorChild) {
   if (!std::getenv("ALLOY_TEST_CHILD")) GTEST_SKIP() << "runs only as FallbackErrorMode's child";
   array x = array({3.0f, 1.0f});
   try {
-    eval({take(x, argmax(x, 0, true, Device::gpu), 0, Device::gpu)});
+    eval({take(x, astype(argmax(x, 0, true, Device::gpu), uint64, Device::gpu), 0, Device::gpu)});
     FAIL() << "fallback was not refused";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("ALLOY_GPU_FALLBACK=error"), std::string::npos) << e.what();
   }
+}
+
+TEST(GpuRuntime, GpuResidentIndicesAreCheckedOnTheDevice) {
+  ALLOY_REQUIRE_GPU();
+  Device g = Device::gpu;
+  array table = arange(0.0, 50.0, 1.0, float32, g);
+  array good = astype(argmax(array({1.0f, 7.0f, 3.0f}), 0, true, g) * 20, int32, g);  // [20] on the GPU
+  uint64_t fallbacks = 0;
+  for (auto& [n, c] : gpu_fallback_counts()) fallbacks += c;
+  EXPECT_EQ(take(table, good, 0, g).to_vector<float>(), std::vector<float>{20.0f});
+  array bad = good * 3;  // [60]: out of range, known only on the device
+  array picked = take(table, bad, 0, g);
+  array later = picked + 1.0f;  // enqueued before the error is known
+  try {
+    eval({later});
+    ADD_FAILURE() << "no error for an out-of-range GPU-resident index";
+  } catch (const std::out_of_range& e) {
+    EXPECT_NE(std::string(e.what()).find("[take] index 60 is out of range for axis 0 of size 50"),
+              std::string::npos) << e.what();
+  }
+  EXPECT_THROW(picked.item<float>(), std::out_of_range);
+  // The stream recovers: new work runs normally.
+  EXPECT_FLOAT_EQ(sum(table, false, g).item<float>(), 1225.0f);
+  array idx2 = astype(arange(0.0, 4.0, 1.0, float32, g), int64, g);
+  EXPECT_EQ(take_along_axis(reshape(table, {5, 10}, g), reshape(idx2, {1, 4}, g), 1, g).shape(), (Shape{5, 4}));
+  uint64_t after = 0;
+  for (auto& [n, c] : gpu_fallback_counts()) after += c;
+  EXPECT_EQ(after, fallbacks);  // none of these ran on the CPU
 }
 
 TEST(GpuRuntime, MemoryLimitAndOutOfMemory) {

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <cstdint>
+#include <exception>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,10 +22,16 @@ bool is_available();
 std::string unavailable_reason();
 // Prepares backend state for a new GPU stream.
 void new_stream(Stream s);
-// Called on the stream's worker thread after eval_gpu enqueued a primitive's kernels:
-// runs `done` once that work has finished on the device (in order per stream). Completions may
-// be held back and handed over in groups; flush hands over those held so far.
-void on_complete(Stream s, std::function<void()> done);
+// Called on the stream's worker thread when a primitive starts (before its inputs are looked
+// at); returns the primitive's sequence number on the stream.
+uint64_t begin_op(Stream s);
+// Called on the stream's worker thread after eval_gpu enqueued primitive `op`'s kernels: runs
+// done(error) once that work has finished on the device (in order per stream). error is null,
+// or what a device-side check of the primitive found (an out-of-range index), or, for a
+// primitive that started before such an error was known, that same error: its inputs may have
+// been wrong. Completions may be held back and handed over in groups; flush hands over those
+// held so far.
+void on_complete(Stream s, uint64_t op, std::function<void(std::exception_ptr)> done);
 void flush(Stream s);
 // Blocks until all enqueued device work of the stream has finished.
 void synchronize(Stream s);

@@ -193,7 +193,7 @@ void array::eval() {
   } else {
     wait();
   }
-  if (desc_->error) std::rethrow_exception(desc_->error);
+  if (auto e = error()) std::rethrow_exception(e);
 }
 
 void array::wait_quiet() const {
@@ -204,7 +204,7 @@ void array::wait_quiet() const {
 
 void array::wait() {
   wait_quiet();
-  if (desc_->error) std::rethrow_exception(desc_->error);
+  if (auto e = error()) std::rethrow_exception(e);
 }
 
 void array::detach() {
@@ -258,8 +258,14 @@ void array::move_shared_buffer(array other) {
            other.offset());
 }
 
-void array::set_error(std::exception_ptr e) { desc_->error = std::move(e); }
-std::exception_ptr array::error() const { return desc_->error; }
+void array::set_error(std::exception_ptr e) {
+  if (desc_->has_error.load(std::memory_order_acquire)) return;  // the first error stays
+  desc_->error = std::move(e);
+  desc_->has_error.store(true, std::memory_order_release);
+}
+std::exception_ptr array::error() const {
+  return desc_->has_error.load(std::memory_order_acquire) ? desc_->error : nullptr;
+}
 
 void array::copy_elements_to(void* dst, Dtype dst_dtype) const {
   array self = *this;

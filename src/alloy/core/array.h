@@ -173,7 +173,7 @@ class array {
   }
   void wait();  // blocks until a scheduled array is available; rethrows a failed eval's error
   void wait_quiet() const;  // the same without rethrowing
-  void set_error(std::exception_ptr e);
+  void set_error(std::exception_ptr e);  // keeps the first error; safe to read concurrently
   int event_stream() const { return desc_->event_stream; }
   std::exception_ptr error() const;
   // Drops primitive, inputs and siblings (done after eval so memory is freed early).
@@ -234,6 +234,7 @@ class array {
     int event_stream = -1;
     uint64_t event_value = 0;
     std::exception_ptr error;  // set when the primitive (or one it depends on) failed
+    std::atomic<bool> has_error{false};  // published after `error`: set once, read from any thread
     ~ArrayDesc();  // iterative teardown: a 200,000-node chain must not recurse
   };
   static std::shared_ptr<ArrayDesc> make_desc(Shape shape, Dtype dtype);

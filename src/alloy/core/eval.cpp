@@ -21,6 +21,7 @@ void run_primitive(std::vector<array>& outs, Stream s) {
   std::shared_ptr<Primitive> prim = outs[0].primitive_ptr();
   const std::vector<array>& inputs = outs[0].inputs();
   std::exception_ptr err;
+  uint64_t op = s.device.type == Device::gpu ? gpu::begin_op(s) : 0;
   for (auto& in : inputs) {
     if (in.status() == array::Status::scheduled && in.event_stream() != s.index) {
       // Completions this stream still holds back may be what the other stream waits for.
@@ -40,22 +41,29 @@ void run_primitive(std::vector<array>& outs, Stream s) {
       err = std::current_exception();
     }
   }
-  bool deferred = s.device.type == Device::gpu && !err;
-  for (auto& o : outs) o.set_completion_pending(deferred);
-  auto finish = [outs = std::move(outs), err, index = s.index]() mutable {
+  bool on_gpu = s.device.type == Device::gpu;
+  for (auto& o : outs) {
+    o.set_completion_pending(on_gpu);
+    // Now, not at completion: later primitives of this stream check their inputs' errors
+    // before that.
+    if (err) o.set_error(err);
+  }
+  auto finish = [outs = std::move(outs), err, index = s.index](std::exception_ptr device_err) mutable {
     for (auto& o : outs) {
       o.set_completion_pending(false);
-      if (err) o.set_error(err);
+      if (err || device_err) o.set_error(err ? err : device_err);
       o.set_status(array::Status::available);
       o.detach();
     }
     outs.clear();
     scheduler::signal_completed(index);
   };
-  if (s.device.type == Device::cpu || err) {
-    finish();
+  // A GPU stream completes its primitives in order, failed ones too: the stream's completed
+  // counter must not pass a primitive whose kernels are still running.
+  if (on_gpu) {
+    gpu::on_complete(s, op, std::move(finish));
   } else {
-    gpu::on_complete(s, std::move(finish));
+    finish(nullptr);
   }
 }
 

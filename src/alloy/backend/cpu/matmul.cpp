@@ -6,29 +6,12 @@
 #include <mutex>
 #include <optional>
 
+#include "alloy/backend/common/matrix_layout.h"
 #include "alloy/backend/cpu/strided.h"
 #include "alloy/core/primitives.h"
 
 namespace alloy {
 namespace {
-
-struct Layout {
-  CBLAS_TRANSPOSE trans;
-  int64_t ld;
-};
-
-// How a (rows, cols) matrix with element strides (s0, s1) is passed to row-major BLAS.
-std::optional<Layout> blas_layout(int64_t rows, int64_t cols, int64_t s0, int64_t s1) {
-  if (s1 == 1 || cols == 1) {
-    int64_t ld = rows == 1 ? std::max<int64_t>(cols, 1) : s0;
-    if (ld >= std::max<int64_t>(cols, 1)) return Layout{CblasNoTrans, ld};
-  }
-  if (s0 == 1 || rows == 1) {
-    int64_t ld = cols == 1 ? std::max<int64_t>(rows, 1) : s1;
-    if (ld >= std::max<int64_t>(rows, 1)) return Layout{CblasTrans, ld};
-  }
-  return std::nullopt;
-}
 
 void set_blas_threads() {
   static std::once_flag once;
@@ -38,7 +21,7 @@ void set_blas_threads() {
 // A float32/float64 view of `a` that BLAS can read: `a` itself, or a converted/dense copy.
 array blas_operand(const array& a, Dtype compute, bool& ok_layout) {
   int64_t r = a.shape(-2), c = a.shape(-1);
-  ok_layout = a.dtype() == compute && blas_layout(r, c, a.strides()[a.ndim() - 2], a.strides()[a.ndim() - 1]);
+  ok_layout = a.dtype() == compute && matrix_layout(r, c, a.strides()[a.ndim() - 2], a.strides()[a.ndim() - 1]);
   if (ok_layout) return a;
   array tmp(a.shape(), compute, nullptr, {});
   cpu::copy_contiguous(a, tmp);
@@ -65,8 +48,9 @@ std::vector<int64_t> batch_offsets(const array& a) {
 template <typename T>
 void gemm(const array& a, const array& b, T* c, float alpha, float beta) {
   int64_t M = a.shape(-2), K = a.shape(-1), N = b.shape(-1);
-  auto la = *blas_layout(M, K, a.strides()[a.ndim() - 2], a.strides()[a.ndim() - 1]);
-  auto lb = *blas_layout(K, N, b.strides()[b.ndim() - 2], b.strides()[b.ndim() - 1]);
+  auto la = *matrix_layout(M, K, a.strides()[a.ndim() - 2], a.strides()[a.ndim() - 1]);
+  auto lb = *matrix_layout(K, N, b.strides()[b.ndim() - 2], b.strides()[b.ndim() - 1]);
+  auto trans = [](const MatrixLayout& l) { return l.transposed ? CblasTrans : CblasNoTrans; };
   const T* ap = static_cast<const T*>(const_cast<array&>(a).raw_data_ptr());
   const T* bp = static_cast<const T*>(const_cast<array&>(b).raw_data_ptr());
   auto oa = batch_offsets(a), ob = batch_offsets(b);
@@ -78,10 +62,10 @@ void gemm(const array& a, const array& b, T* c, float alpha, float beta) {
       continue;
     }
     if constexpr (std::is_same_v<T, float>) {
-      cblas_sgemm(CblasRowMajor, la.trans, lb.trans, int(M), int(N), int(K), alpha, ap + oa[i], int(la.ld),
+      cblas_sgemm(CblasRowMajor, trans(la), trans(lb), int(M), int(N), int(K), alpha, ap + oa[i], int(la.ld),
                   bp + ob[i], int(lb.ld), beta, ci, int(std::max<int64_t>(N, 1)));
     } else {
-      cblas_dgemm(CblasRowMajor, la.trans, lb.trans, int(M), int(N), int(K), alpha, ap + oa[i], int(la.ld),
+      cblas_dgemm(CblasRowMajor, trans(la), trans(lb), int(M), int(N), int(K), alpha, ap + oa[i], int(la.ld),
                   bp + ob[i], int(lb.ld), beta, ci, int(std::max<int64_t>(N, 1)));
     }
   }

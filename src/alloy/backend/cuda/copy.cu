@@ -1,6 +1,8 @@
 // Copies, conversions, fills and views on the GPU. Views share the input's buffer exactly as on
 // the CPU (they only compute strides), so their eval_gpu reuses eval_cpu; everything that moves
 // data goes through one strided conversion kernel.
+#include <functional>
+
 #include "alloy/backend/cuda/elementwise.cuh"
 
 namespace alloy {
@@ -118,6 +120,36 @@ void copy_into(const array& in, void* dst, Dtype dst_dtype, const Strides& dst_s
 void copy_contiguous(const array& in, array& out, const Stream& s) {
   allocate(out);
   copy_into(in, device_out_ptr(out), out.dtype(), row_major_strides(in.shape()), in.shape(), s);
+}
+
+void along_last_axis(const array& in, array& out, int axis, const Stream& s,
+                     const std::function<void(const array& src, void* dst)>& run) {
+  int nd = in.ndim();
+  // tmp holds `in` permuted to (other axes..., axis), written through the permuted strides;
+  // the result res has the same layout and is read back into out through them.
+  Shape shape;
+  std::vector<int> perm;
+  for (int d = 0; d < nd; ++d) {
+    if (d != axis) perm.push_back(d);
+  }
+  perm.push_back(axis);
+  for (int d : perm) shape.push_back(in.shape(d));
+  array tmp(shape, in.dtype(), nullptr, {});
+  allocate(tmp);
+  Strides permuted(nd);
+  for (int k = 0; k < nd; ++k) permuted[perm[k]] = tmp.strides()[k];
+  copy_into(in, device_out_ptr(tmp), tmp.dtype(), permuted, in.shape(), s);
+  tmp.set_status(array::Status::available);
+  keep_until_complete(s, tmp);
+  array res(shape, out.dtype(), nullptr, {});
+  allocate(res);
+  run(tmp, device_out_ptr(res));
+  res.set_status(array::Status::available);
+  keep_until_complete(s, res);
+  array view(in.shape(), out.dtype(), nullptr, {});
+  view.copy_shared_buffer(res, permuted, Flags{true, false, false}, res.size(), 0);
+  view.set_status(array::Status::available);
+  copy_into(view, device_out_ptr(out), out.dtype(), out.strides(), out.shape(), s);
 }
 
 }  // namespace cuda

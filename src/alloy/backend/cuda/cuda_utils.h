@@ -5,6 +5,7 @@
 
 #include <cuda_runtime.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +32,15 @@ void* scratch(const Stream& s, size_t bytes);
 // has finished, so its buffer is not reused while a kernel still reads it.
 void keep_until_complete(const Stream& s, array a);
 
+// A device-side check of the primitive being enqueued (for what cannot be checked on the host
+// without waiting, like GPU-resident indices): returns a zeroed device pair (code, value).
+// Kernels write a nonzero code (and a value) there on failure and leave memory untouched; call
+// finish_device_check after the kernels. When the primitive completes, make_error(code, value)
+// becomes the error of its outputs, and of the stream's later primitives that had already
+// started (their inputs may be affected).
+int64_t* device_check(const Stream& s, std::function<std::exception_ptr(int64_t code, int64_t value)> make_error);
+void finish_device_check(const Stream& s, const int64_t* flag);
+
 // Writes `in` (any layout, either device) converted to dst_dtype into device memory `dst` laid
 // out with `dst_strides` over `shape`.
 void copy_into(const array& in, void* dst, Dtype dst_dtype, const Strides& dst_strides,
@@ -55,6 +65,12 @@ template <typename T>
 T* out_ptr(array& a) {
   return static_cast<T*>(device_out_ptr(a));
 }
+
+// For kernels that work on dense rows along the last axis: copies `in` with `axis` moved last
+// into a temporary, calls run(temporary, device buffer of the same permuted shape in out's
+// dtype), and copies that result back into out (allocated, row-contiguous) in in's axis order.
+void along_last_axis(const array& in, array& out, int axis, const Stream& s,
+                     const std::function<void(const array& src, void* dst)>& run);
 
 // out (row-contiguous, allocated on the GPU; holding c when beta != 0) = alpha * a @ b +
 // beta * out (+ bias, a vector over the last dim broadcast to out's shape). a (..., M, K) and

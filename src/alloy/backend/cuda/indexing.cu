@@ -1,11 +1,13 @@
 // Gather, Scatter, GatherAxis and ScatterAxis on the GPU: one thread per output (gathers) or
 // update (scatters) element; the indices add their wrapped offsets to a strided base offset.
 //
-// Out-of-range indices: the CPU throws std::out_of_range before writing anything. To match it
-// without synchronizing, the indices are checked on the host before launching, which needs them
-// CPU-resident (index arrays built on the host: the common case). GPU-resident indices could only
-// be checked by waiting for the stream, so those ops fall back to the CPU (which reports the same
-// error). The kernels therefore see only valid indices and just wrap negative ones.
+// Out-of-range indices: the CPU throws std::out_of_range before writing anything. CPU-resident
+// indices (index arrays built on the host: the common case) are checked on the host before
+// launching, with the CPU's message. GPU-resident indices are checked by the kernels themselves
+// (cuda::device_check): an out-of-range index is reported with the same message when the
+// primitive completes, its element is not read or written (gathers write 0 there), and the
+// arrays computed from it carry the error. uint64 indices on the GPU fall back to the CPU
+// (their conversion to int64 could wrap).
 //
 // Scatters combine with atomics: sum via atomicAdd where native (32/64-bit ints, float, double,
 // __half, __nv_bfloat16 on sm_80+), everything else (prod, max, min, 16-bit int sums) via
@@ -28,21 +30,31 @@ constexpr int kMaxIdx = kMaxDims;
 
 // Row-contiguous index arrays (all of one type I) and, per array, the size of the axis it
 // indexes (to wrap negatives) and that axis's stride in the strided operand.
+// bad: null when the host validated the indices, else the device check pair (code, value).
 template <typename I>
 struct Indices {
   int n = 0;
   const I* ptr[kMaxIdx];
   int64_t size[kMaxIdx];
   int64_t stride[kMaxIdx];
+  int64_t limit[kMaxIdx];  // the largest valid wrapped index: size - slice
+  int64_t* bad = nullptr;
 };
 
-// Offset the indices at position p contribute (indices are already validated on the host).
+// Offset the indices at position p contribute; ok turns false at an out-of-range index, which
+// is recorded (the first one that gets there) in ix.bad as (array number + 1, index).
 template <typename I>
-__device__ __forceinline__ int64_t index_offset(const Indices<I>& ix, int64_t p) {
+__device__ __forceinline__ int64_t index_offset(const Indices<I>& ix, int64_t p, bool& ok) {
   int64_t off = 0;
   for (int k = 0; k < ix.n; ++k) {
     int64_t v = int64_t(ix.ptr[k][p]);
-    off += (v < 0 ? v + ix.size[k] : v) * ix.stride[k];
+    int64_t w = v < 0 ? v + ix.size[k] : v;
+    if (ix.bad && (w < 0 || w > ix.limit[k])) {
+      auto* code = reinterpret_cast<unsigned long long*>(ix.bad);
+      if (atomicCAS(code, 0ull, static_cast<unsigned long long>(k + 1)) == 0ull) ix.bad[1] = v;
+      ok = false;
+    }
+    off += w * ix.stride[k];
   }
   return off;
 }
@@ -53,18 +65,22 @@ __global__ void gather_kernel(const U* src, U* out, int64_t n, Layout<1> l, Indi
   ALLOY_GRID_STRIDE(e, n) {
     int64_t off[1];
     element_offsets<1>(e, l, off);
-    out[e] = src[off[0] + index_offset(ix, e / div)];
+    bool ok = true;
+    int64_t o = off[0] + index_offset(ix, e / div, ok);
+    out[e] = ok ? src[o] : U(0);
   }
 }
 
 // Update element e reads upd[s] and targets out[d].
 template <typename I>
-__device__ __forceinline__ void targets(int64_t e, const Layout<2>& l, const Indices<I>& ix, int64_t div,
+__device__ __forceinline__ bool targets(int64_t e, const Layout<2>& l, const Indices<I>& ix, int64_t div,
                                         int64_t& s, int64_t& d) {
   int64_t off[2];
   element_offsets<2>(e, l, off);
+  bool ok = true;
   s = off[0];
-  d = off[1] + index_offset(ix, e / div);
+  d = off[1] + index_offset(ix, e / div, ok);
+  return ok;
 }
 
 // The write order key of update element e (the CPU's loop position): (e / key_div) % key_mod.
@@ -77,7 +93,7 @@ __global__ void claim_kernel(unsigned* winner, int64_t n, Layout<2> l, Indices<I
                              int64_t key_mod) {
   ALLOY_GRID_STRIDE(e, n) {
     int64_t s, d;
-    targets(e, l, ix, div, s, d);
+    if (!targets(e, l, ix, div, s, d)) continue;
     atomicMax(winner + d, order_key(e, key_div, key_mod));
   }
 }
@@ -145,7 +161,7 @@ __global__ void scatter_kernel(const T* upd, T* out, int64_t n, Layout<2> l, Ind
                                const unsigned* winner, int64_t key_div, int64_t key_mod) {
   ALLOY_GRID_STRIDE(e, n) {
     int64_t s, d;
-    targets(e, l, ix, div, s, d);
+    if (!targets(e, l, ix, div, s, d)) continue;
     if constexpr (Op == ScatterOp::none) {
       if (winner == nullptr || winner[d] == order_key(e, key_div, key_mod)) out[d] = upd[s];
     } else {
@@ -158,12 +174,27 @@ __global__ void scatter_kernel(const T* upd, T* out, int64_t n, Layout<2> l, Ind
 
 Strides strides_of(const array& a) { return a.data_size() == 1 ? Strides(a.ndim(), 0) : a.strides(); }
 
-// True when every index array is an integer array whose data lives on the host.
-bool host_indices(const std::vector<array>& idx) {
+// Where index arrays are checked: on the host (all CPU-resident), by the kernels (GPU-resident
+// and convertible to int64 without wrapping), or not on the GPU at all (fall back).
+enum class IndexCheck { host, device, none };
+IndexCheck index_check(const std::vector<array>& idx) {
+  bool on_host = true;
   for (auto& i : idx) {
-    if (!is_integral(i.dtype()) || i.data_home() != Device::cpu) return false;
+    if (!is_integral(i.dtype())) return IndexCheck::none;
+    if (i.data_home() != Device::cpu) {
+      if (i.dtype() == Dtype::uint64) return IndexCheck::none;
+      on_host = false;
+    }
   }
-  return idx.size() <= size_t(kMaxIdx);
+  if (idx.size() > size_t(kMaxIdx)) return IndexCheck::none;
+  return on_host ? IndexCheck::host : IndexCheck::device;
+}
+
+std::string out_of_range_message(const std::string& op, int64_t index, int axis, int64_t size, int64_t slice) {
+  std::string msg = "[" + op + "] index " + std::to_string(index) + " is out of range for axis " +
+                    std::to_string(axis) + " of size " + std::to_string(size);
+  if (slice > 1) msg += " with a slice of size " + std::to_string(slice);
+  return msg;
 }
 
 // Throws as the CPU does ("[op] index V is out of range for axis A of size N") at the first
@@ -192,10 +223,7 @@ void check_indices(const std::string& op, const array& idx, int axis, int64_t si
             ok = w >= 0 && w <= limit;
           }
           if (ok) continue;
-          std::string msg = "[" + op + "] index " + std::to_string(raw) + " is out of range for axis " +
-                            std::to_string(axis) + " of size " + std::to_string(size);
-          if (slice > 1) msg += " with a slice of size " + std::to_string(slice);
-          throw std::out_of_range(msg);
+          throw std::out_of_range(out_of_range_message(op, int64_t(raw), axis, size, slice));
         }
         for (int d = nd - 2; d >= 0; --d) {  // next row
           if (++c[d] < sh[d]) {
@@ -210,11 +238,28 @@ void check_indices(const std::string& op, const array& idx, int axis, int64_t si
   });
 }
 
+// Checks index array k against (axes[k], sizes[k], slices[k]): on the host now, or on the
+// device (returns the check pair for the kernels; call finish_device_check after them).
+int64_t* validate_indices(IndexCheck where, const std::string& op, const std::vector<array>& idx,
+                          const std::vector<int>& axes, const std::vector<int64_t>& sizes,
+                          const std::vector<int64_t>& slices, const Stream& s) {
+  if (where == IndexCheck::host) {
+    for (size_t k = 0; k < idx.size(); ++k) check_indices(op, idx[k], axes[k], sizes[k], slices[k]);
+    return nullptr;
+  }
+  return device_check(s, [=](int64_t code, int64_t value) {
+    size_t k = size_t(code - 1);
+    return std::make_exception_ptr(std::out_of_range(out_of_range_message(op, value, axes[k], sizes[k], slices[k])));
+  });
+}
+
 // Calls fn(ix) with the index arrays row-contiguous on the GPU as int32 (when all are) or int64.
 // sizes/strides: per array, the indexed axis's size and stride in the strided operand.
+// limits: per array, the largest valid wrapped index; bad: the device check pair or null.
 template <typename Fn>
 void with_indices(const std::vector<array>& idx, const std::vector<int64_t>& sizes,
-                  const std::vector<int64_t>& strides, const Stream& s, Fn&& fn) {
+                  const std::vector<int64_t>& strides, const std::vector<int64_t>& limits, int64_t* bad,
+                  const Stream& s, Fn&& fn) {
   bool all32 = true;
   for (auto& i : idx) all32 = all32 && i.dtype() == Dtype::int32;
   auto run = [&](auto tag) {
@@ -226,8 +271,11 @@ void with_indices(const std::vector<array>& idx, const std::vector<int64_t>& siz
       ix.ptr[k] = in_ptr<I>(c, s);
       ix.size[k] = sizes[k];
       ix.stride[k] = strides[k];
+      ix.limit[k] = limits[k];
     }
+    ix.bad = bad;
     fn(ix);
+    if (bad) finish_device_check(s, bad);
   };
   if (all32) run(Tag<int32_t>{});
   else run(Tag<int64_t>{});
@@ -318,20 +366,22 @@ void Gather::eval_gpu(const std::vector<array>& inputs, array& out) {
   Strides st(idx_nd, 0);
   st.insert(st.end(), a_st.begin(), a_st.end());
   cuda::Layout<1> l;
-  if (!cuda::host_indices(idx) || !cuda::make_layout<1>(out.shape(), {st}, l)) {
+  cuda::IndexCheck where = cuda::index_check(idx);
+  if (where == cuda::IndexCheck::none || !cuda::make_layout<1>(out.shape(), {st}, l)) {
     return cuda::fallback_to_cpu(*this, inputs, out);
   }
-  std::vector<int64_t> sizes, strides;
-  for (size_t k = 0; k < axes_.size(); ++k) {
-    int ax = axes_[k];
-    cuda::check_indices(name(), idx[k], ax, a.shape(ax), slice_sizes_[ax]);
+  std::vector<int64_t> sizes, strides, slices, limits;
+  for (int ax : axes_) {
     sizes.push_back(a.shape(ax));
     strides.push_back(a_st[ax]);
+    slices.push_back(slice_sizes_[ax]);
+    limits.push_back(a.shape(ax) - slice_sizes_[ax]);
   }
   int64_t n = int64_t(out.size());
   int64_t slice = int64_t(shape_size(slice_sizes_));
   const Stream& s = stream();
-  cuda::with_indices(idx, sizes, strides, s, [&](const auto& ix) {
+  int64_t* bad = cuda::validate_indices(where, name(), idx, axes_, sizes, slices, s);
+  cuda::with_indices(idx, sizes, strides, limits, bad, s, [&](const auto& ix) {
     using I = std::remove_cvref_t<decltype(*ix.ptr[0])>;
     cuda::dispatch_word(a.itemsize(), [&](auto wt) {
       using U = typename decltype(wt)::type;
@@ -360,20 +410,22 @@ void Scatter::eval_gpu(const std::vector<array>& inputs, array& out) {
   Strides dst(idx_nd, 0);
   dst.insert(dst.end(), out_st.begin(), out_st.end());
   cuda::Layout<2> l;
-  if (!cuda::host_indices(idx) || !cuda::gpu_scatter_supported(op_, out.dtype()) ||
+  cuda::IndexCheck where = cuda::index_check(idx);
+  if (where == cuda::IndexCheck::none || !cuda::gpu_scatter_supported(op_, out.dtype()) ||
       count >= int64_t(UINT32_MAX) || !cuda::make_layout<2>(upd.shape(), {cuda::strides_of(upd), dst}, l)) {
     return cuda::fallback_to_cpu(*this, inputs, out);
   }
-  std::vector<int64_t> sizes, strides;
-  for (size_t k = 0; k < axes_.size(); ++k) {
-    int ax = axes_[k];
-    cuda::check_indices(name(), idx[k], ax, a.shape(ax), slice[ax]);
+  std::vector<int64_t> sizes, strides, slices, limits;
+  for (int ax : axes_) {
     sizes.push_back(a.shape(ax));
     strides.push_back(out_st[ax]);
+    slices.push_back(slice[ax]);
+    limits.push_back(a.shape(ax) - slice[ax]);
   }
+  int64_t* bad = cuda::validate_indices(where, name(), idx, axes_, sizes, slices, s);
   cuda::copy_for_update(a, out, s);
   int64_t per = int64_t(shape_size(slice));
-  cuda::with_indices(idx, sizes, strides, s, [&](const auto& ix) {
+  cuda::with_indices(idx, sizes, strides, limits, bad, s, [&](const auto& ix) {
     // Order key: the index position e / per (positions apply in order on the CPU).
     cuda::launch_scatter(op_, upd, out, int64_t(upd.size()), l, ix, per, per, count, s);
   });
@@ -388,13 +440,15 @@ void GatherAxis::eval_gpu(const std::vector<array>& inputs, array& out) {
   int64_t axis_stride = a_st[axis_];
   a_st[axis_] = 0;  // the index supplies the axis part
   cuda::Layout<1> l;
-  if (!cuda::host_indices(idx) || !cuda::make_layout<1>(out.shape(), {a_st}, l)) {
+  cuda::IndexCheck where = cuda::index_check(idx);
+  if (where == cuda::IndexCheck::none || !cuda::make_layout<1>(out.shape(), {a_st}, l)) {
     return cuda::fallback_to_cpu(*this, inputs, out);
   }
-  cuda::check_indices(name(), idx[0], axis_, a.shape(axis_), 1);
   int64_t n = int64_t(out.size());
   const Stream& s = stream();
-  cuda::with_indices(idx, {a.shape(axis_)}, {axis_stride}, s, [&](const auto& ix) {
+  int64_t size = a.shape(axis_);
+  int64_t* bad = cuda::validate_indices(where, name(), idx, {axis_}, {size}, {1}, s);
+  cuda::with_indices(idx, {size}, {axis_stride}, {size - 1}, bad, s, [&](const auto& ix) {
     using I = std::remove_cvref_t<decltype(*ix.ptr[0])>;
     cuda::dispatch_word(a.itemsize(), [&](auto wt) {
       using U = typename decltype(wt)::type;
@@ -423,13 +477,15 @@ void ScatterAxis::eval_gpu(const std::vector<array>& inputs, array& out) {
   int64_t m = ish[axis_], inner = 1;
   for (int d = axis_ + 1; d < int(ish.size()); ++d) inner *= ish[d];
   cuda::Layout<2> l;
-  if (!cuda::host_indices(idx) || !cuda::gpu_scatter_supported(op_, out.dtype()) || m >= int64_t(UINT32_MAX) ||
-      !cuda::make_layout<2>(ish, {cuda::strides_of(vals), dst}, l)) {
+  cuda::IndexCheck where = cuda::index_check(idx);
+  if (where == cuda::IndexCheck::none || !cuda::gpu_scatter_supported(op_, out.dtype()) ||
+      m >= int64_t(UINT32_MAX) || !cuda::make_layout<2>(ish, {cuda::strides_of(vals), dst}, l)) {
     return cuda::fallback_to_cpu(*this, inputs, out);
   }
-  cuda::check_indices(name(), idx[0], axis_, a.shape(axis_), 1);
+  int64_t size = a.shape(axis_);
+  int64_t* bad = cuda::validate_indices(where, name(), idx, {axis_}, {size}, {1}, s);
   cuda::copy_for_update(a, out, s);
-  cuda::with_indices(idx, {a.shape(axis_)}, {axis_stride}, s, [&](const auto& ix) {
+  cuda::with_indices(idx, {size}, {axis_stride}, {size - 1}, bad, s, [&](const auto& ix) {
     // Order key: the position j along the axis (lines along axis_ are disjoint).
     cuda::launch_scatter(op_, vals, out, int64_t(vals.size()), l, ix, 1, inner, m, s);
   });

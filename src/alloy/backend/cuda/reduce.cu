@@ -13,53 +13,13 @@
 #include <limits>
 #include <utility>
 
+#include "alloy/backend/cuda/combine_ops.cuh"
 #include "alloy/backend/cuda/kernel_utils.cuh"
 
 namespace alloy {
 namespace cuda {
 namespace {
 
-template <typename A>
-struct SumOp {
-  static __device__ __forceinline__ A init() { return A(0); }
-  static __device__ __forceinline__ A apply(A a, A x) { return A(a + x); }
-};
-template <typename A>
-struct ProdOp {
-  static __device__ __forceinline__ A init() { return A(1); }
-  static __device__ __forceinline__ A apply(A a, A x) { return A(a * x); }
-};
-// NaN is sticky: a NaN x replaces a, and a NaN a is kept (x > NaN is false).
-template <typename A>
-struct MaxOp {
-  static __device__ __forceinline__ A init() {
-    if constexpr (std::is_floating_point_v<A>) return -std::numeric_limits<A>::infinity();
-    else return std::numeric_limits<A>::lowest();
-  }
-  static __device__ __forceinline__ A apply(A a, A x) {
-    if constexpr (std::is_floating_point_v<A>) return (x > a || x != x) ? x : a;
-    else return x > a ? x : a;
-  }
-};
-template <typename A>
-struct MinOp {
-  static __device__ __forceinline__ A init() {
-    if constexpr (std::is_floating_point_v<A>) return std::numeric_limits<A>::infinity();
-    else return std::numeric_limits<A>::max();
-  }
-  static __device__ __forceinline__ A apply(A a, A x) {
-    if constexpr (std::is_floating_point_v<A>) return (x < a || x != x) ? x : a;
-    else return x < a ? x : a;
-  }
-};
-struct AnyOp {
-  static __device__ __forceinline__ bool init() { return false; }
-  static __device__ __forceinline__ bool apply(bool a, bool x) { return a || x; }
-};
-struct AllOp {
-  static __device__ __forceinline__ bool init() { return true; }
-  static __device__ __forceinline__ bool apply(bool a, bool x) { return a && x; }
-};
 
 // __shfl_xor_sync for any arithmetic type of up to 8 bytes.
 template <typename A>

@@ -7,6 +7,7 @@
 // (mark outputs available, drop inputs). Buffers are therefore freed, and reused from the cache,
 // only after every kernel that reads them has finished. CUDA calls are never made from inside a
 // CUDA callback.
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -81,9 +82,50 @@ class GpuAllocator : public allocator::CachingAllocator {
 
 constexpr size_t kGroup = 32;
 
+// Host memory the device writes check results into: pinned, handed out in 16-byte slots.
+class CheckSlots {
+ public:
+  int64_t* take() {
+    std::lock_guard lk(mutex_);
+    if (free_.empty()) {
+      constexpr size_t kSlots = 1024;
+      void* p = nullptr;
+      check(cudaHostAlloc(&p, kSlots * 2 * sizeof(int64_t), cudaHostAllocPortable), "cudaHostAlloc");
+      for (size_t i = 0; i < kSlots; ++i) free_.push_back(static_cast<int64_t*>(p) + 2 * i);
+    }
+    int64_t* slot = free_.back();
+    free_.pop_back();
+    return slot;
+  }
+  void give_back(int64_t* slot) {
+    std::lock_guard lk(mutex_);
+    free_.push_back(slot);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<int64_t*> free_;  // slabs are never freed: used until exit
+};
+CheckSlots& check_slots() {
+  static auto* c = new CheckSlots();
+  return *c;
+}
+
+// A device-side check of one primitive: the (code, value) pair copied back into `host`.
+struct DeviceCheck {
+  int64_t* host;
+  std::function<std::exception_ptr(int64_t code, int64_t value)> make_error;
+};
+
+struct PendingOp {
+  uint64_t seq;
+  std::function<void(std::exception_ptr)> done;
+  std::vector<DeviceCheck> checks;
+};
+
 struct Completion {
   cudaEvent_t event;
-  std::vector<std::function<void()>> done;
+  std::vector<PendingOp> ops;
   std::vector<allocator::Buffer> scratch;
   std::vector<array> keep;
 };
@@ -102,12 +144,16 @@ class StreamState {
   // Stream worker thread only.
   void add_scratch(allocator::Buffer b) { scratch_.push_back(b); }
   void add_keep(array a) { keep_.push_back(std::move(a)); }
+  void add_check(DeviceCheck c) { checks_.push_back(std::move(c)); }
+  int64_t* last_check_host() { return checks_.back().host; }
+  uint64_t begin_op() { return started_.fetch_add(1, std::memory_order_acq_rel) + 1; }
 
   // Completions are held back and handed to the completion thread in groups (one event per
   // group): fewer events and wake-ups per op. The scheduler flushes at the end of every batch
   // and before a cross-stream wait.
-  void on_complete(std::function<void()> done) {
-    pending_.push_back(std::move(done));
+  void on_complete(uint64_t seq, std::function<void(std::exception_ptr)> done) {
+    pending_.push_back(PendingOp{seq, std::move(done), std::move(checks_)});
+    checks_.clear();
     if (pending_.size() >= kGroup) flush();
   }
   void flush() {
@@ -137,6 +183,18 @@ class StreamState {
     return e;
   }
 
+  // The error of one completed primitive: a failed kernel, a failed device check, or an error
+  // found earlier while this primitive had already started (its inputs may be affected).
+  std::exception_ptr op_error(PendingOp& op, std::exception_ptr kernel_error) {
+    std::exception_ptr err = kernel_error;
+    for (auto& c : op.checks) {
+      if (!err && c.host[0] != 0) err = c.make_error(c.host[0], c.host[1]);
+      check_slots().give_back(c.host);
+    }
+    if (!err && poison_ && op.seq <= poison_until_) err = poison_;
+    return err;
+  }
+
   void run() {
     cudaSetDevice(0);
     while (true) {
@@ -147,12 +205,21 @@ class StreamState {
         c = std::move(queue_.front());
         queue_.pop_front();
       }
-      cudaError_t err = cudaEventSynchronize(c.event);
-      if (err != cudaSuccess) {
-        // A failed kernel leaves the context unusable; later CUDA calls report it as errors.
-        std::fprintf(stderr, "alloy: a GPU kernel failed: %s\n", cudaGetErrorString(err));
+      std::exception_ptr kernel_error;
+      cudaError_t status = cudaEventSynchronize(c.event);
+      if (status != cudaSuccess) {
+        kernel_error = std::make_exception_ptr(std::runtime_error(
+            std::string("[gpu] a kernel failed: ") + cudaGetErrorString(status)));
       }
-      for (auto& d : c.done) d();
+      for (auto& op : c.ops) {
+        std::exception_ptr err = op_error(op, kernel_error);
+        bool fresh = err && err != poison_;
+        op.done(err);  // first: primitives that start from now on see the error on their inputs
+        if (fresh) {
+          poison_ = err;
+          poison_until_ = started_.load(std::memory_order_acquire);
+        }
+      }
       for (auto& b : c.scratch) allocator::gpu_allocator().free(b);
       c.keep.clear();
       std::lock_guard lk(mutex_);
@@ -161,9 +228,16 @@ class StreamState {
   }
 
   cudaStream_t stream_{};
-  std::vector<std::function<void()>> pending_;  // stream worker only, like scratch_ and keep_
+  std::atomic<uint64_t> started_{0};
+  // Stream worker only:
+  std::vector<PendingOp> pending_;
+  std::vector<DeviceCheck> checks_;
   std::vector<allocator::Buffer> scratch_;
   std::vector<array> keep_;
+  // Completion thread only:
+  std::exception_ptr poison_;
+  uint64_t poison_until_ = 0;
+
   std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<Completion> queue_;
@@ -249,6 +323,22 @@ void* scratch(const Stream& s, size_t bytes) {
 
 void keep_until_complete(const Stream& s, array a) { state_of(s).add_keep(std::move(a)); }
 
+int64_t* device_check(const Stream& s, std::function<std::exception_ptr(int64_t code, int64_t value)> make_error) {
+  auto* flag = static_cast<int64_t*>(scratch(s, 2 * sizeof(int64_t)));
+  check(cudaMemsetAsync(flag, 0, 2 * sizeof(int64_t), stream_of(s)), "memset");
+  int64_t* host = check_slots().take();
+  host[0] = host[1] = 0;
+  state_of(s).add_check(DeviceCheck{host, std::move(make_error)});
+  return flag;
+}
+
+void finish_device_check(const Stream& s, const int64_t* flag) {
+  // The last check registered is this flag's; copy its result back behind the kernels.
+  check(cudaMemcpyAsync(state_of(s).last_check_host(), flag, 2 * sizeof(int64_t), cudaMemcpyDeviceToHost,
+                        stream_of(s)),
+        "copy check result");
+}
+
 array as_row_contiguous(const array& a, const Stream& s, std::optional<Dtype> dtype) {
   Dtype t = dtype.value_or(a.dtype());
   if (a.flags().row_contiguous && a.dtype() == t) return a;
@@ -333,8 +423,10 @@ void new_stream(Stream s) {
   cuda::streams()[s.index] = st;
 }
 
-void on_complete(Stream s, std::function<void()> done) {
-  cuda::state_of(s).on_complete(std::move(done));
+uint64_t begin_op(Stream s) { return cuda::state_of(s).begin_op(); }
+
+void on_complete(Stream s, uint64_t op, std::function<void(std::exception_ptr)> done) {
+  cuda::state_of(s).on_complete(op, std::move(done));
 }
 
 void flush(Stream s) { cuda::state_of(s).flush(); }

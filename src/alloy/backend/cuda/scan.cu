@@ -17,45 +17,12 @@
 #include <algorithm>
 #include <limits>
 
+#include "alloy/backend/cuda/combine_ops.cuh"
 #include "alloy/backend/cuda/kernel_utils.cuh"
 
 namespace alloy {
 namespace cuda {
 namespace {
-
-template <typename A>
-struct SumOp {
-  static __device__ __forceinline__ A init() { return A(0); }
-  __device__ __forceinline__ A operator()(A a, A x) const { return A(a + x); }
-};
-template <typename A>
-struct ProdOp {
-  static __device__ __forceinline__ A init() { return A(1); }
-  __device__ __forceinline__ A operator()(A a, A x) const { return A(a * x); }
-};
-// NaN is sticky in either operand (as on the CPU: a NaN x replaces a, a NaN a is kept).
-template <typename A>
-struct MaxOp {
-  static __device__ __forceinline__ A init() {
-    if constexpr (std::is_floating_point_v<A>) return -std::numeric_limits<A>::infinity();
-    else return std::numeric_limits<A>::lowest();
-  }
-  __device__ __forceinline__ A operator()(A a, A x) const {
-    if constexpr (std::is_floating_point_v<A>) return (x > a || x != x) ? x : a;
-    else return x > a ? x : a;
-  }
-};
-template <typename A>
-struct MinOp {
-  static __device__ __forceinline__ A init() {
-    if constexpr (std::is_floating_point_v<A>) return std::numeric_limits<A>::infinity();
-    else return std::numeric_limits<A>::max();
-  }
-  __device__ __forceinline__ A operator()(A a, A x) const {
-    if constexpr (std::is_floating_point_v<A>) return (x < a || x != x) ? x : a;
-    else return x < a ? x : a;
-  }
-};
 
 // BlockScan prefix callback: hands out the running total and folds in each tile's aggregate.
 template <typename A, typename Op>
@@ -204,31 +171,7 @@ void Scan::eval_gpu(const std::vector<array>& inputs, array& out) {
     run(cuda::as_row_contiguous(in, s), cuda::device_out_ptr(out));
     return;
   }
-  // Scan axis last: tmp holds `in` permuted to (other axes..., axis), written through the
-  // permuted strides; the result res has the same layout and is read back through them.
-  Shape shape;
-  std::vector<int> perm;
-  for (int d = 0; d < nd; ++d) {
-    if (d != axis_) perm.push_back(d);
-  }
-  perm.push_back(axis_);
-  for (int d : perm) shape.push_back(in.shape(d));
-  array tmp(shape, in.dtype(), nullptr, {});
-  cuda::allocate(tmp);
-  Strides permuted(nd);
-  for (int k = 0; k < nd; ++k) permuted[perm[k]] = tmp.strides()[k];
-  cuda::copy_into(in, cuda::device_out_ptr(tmp), tmp.dtype(), permuted, in.shape(), s);
-  tmp.set_status(array::Status::available);
-  cuda::keep_until_complete(s, tmp);
-  array res(shape, in.dtype(), nullptr, {});
-  cuda::allocate(res);
-  run(tmp, cuda::device_out_ptr(res));
-  res.set_status(array::Status::available);
-  cuda::keep_until_complete(s, res);
-  array view(in.shape(), in.dtype(), nullptr, {});
-  view.copy_shared_buffer(res, permuted, Flags{true, false, false}, res.size(), 0);
-  view.set_status(array::Status::available);
-  cuda::copy_into(view, cuda::device_out_ptr(out), out.dtype(), out.strides(), out.shape(), s);
+  cuda::along_last_axis(in, out, axis_, s, run);
 }
 
 }  // namespace alloy

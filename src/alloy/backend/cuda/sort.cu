@@ -183,31 +183,7 @@ void Sort::eval_gpu(const std::vector<array>& inputs, array& out) {
     run(cuda::as_row_contiguous(in, s), cuda::device_out_ptr(out));
     return;
   }
-  // Sort axis last: tmp holds `in` permuted to (other axes..., axis), written through the
-  // permuted strides; the result res has the same layout and is read back through them.
-  Shape shape;
-  std::vector<int> perm;
-  for (int d = 0; d < nd; ++d) {
-    if (d != axis_) perm.push_back(d);
-  }
-  perm.push_back(axis_);
-  for (int d : perm) shape.push_back(in.shape(d));
-  array tmp(shape, in.dtype(), nullptr, {});
-  cuda::allocate(tmp);
-  Strides permuted(nd);
-  for (int k = 0; k < nd; ++k) permuted[perm[k]] = tmp.strides()[k];
-  cuda::copy_into(in, cuda::device_out_ptr(tmp), tmp.dtype(), permuted, in.shape(), s);
-  tmp.set_status(array::Status::available);
-  cuda::keep_until_complete(s, tmp);
-  array res(shape, out.dtype(), nullptr, {});
-  cuda::allocate(res);
-  run(tmp, cuda::device_out_ptr(res));
-  res.set_status(array::Status::available);
-  cuda::keep_until_complete(s, res);
-  array view(in.shape(), out.dtype(), nullptr, {});
-  view.copy_shared_buffer(res, permuted, Flags{true, false, false}, res.size(), 0);
-  view.set_status(array::Status::available);
-  cuda::copy_into(view, cuda::device_out_ptr(out), out.dtype(), out.strides(), out.shape(), s);
+  cuda::along_last_axis(in, out, axis_, s, run);
 }
 
 }  // namespace alloy

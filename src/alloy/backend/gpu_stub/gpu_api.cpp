@@ -13,7 +13,8 @@ namespace {
 bool is_available() { return false; }
 std::string unavailable_reason() { return "alloy was built without CUDA"; }
 void new_stream(Stream) { fail(); }
-void on_complete(Stream, std::function<void()>) { fail(); }
+uint64_t begin_op(Stream) { fail(); }
+void on_complete(Stream, uint64_t, std::function<void(std::exception_ptr)>) { fail(); }
 void flush(Stream) { fail(); }
 void synchronize(Stream) { fail(); }
 void* host_view(Data&) { fail(); }
