@@ -1,0 +1,278 @@
+// Tokenizers from GGUF metadata against llama.cpp's test vectors in ../shared/data/tokenizers:
+// each ggml-vocab-<name>.gguf.inp string (split exactly as test-tokenizer-0 splits it) must
+// encode to its .out line (no BOS, special-token parsing off), and decode back to itself.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "alloy/io/gguf.h"
+#include "alloy/llm/tokenizer/tokenizer.h"
+
+using alloy::llm::StreamingDecoder;
+using alloy::llm::Tokenizer;
+using alloy::llm::TokenType;
+namespace io = alloy::io;
+
+namespace {
+
+std::string data_dir() {
+  if (const char* env = std::getenv("ALLOY_TEST_DATA")) return env;
+#ifdef ALLOY_TEST_DATA_DIR
+  return ALLOY_TEST_DATA_DIR;
+#else
+  return "";
+#endif
+}
+
+std::string vocab_path(const std::string& name) {
+  return data_dir() + "/tokenizers/ggml-vocab-" + name + ".gguf";
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// test-tokenizer-0 cuts on "\n__ggml_vocab_test__\n": the newline before a separator belongs
+// to the separator, so "\n" cases are written as an extra blank line.
+std::vector<std::string> read_inputs(const std::string& path) {
+  const std::string raw = slurp(path), sep = "\n__ggml_vocab_test__\n";
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < raw.size()) {
+    size_t next = raw.find(sep, pos);
+    if (next == std::string::npos) {
+      out.push_back(raw.substr(pos));
+      break;
+    }
+    out.push_back(raw.substr(pos, next - pos));
+    pos = next + sep.size();
+  }
+  return out;
+}
+
+std::vector<std::vector<int32_t>> read_outputs(const std::string& path) {
+  std::ifstream f(path);
+  std::vector<std::vector<int32_t>> out;
+  std::string line;
+  while (std::getline(f, line)) {
+    std::istringstream ls(line);
+    std::vector<int32_t> ids;
+    int32_t id;
+    while (ls >> id) ids.push_back(id);
+    out.push_back(std::move(ids));
+  }
+  return out;
+}
+
+std::string ids_to_string(const std::vector<int32_t>& ids) {
+  std::string s;
+  for (int32_t id : ids) s += (s.empty() ? "" : " ") + std::to_string(id);
+  return s;
+}
+
+// Loading a vocabulary takes a moment; each is read once per test binary.
+const Tokenizer& vocab(const std::string& name) {
+  static std::map<std::string, Tokenizer> cache;
+  auto it = cache.find(name);
+  if (it == cache.end()) {
+    io::GGUFFile f = io::load_gguf(vocab_path(name), /*load_tensors=*/false);
+    it = cache.emplace(name, Tokenizer::from_gguf_metadata(f.metadata)).first;
+  }
+  return it->second;
+}
+
+#define SKIP_WITHOUT_DATA(name)                                                         \
+  if (!std::filesystem::exists(vocab_path(name)))                                       \
+  GTEST_SKIP() << "test data not found: " << vocab_path(name)                           \
+               << " (set ALLOY_TEST_DATA or provide ../shared/data)"
+
+class VocabTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(VocabTest, EncodesEveryCase) {
+  const std::string name = GetParam();
+  SKIP_WITHOUT_DATA(name);
+  const Tokenizer& tok = vocab(name);
+  auto inputs = read_inputs(vocab_path(name) + ".inp");
+  auto outputs = read_outputs(vocab_path(name) + ".out");
+  ASSERT_FALSE(inputs.empty()) << name;
+  ASSERT_EQ(inputs.size(), outputs.size()) << name;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    EXPECT_EQ(ids_to_string(tok.encode(inputs[i])), ids_to_string(outputs[i]))
+        << name << " case " << i << ": \"" << inputs[i] << "\"";
+  }
+}
+
+TEST_P(VocabTest, DecodeInvertsEncode) {
+  const std::string name = GetParam();
+  SKIP_WITHOUT_DATA(name);
+  const Tokenizer& tok = vocab(name);
+  auto inputs = read_inputs(vocab_path(name) + ".inp");
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    EXPECT_EQ(tok.decode(tok.encode(inputs[i])), inputs[i]) << name << " case " << i;
+    // With BOS/EOS added the control tokens render as nothing.
+    EXPECT_EQ(tok.decode(tok.encode(inputs[i], /*add_special=*/true)), inputs[i])
+        << name << " case " << i << " with special tokens";
+  }
+}
+
+TEST_P(VocabTest, StreamingEqualsWholeDecode) {
+  const std::string name = GetParam();
+  SKIP_WITHOUT_DATA(name);
+  const Tokenizer& tok = vocab(name);
+  for (const std::string& s : read_inputs(vocab_path(name) + ".inp")) {
+    StreamingDecoder d(tok);
+    std::string streamed;
+    for (int32_t id : tok.encode(s)) {
+      std::string part = d.push(id);
+      EXPECT_EQ(alloy::llm::utf8_incomplete_tail(part), 0u) << name << ": \"" << s << "\"";
+      streamed += part;
+    }
+    streamed += d.flush();
+    EXPECT_EQ(streamed, s) << name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Tokenizers, VocabTest,
+                         ::testing::Values("llama-spm", "llama-bpe", "qwen2", "gpt-2", "phi-3"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& c : n)
+                             if (c == '-') c = '_';
+                           return n;
+                         });
+
+TEST(Tokenizer, MetadataOfKnownVocabularies) {
+  SKIP_WITHOUT_DATA("llama-spm");
+  EXPECT_EQ(vocab("llama-spm").bos_id(), 1);
+  EXPECT_EQ(vocab("llama-spm").eos_id(), 2);
+  EXPECT_EQ(vocab("llama-bpe").bos_id(), 128000);
+  EXPECT_EQ(vocab("llama-bpe").eos_id(), 128001);
+  EXPECT_EQ(vocab("phi-3").eos_id(), 32000);
+  EXPECT_EQ(vocab("qwen2").pre(), "qwen2");
+}
+
+TEST(Tokenizer, SpecialTokensOnlyWhenParsed) {
+  SKIP_WITHOUT_DATA("llama-spm");
+  const Tokenizer& spm = vocab("llama-spm");
+  auto plain = spm.encode("<s>Hi");
+  EXPECT_EQ(std::count(plain.begin(), plain.end(), 1), 0) << ids_to_string(plain);
+  auto parsed = spm.encode("<s>Hi", false, /*parse_special=*/true);
+  ASSERT_FALSE(parsed.empty());
+  EXPECT_EQ(parsed[0], 1);
+  // Text after a special token gets the SPM space prefix again, as at the start.
+  EXPECT_EQ(std::vector<int32_t>(parsed.begin() + 1, parsed.end()), spm.encode("Hi"));
+  EXPECT_EQ(spm.encode("Hi", /*add_special=*/true)[0], 1);
+  EXPECT_EQ(vocab("llama-bpe").encode("Hi", true).front(), 128000);
+  EXPECT_EQ(vocab("gpt-2").encode("Hi", true), vocab("gpt-2").encode("Hi"));  // adds nothing
+
+  const Tokenizer& qwen = vocab("qwen2");
+  auto q = qwen.encode("<|im_start|>user\nhi<|im_end|>", false, true);
+  ASSERT_GE(q.size(), 3u);
+  EXPECT_EQ(q.front(), 151644);
+  EXPECT_EQ(q.back(), 151645);
+  EXPECT_EQ(qwen.decode(q), "user\nhi");  // control tokens render as nothing
+  EXPECT_EQ(qwen.token_piece(151644, /*special=*/true), "<|im_start|>");
+  auto q_plain = qwen.encode("<|im_start|>");
+  EXPECT_EQ(std::count(q_plain.begin(), q_plain.end(), 151644), 0);
+  EXPECT_EQ(qwen.decode(q_plain), "<|im_start|>");
+  // User-defined tokens are whole tokens even with special parsing off (llama.cpp's rule).
+  EXPECT_EQ(qwen.token_type(151646), TokenType::user_defined);
+  EXPECT_EQ(qwen.encode("a[PAD151646]"), (std::vector<int32_t>{64, 151646}));
+}
+
+TEST(StreamingDecoder, HoldsBackSplitEmoji) {
+  SKIP_WITHOUT_DATA("llama-spm");
+  const Tokenizer& tok = vocab("llama-spm");
+  const std::string llama = "\xF0\x9F\xA6\x99";  // U+1F999, spelled with four byte tokens
+  auto ids = tok.encode("a" + llama);
+  ASSERT_GE(ids.size(), 4u);
+  std::vector<int32_t> bytes(ids.end() - 4, ids.end());
+  for (int32_t id : bytes) EXPECT_EQ(tok.token_type(id), TokenType::byte) << ids_to_string(ids);
+  StreamingDecoder d(tok);
+  std::string text;
+  for (size_t i = 0; i + 4 < ids.size(); ++i) text += d.push(ids[i]);
+  EXPECT_EQ(text, "a");
+  EXPECT_EQ(d.push(bytes[0]), "");
+  EXPECT_EQ(d.push(bytes[1]), "");
+  EXPECT_EQ(d.push(bytes[2]), "");
+  EXPECT_EQ(d.push(bytes[3]), llama);
+  EXPECT_EQ(d.flush(), "");
+
+  // An incomplete sequence comes out on flush, as it is.
+  StreamingDecoder d2(tok);
+  EXPECT_EQ(d2.push(bytes[0]), "");
+  EXPECT_EQ(d2.push(bytes[1]), "");
+  EXPECT_EQ(d2.flush(), llama.substr(0, 2));
+
+  // Byte-level BPE splits the same character over tokens too.
+  const Tokenizer& gpt2 = vocab("gpt-2");
+  auto g = gpt2.encode(llama);
+  ASSERT_GE(g.size(), 2u) << ids_to_string(g);
+  StreamingDecoder d3(gpt2);
+  std::string streamed;
+  for (size_t i = 0; i + 1 < g.size(); ++i) streamed += d3.push(g[i]);
+  EXPECT_EQ(streamed, "");
+  EXPECT_EQ(d3.push(g.back()), llama);
+}
+
+std::map<std::string, io::GGUFValue> tiny_bpe(const std::string& pre) {
+  std::map<std::string, io::GGUFValue> md;
+  md["tokenizer.ggml.model"] = std::string("gpt2");
+  md["tokenizer.ggml.tokens"] = std::vector<std::string>{"a", "b", "ab"};
+  md["tokenizer.ggml.merges"] = std::vector<std::string>{"a b"};
+  md["tokenizer.ggml.pre"] = pre;
+  return md;
+}
+
+template <typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "no std::invalid_argument";
+}
+
+TEST(Tokenizer, Errors) {
+  auto unknown_pre = error_of([] { Tokenizer::from_gguf_metadata(tiny_bpe("xyz")); });
+  EXPECT_NE(unknown_pre.find("[tokenizer] unknown pre-tokenizer 'xyz'"), std::string::npos)
+      << unknown_pre;
+
+  auto md = tiny_bpe("gpt-2");
+  md["tokenizer.ggml.model"] = std::string("wordpiece");
+  auto unknown_model = error_of([&] { Tokenizer::from_gguf_metadata(md); });
+  EXPECT_NE(unknown_model.find("'wordpiece'"), std::string::npos) << unknown_model;
+
+  md = tiny_bpe("gpt-2");
+  md.erase("tokenizer.ggml.merges");
+  auto no_merges = error_of([&] { Tokenizer::from_gguf_metadata(md); });
+  EXPECT_NE(no_merges.find("tokenizer.ggml.merges"), std::string::npos) << no_merges;
+
+  md = tiny_bpe("gpt-2");
+  md.erase("tokenizer.ggml.tokens");
+  auto no_tokens = error_of([&] { Tokenizer::from_gguf_metadata(md); });
+  EXPECT_NE(no_tokens.find("tokenizer.ggml.tokens"), std::string::npos) << no_tokens;
+
+  md = tiny_bpe("gpt-2");
+  md["tokenizer.ggml.model"] = std::string("llama");
+  auto no_scores = error_of([&] { Tokenizer::from_gguf_metadata(md); });
+  EXPECT_NE(no_scores.find("tokenizer.ggml.scores"), std::string::npos) << no_scores;
+
+  md = tiny_bpe("gpt-2");
+  md.erase("tokenizer.ggml.model");
+  auto no_model = error_of([&] { Tokenizer::from_gguf_metadata(md); });
+  EXPECT_NE(no_model.find("tokenizer.ggml.model"), std::string::npos) << no_model;
+
+  Tokenizer t = Tokenizer::from_gguf_metadata(tiny_bpe("gpt-2"));
+  EXPECT_EQ(t.encode("abab"), (std::vector<int32_t>{2, 2}));
+  EXPECT_EQ(t.decode({2, 0}), "aba");
+  EXPECT_THROW(t.decode({3}), std::out_of_range);
+}
+
+}  // namespace
