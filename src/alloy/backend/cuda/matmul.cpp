@@ -174,6 +174,7 @@ void gemm(const Stream& s, array a, array b, array& out, float alpha, float beta
     lb = MatrixLayout{false, std::max<int64_t>(N, 1)};
   }
   bs = batch_strides(a, b, batch);  // the copies above are dense: their batches have one stride
+  if (!bs) throw std::logic_error("[matmul] dense operands without a single batch stride");
   if (K == 0) {
     // No products: out = 0 (AddMM with K == 0 runs on the CPU).
     cuda::check(cudaMemsetAsync(cuda::device_out_ptr(out), 0, out.nbytes(), stream), "memset");
