@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "alloy/io/gguf.h"
 #include "alloy/llm/tokenizer/tokenizer.h"
@@ -273,6 +274,84 @@ TEST(Tokenizer, Errors) {
   EXPECT_EQ(t.encode("abab"), (std::vector<int32_t>{2, 2}));
   EXPECT_EQ(t.decode({2, 0}), "aba");
   EXPECT_THROW(t.decode({3}), std::out_of_range);
+}
+
+// Hugging Face tokenizer.json: stories260K-hf's reference prompts encode (no BOS: its
+// post-processor adds none) to the reference input_ids and decode back.
+std::string hf_dir(const std::string& name) { return data_dir() + "/hf/" + name; }
+
+TEST(TokenizerJson, Stories260KReferencePrompts) {
+  const std::string dir = hf_dir("stories260K-hf");
+  if (!std::filesystem::exists(dir + "/tokenizer.json"))
+    GTEST_SKIP() << "test data not found: " << dir << " (set ALLOY_TEST_DATA or provide ../shared/data)";
+  Tokenizer t = Tokenizer::from_tokenizer_json(dir + "/tokenizer.json");
+  EXPECT_EQ(t.model(), alloy::llm::TokenizerModel::spm);
+  EXPECT_EQ(t.vocab_size(), 512);
+  auto ref = nlohmann::json::parse(slurp(dir + "/reference.json"));
+  int cases = 0;
+  for (const auto& c : ref) {
+    if (!c.contains("prompt")) continue;
+    ++cases;
+    const std::string prompt = c["prompt"].get<std::string>();
+    const auto expected = c["input_ids"].get<std::vector<int32_t>>();
+    EXPECT_EQ(t.encode(prompt), expected) << prompt;
+    EXPECT_EQ(t.encode(prompt, /*add_special=*/true), expected) << "no BOS expected: " << prompt;
+    EXPECT_EQ(t.decode(expected), prompt);
+  }
+  EXPECT_GT(cases, 0);
+
+  // The tiny-* models ship the same vocabulary; where it is identical, ids must agree.
+  auto base = nlohmann::json::parse(slurp(dir + "/tokenizer.json"));
+  for (const char* name : {"tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-qwen3", "tiny-phi3",
+                           "tiny-gemma2", "tiny-gemma3"}) {
+    const std::string path = hf_dir(name) + "/tokenizer.json";
+    if (!std::filesystem::exists(path)) continue;
+    Tokenizer other = Tokenizer::from_tokenizer_json(path);
+    auto j = nlohmann::json::parse(slurp(path));
+    if (j["model"]["vocab"] != base["model"]["vocab"] || j["model"]["merges"] != base["model"]["merges"])
+      continue;  // a different vocabulary: nothing to compare against
+    for (const auto& c : ref)
+      if (c.contains("prompt"))
+        EXPECT_EQ(other.encode(c["prompt"].get<std::string>()), t.encode(c["prompt"].get<std::string>()))
+            << name;
+  }
+}
+
+TEST(TokenizerJson, ByteLevelAndErrors) {
+  // A tiny byte-level BPE: "a", "b", "ab" with merge a+b; the GPT-2 regex via ByteLevel.
+  const std::string bl = R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2, "\u0120": 3},
+      "merges": [["a", "b"]]}, "normalizer": null,
+      "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "use_regex": true},
+      "added_tokens": [{"id": 4, "content": "<|end|>", "special": true}]})";
+  Tokenizer t = Tokenizer::from_tokenizer_json(bl);
+  EXPECT_EQ(t.model(), alloy::llm::TokenizerModel::bpe);
+  EXPECT_EQ(t.pre(), "gpt-2");
+  EXPECT_EQ(t.encode("abab"), (std::vector<int32_t>{2, 2}));
+  EXPECT_EQ(t.encode("ab ab"), (std::vector<int32_t>{2, 3, 2}));
+  EXPECT_EQ(t.encode("ab<|end|>", false, true), (std::vector<int32_t>{2, 4}));
+  EXPECT_EQ(t.decode({2, 3, 2}), "ab ab");
+
+  // Llama 3's Split regex selects the llama-bpe pre-tokenizer.
+  auto j = nlohmann::json::parse(bl);
+  j["pre_tokenizer"] = nlohmann::json::parse(R"({"type": "Sequence", "pretokenizers": [
+      {"type": "Split", "pattern": {"Regex": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}, "behavior": "Isolated", "invert": false},
+      {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}]})");
+  EXPECT_EQ(Tokenizer::from_tokenizer_json(j.dump()).pre(), "llama-bpe");
+
+  j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = "\\w+";
+  auto bad_regex = error_of([&] { Tokenizer::from_tokenizer_json(j.dump()); });
+  EXPECT_NE(bad_regex.find("'\\w+'"), std::string::npos) << bad_regex;
+
+  j = nlohmann::json::parse(bl);
+  j["model"]["type"] = "WordPiece";
+  auto bad_model = error_of([&] { Tokenizer::from_tokenizer_json(j.dump()); });
+  EXPECT_NE(bad_model.find("[tokenizer]"), std::string::npos) << bad_model;
+  EXPECT_NE(bad_model.find("'WordPiece'"), std::string::npos) << bad_model;
+
+  j = nlohmann::json::parse(bl);
+  j["normalizer"] = nlohmann::json::parse(R"({"type": "NFKC"})");
+  auto bad_norm = error_of([&] { Tokenizer::from_tokenizer_json(j.dump()); });
+  EXPECT_NE(bad_norm.find("'NFKC'"), std::string::npos) << bad_norm;
 }
 
 }  // namespace

@@ -58,6 +58,13 @@ void Tokenizer::encode_spm(const std::string& text, std::vector<int32_t>& out) c
     if (left < 0 || right < 0) return;
     std::string_view s =
         std::string_view(text).substr(symbols[left].offset, symbols[left].n + symbols[right].n);
+    if (spm_merge_by_rank_) {
+      // Hugging Face BPE: only listed pairs merge, lowest rank first (score = -rank).
+      int32_t rank = merge_rank(s.substr(0, symbols[left].n), s.substr(symbols[left].n));
+      if (rank < 0 || token_id(s) < 0) return;
+      queue.push({left, right, -static_cast<float>(rank), s.size()});
+      return;
+    }
     int32_t id = token_id(s);
     if (id < 0) return;
     queue.push({left, right, scores_[id], s.size()});

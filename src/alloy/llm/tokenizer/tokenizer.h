@@ -45,6 +45,12 @@ using TokenTextMap = std::unordered_map<std::string, int32_t, TokenTextHash, std
 class Tokenizer {
  public:
   static Tokenizer from_gguf_metadata(const std::map<std::string, io::GGUFValue>& md);
+  // From a Hugging Face tokenizer.json ("BPE" model): a path to the file, or the JSON text
+  // itself (anything starting with '{'). Byte-fallback BPE with the SentencePiece normalizer
+  // (Prepend + Replace "▁") maps onto the SPM path, merging by merge rank; a ByteLevel
+  // pre-tokenizer maps onto byte-level BPE. Given a path, a sibling tokenizer_config.json
+  // supplies bos/eos tokens and add_bos_token/add_eos_token when present.
+  static Tokenizer from_tokenizer_json(const std::string& path_or_json_text);
 
   // add_special: BOS/EOS as the vocabulary's add_bos_token/add_eos_token say.
   std::vector<int32_t> encode(std::string_view text, bool add_special = false,
@@ -92,7 +98,8 @@ class Tokenizer {
   bool add_bos_ = false;
   bool add_eos_ = false;
   bool add_space_prefix_ = false;
-  bool ignore_merges_ = false;  // Llama 3: a pre-token that is a whole vocab entry stays whole
+  bool ignore_merges_ = false;
+  bool spm_merge_by_rank_ = false;  // HF tokenizer.json: SPM merges pairs by merge rank  // Llama 3: a pre-token that is a whole vocab entry stays whole
 };
 
 // Decodes token by token, holding back the bytes of a UTF-8 sequence until it is complete.
