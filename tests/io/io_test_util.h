@@ -21,6 +21,7 @@
 #include "alloy/core/array.h"
 #include "alloy/core/ops.h"
 #include "alloy/io/io.h"
+#include "../test_data.h"
 
 namespace alloy::io::test {
 
@@ -204,14 +205,6 @@ inline int mini_fuzz(const std::vector<uint8_t>& valid,
   return accepted;
 }
 
-// The shared test data folder: $ALLOY_TEST_DATA, else ../shared/data beside the sources.
-inline std::string test_data_dir() {
-  if (const char* env = std::getenv("ALLOY_TEST_DATA")) return env;
-#ifdef ALLOY_TEST_DATA_DIR
-  return ALLOY_TEST_DATA_DIR;
-#else
-  return "";
-#endif
-}
+using alloy::test::test_data_dir;
 
 }  // namespace alloy::io::test

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "../test_data.h"
+
 #include "alloy/llm/jinja/template.h"
 
 using alloy::llm::ChatTemplate;
@@ -15,21 +17,9 @@ using ojson = nlohmann::ordered_json;
 
 namespace {
 
-std::string data_dir() {
-  if (const char* env = std::getenv("ALLOY_TEST_DATA")) return env;
-#ifdef ALLOY_TEST_DATA_DIR
-  return ALLOY_TEST_DATA_DIR;
-#else
-  return "";
-#endif
-}
+using alloy::test::read_text;
+std::string data_dir() { return alloy::test::test_data_dir(); }
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // render_expected.py's strftime_now stand-in.
 std::string fixed_strftime(const std::string& fmt) {
@@ -60,7 +50,7 @@ TEST(ChatTemplateGolden, AllTemplatesAndConversations) {
   ojson expected = ojson::parse(probe);
   int checked = 0;
   for (auto& [name, cases] : expected["expected"].items()) {
-    ChatTemplate tpl(read_file(dir + "/" + name + ".jinja"));
+    ChatTemplate tpl(read_text(dir + "/" + name + ".jinja"));
     tpl.set_strftime_now(fixed_strftime);
     for (auto& c : cases) {
       ojson ctx = {{"messages", expected["conversations"][c["conversation"].get<std::string>()]},

@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "../test_data.h"
+
 #include "alloy/io/gguf.h"
 #include "alloy/llm/tokenizer/tokenizer.h"
 
@@ -18,30 +20,18 @@ namespace io = alloy::io;
 
 namespace {
 
-std::string data_dir() {
-  if (const char* env = std::getenv("ALLOY_TEST_DATA")) return env;
-#ifdef ALLOY_TEST_DATA_DIR
-  return ALLOY_TEST_DATA_DIR;
-#else
-  return "";
-#endif
-}
+using alloy::test::read_text;
+std::string data_dir() { return alloy::test::test_data_dir(); }
 
 std::string vocab_path(const std::string& name) {
   return data_dir() + "/tokenizers/ggml-vocab-" + name + ".gguf";
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // test-tokenizer-0 cuts on "\n__ggml_vocab_test__\n": the newline before a separator belongs
 // to the separator, so "\n" cases are written as an extra blank line.
 std::vector<std::string> read_inputs(const std::string& path) {
-  const std::string raw = slurp(path), sep = "\n__ggml_vocab_test__\n";
+  const std::string raw = read_text(path), sep = "\n__ggml_vocab_test__\n";
   std::vector<std::string> out;
   size_t pos = 0;
   while (pos < raw.size()) {
@@ -287,7 +277,7 @@ TEST(TokenizerJson, Stories260KReferencePrompts) {
   Tokenizer t = Tokenizer::from_tokenizer_json(dir + "/tokenizer.json");
   EXPECT_EQ(t.model(), alloy::llm::TokenizerModel::spm);
   EXPECT_EQ(t.vocab_size(), 512);
-  auto ref = nlohmann::json::parse(slurp(dir + "/reference.json"));
+  auto ref = nlohmann::json::parse(read_text(dir + "/reference.json"));
   int cases = 0;
   for (const auto& c : ref) {
     if (!c.contains("prompt")) continue;
@@ -301,13 +291,13 @@ TEST(TokenizerJson, Stories260KReferencePrompts) {
   EXPECT_GT(cases, 0);
 
   // The tiny-* models ship the same vocabulary; where it is identical, ids must agree.
-  auto base = nlohmann::json::parse(slurp(dir + "/tokenizer.json"));
+  auto base = nlohmann::json::parse(read_text(dir + "/tokenizer.json"));
   for (const char* name : {"tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-qwen3", "tiny-phi3",
                            "tiny-gemma2", "tiny-gemma3"}) {
     const std::string path = hf_dir(name) + "/tokenizer.json";
     if (!std::filesystem::exists(path)) continue;
     Tokenizer other = Tokenizer::from_tokenizer_json(path);
-    auto j = nlohmann::json::parse(slurp(path));
+    auto j = nlohmann::json::parse(read_text(path));
     if (j["model"]["vocab"] != base["model"]["vocab"] || j["model"]["merges"] != base["model"]["merges"])
       continue;  // a different vocabulary: nothing to compare against
     for (const auto& c : ref)

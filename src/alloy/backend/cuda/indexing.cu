@@ -238,6 +238,23 @@ void check_indices(const std::string& op, const array& idx, int axis, int64_t si
   });
 }
 
+// Per indexed axis: its size, its stride in the strided operand, the slice taken along it, and
+// the largest valid wrapped index (size - slice).
+struct IndexedAxes {
+  std::vector<int64_t> sizes, strides, slices, limits;
+};
+IndexedAxes indexed_axes(const std::vector<int>& axes, const Shape& shape, const Strides& strides,
+                         const Shape& slice) {
+  IndexedAxes r;
+  for (int ax : axes) {
+    r.sizes.push_back(shape[ax]);
+    r.strides.push_back(strides[ax]);
+    r.slices.push_back(slice[ax]);
+    r.limits.push_back(shape[ax] - slice[ax]);
+  }
+  return r;
+}
+
 // Checks index array k against (axes[k], sizes[k], slices[k]): on the host now, or on the
 // device (returns the check pair for the kernels; call finish_device_check after them).
 int64_t* validate_indices(IndexCheck where, const std::string& op, const std::vector<array>& idx,
@@ -370,13 +387,7 @@ void Gather::eval_gpu(const std::vector<array>& inputs, array& out) {
   if (where == cuda::IndexCheck::none || !cuda::make_layout<1>(out.shape(), {st}, l)) {
     return cuda::fallback_to_cpu(*this, inputs, out);
   }
-  std::vector<int64_t> sizes, strides, slices, limits;
-  for (int ax : axes_) {
-    sizes.push_back(a.shape(ax));
-    strides.push_back(a_st[ax]);
-    slices.push_back(slice_sizes_[ax]);
-    limits.push_back(a.shape(ax) - slice_sizes_[ax]);
-  }
+  auto [sizes, strides, slices, limits] = cuda::indexed_axes(axes_, a.shape(), a_st, slice_sizes_);
   int64_t n = int64_t(out.size());
   int64_t slice = int64_t(shape_size(slice_sizes_));
   const Stream& s = stream();
@@ -415,13 +426,7 @@ void Scatter::eval_gpu(const std::vector<array>& inputs, array& out) {
       count >= int64_t(UINT32_MAX) || !cuda::make_layout<2>(upd.shape(), {cuda::strides_of(upd), dst}, l)) {
     return cuda::fallback_to_cpu(*this, inputs, out);
   }
-  std::vector<int64_t> sizes, strides, slices, limits;
-  for (int ax : axes_) {
-    sizes.push_back(a.shape(ax));
-    strides.push_back(out_st[ax]);
-    slices.push_back(slice[ax]);
-    limits.push_back(a.shape(ax) - slice[ax]);
-  }
+  auto [sizes, strides, slices, limits] = cuda::indexed_axes(axes_, a.shape(), out_st, slice);
   int64_t* bad = cuda::validate_indices(where, name(), idx, axes_, sizes, slices, s);
   cuda::copy_for_update(a, out, s);
   int64_t per = int64_t(shape_size(slice));

@@ -255,12 +255,19 @@ std::map<int, StreamState*>& streams() {
 }
 
 StreamState& state_of(const Stream& s) {
+  // A stream's worker asks for its own stream several times per primitive: remember the last
+  // answer per thread instead of taking the registry lock (states are never destroyed).
+  thread_local int cached_index = -1;
+  thread_local StreamState* cached = nullptr;
+  if (s.index == cached_index) return *cached;
   std::lock_guard lk(streams_mutex());
   auto it = streams().find(s.index);
   if (it == streams().end()) {
     throw std::runtime_error("[gpu] stream " + std::to_string(s.index) + " is not a GPU stream");
   }
-  return *it->second;
+  cached_index = s.index;
+  cached = it->second;
+  return *cached;
 }
 
 // A copy of CPU-resident data on the GPU, and the event after which it is complete.

@@ -141,15 +141,19 @@ Tokenizer Tokenizer::from_gguf_metadata(const Metadata& md) {
       throw std::invalid_argument("[tokenizer] special token id " + std::to_string(id) +
                                   " is outside the vocabulary of " + std::to_string(n));
 
-  for (size_t i = 0; i < n; ++i) {
-    TokenType ty = t.types_[i];
-    bool special = ty == TokenType::control || ty == TokenType::user_defined || ty == TokenType::unknown;
-    if (special && !t.tokens_[i].empty()) t.special_ids_.push_back(static_cast<int32_t>(i));
-  }
-  std::stable_sort(t.special_ids_.begin(), t.special_ids_.end(), [&](int32_t a, int32_t b) {
-    return t.tokens_[a].size() > t.tokens_[b].size();
-  });
+  t.index_special_tokens();
   return t;
+}
+
+void Tokenizer::index_special_tokens() {
+  special_ids_.clear();
+  for (size_t i = 0; i < tokens_.size(); ++i) {
+    TokenType ty = types_[i];
+    bool special = ty == TokenType::control || ty == TokenType::user_defined || ty == TokenType::unknown;
+    if (special && !tokens_[i].empty()) special_ids_.push_back(static_cast<int32_t>(i));
+  }
+  std::stable_sort(special_ids_.begin(), special_ids_.end(),
+                   [&](int32_t a, int32_t b) { return tokens_[a].size() > tokens_[b].size(); });
 }
 
 void Tokenizer::check_id(int32_t id) const {

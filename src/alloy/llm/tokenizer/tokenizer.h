@@ -75,6 +75,9 @@ class Tokenizer {
  private:
   Tokenizer() = default;
   void check_id(int32_t id) const;
+  // Fills special_ids_ from types_: control, user-defined and unknown tokens, longest first (the
+  // order they are matched in text).
+  void index_special_tokens();
   void encode_raw(std::string_view text, bool first_fragment, std::vector<int32_t>& out) const;
   void encode_spm(const std::string& text, std::vector<int32_t>& out) const;
   void encode_bpe(std::string_view text, std::vector<int32_t>& out) const;

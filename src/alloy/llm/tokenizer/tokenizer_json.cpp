@@ -314,14 +314,7 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path_or_json_text) {
       t.add_eos_ = config["add_eos_token"].get<bool>();
   }
 
-  for (size_t i = 0; i < n; ++i) {
-    TokenType ty = t.types_[i];
-    bool special = ty == TokenType::control || ty == TokenType::user_defined || ty == TokenType::unknown;
-    if (special && !t.tokens_[i].empty()) t.special_ids_.push_back(static_cast<int32_t>(i));
-  }
-  std::stable_sort(t.special_ids_.begin(), t.special_ids_.end(), [&](int32_t a, int32_t b) {
-    return t.tokens_[a].size() > t.tokens_[b].size();
-  });
+  t.index_special_tokens();
   return t;
 }
 
