@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "alloy/core/primitives.h"
+#include "alloy/core/quantized_primitives.h"
 
 namespace alloy {
 
@@ -28,6 +29,8 @@ ALLOY_NO_GPU(Slice)
 ALLOY_NO_GPU(Broadcast)
 ALLOY_NO_GPU(AsStrided)
 ALLOY_NO_GPU(SliceUpdate)
+ALLOY_NO_GPU(QuantizedMatmul)
+ALLOY_NO_GPU(Dequantize)
 ALLOY_NO_GPU(Reduce)
 ALLOY_NO_GPU(ArgReduce)
 ALLOY_NO_GPU(Scan)

@@ -69,6 +69,10 @@ class Tokenizer {
   const std::string& token_text(int32_t id) const;
   TokenType token_type(int32_t id) const;
   int32_t token_id(std::string_view text) const;  // -1 when absent
+  // The model's chat template (Jinja source; tokenizer.chat_template in GGUF, chat_template in
+  // tokenizer_config.json); empty when the model has none. Set by the model loader.
+  const std::string& chat_template() const { return chat_template_; }
+  void set_chat_template(std::string source) { chat_template_ = std::move(source); }
   // True when decode drops the first piece's leading space (SPM with add_space_prefix).
   bool strips_leading_space() const { return model_ == TokenizerModel::spm && add_space_prefix_; }
 
@@ -87,6 +91,7 @@ class Tokenizer {
 
   TokenizerModel model_ = TokenizerModel::spm;
   std::string pre_;
+  std::string chat_template_;
   std::vector<std::string> tokens_;
   std::vector<float> scores_;
   std::vector<TokenType> types_;

@@ -1,0 +1,48 @@
+// CPU evaluation of the quantized ops: the matmul runs quant_dot's integer kernels on float32
+// activations; dequantize expands rows of blocks with the scalar codecs, rows across threads.
+#include <vector>
+
+#include "alloy/backend/cpu/quant_dot.h"
+#include "alloy/backend/cpu/strided.h"
+#include "alloy/backend/cpu/threading.h"
+#include "alloy/core/quantized_primitives.h"
+
+namespace alloy {
+
+void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, array& out) {
+  array x = cpu::as_row_contiguous(inputs[0], float32);  // (M, K)
+  array w = cpu::as_row_contiguous(inputs[1]);           // (N, row_bytes)
+  int64_t K = x.shape(-1), N = w.shape(0);
+  int64_t M = K == 0 ? 0 : x.size() / K;
+  const auto* wp = static_cast<const uint8_t*>(w.raw_data_ptr());
+  const auto* xp = static_cast<const float*>(x.raw_data_ptr());
+  if (out.dtype() == float32) {
+    cpu::allocate(out);
+    cpu::quant::quantized_matmul(type(), xp, M, K, wp, N, static_cast<float*>(out.raw_data_ptr()));
+    return;
+  }
+  array out32(out.shape(), float32, nullptr, {});
+  cpu::allocate(out32);
+  cpu::quant::quantized_matmul(type(), xp, M, K, wp, N, static_cast<float*>(out32.raw_data_ptr()));
+  cpu::allocate(out);
+  cpu::copy_contiguous(out32, out);
+}
+
+void Dequantize::eval_cpu(const std::vector<array>& inputs, array& out) {
+  array w = cpu::as_row_contiguous(inputs[0]);  // (rows, row_bytes)
+  int64_t row_bytes = w.shape(-1), K = out.shape(-1);
+  int64_t rows = row_bytes == 0 ? 0 : w.size() / row_bytes;
+  const auto* wp = static_cast<const uint8_t*>(w.raw_data_ptr());
+  bool direct = out.dtype() == float32;
+  array out32 = direct ? out : array(out.shape(), float32, nullptr, {});
+  cpu::allocate(out32);
+  auto* op = static_cast<float*>(out32.raw_data_ptr());
+  cpu::parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(K, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) quant::dequantize_row(type(), wp + r * row_bytes, op + r * K, K);
+  });
+  if (direct) return;
+  cpu::allocate(out);
+  cpu::copy_contiguous(out32, out);
+}
+
+}  // namespace alloy

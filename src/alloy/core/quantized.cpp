@@ -1,0 +1,74 @@
+// The quantized ops: validation and the nodes. The gradient of quantized_matmul in x is the
+// cotangent times the dequantized weights; the weights themselves get none (they are data).
+#include "alloy/core/quantized.h"
+
+#include "alloy/core/ops.h"
+#include "alloy/core/ops_util.h"
+#include "alloy/core/quantized_primitives.h"
+
+namespace alloy {
+using detail::fail;
+
+int64_t quantized_row_length(quant::Type type, int64_t row_bytes, const char* op) {
+  const quant::Format& f = quant::format(type);
+  if (row_bytes <= 0 || row_bytes % f.block_bytes != 0) {
+    fail(op, "rows of ", row_bytes, " bytes are not whole ", f.name, " blocks of ", f.block_bytes,
+         " bytes");
+  }
+  return row_bytes / f.block_bytes * f.block_size;
+}
+
+array quantized_matmul(const array& x, const array& w, quant::Type type, StreamOrDevice sd) {
+  const char* op = "quantized_matmul";
+  if (!quant::has_matmul_kernel(type)) fail(op, "has no kernel for ", quant::name(type), " weights");
+  if (w.dtype() != uint8 || w.ndim() != 2) {
+    fail(op, "weights must be a 2-d uint8 array of blocks, got ", w.dtype(), " ",
+         shape_to_string(w.shape()));
+  }
+  if (x.ndim() == 0 || !is_floating(x.dtype())) {
+    fail(op, "needs a floating-point input with at least one dimension, got ", x.dtype(), " ",
+         shape_to_string(x.shape()));
+  }
+  int64_t K = quantized_row_length(type, w.shape(1), op);
+  if (x.shape(-1) != K) {
+    fail(op, "input has ", x.shape(-1), " features but the ", quant::name(type), " weights have ", K,
+         " per row");
+  }
+  Shape out_shape = x.shape();
+  out_shape.back() = w.shape(0);
+  Stream s = to_stream(sd);
+  return array(out_shape, x.dtype(), std::make_shared<QuantizedMatmul>(s, type), {x, w});
+}
+
+array dequantize(const array& w, quant::Type type, Dtype dtype, StreamOrDevice sd) {
+  const char* op = "dequantize";
+  if (w.dtype() != uint8 || w.ndim() == 0) {
+    fail(op, "needs a uint8 array of blocks, got ", w.dtype(), " ", shape_to_string(w.shape()));
+  }
+  if (!is_floating(dtype)) fail(op, "output dtype must be floating, got ", dtype);
+  Shape out_shape = w.shape();
+  out_shape.back() = quantized_row_length(type, w.shape(-1), op);
+  return array(out_shape, dtype, std::make_shared<Dequantize>(to_stream(sd), type), {w});
+}
+
+std::vector<array> QuantizedMatmul::vjp(const std::vector<array>& primals,
+                                        const std::vector<array>& cotangents,
+                                        const std::vector<int>& argnums, const std::vector<array>&) {
+  std::vector<array> grads;
+  for (int a : argnums) {
+    if (a != 0) fail("quantized_matmul", "has no gradient with respect to its quantized weights");
+    array w = dequantize(primals[1], type_, cotangents[0].dtype(), stream());
+    grads.push_back(matmul(cotangents[0], w, stream()));
+  }
+  return grads;
+}
+
+std::vector<array> QuantizedMatmul::jvp(const std::vector<array>& primals,
+                                        const std::vector<array>& tangents,
+                                        const std::vector<int>& argnums) {
+  if (argnums.size() != 1 || argnums[0] != 0)
+    fail("quantized_matmul", "has no derivative with respect to its quantized weights");
+  return {quantized_matmul(tangents[0], primals[1], type_, stream())};
+}
+
+}  // namespace alloy

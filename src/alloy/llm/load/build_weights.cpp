@@ -1,0 +1,142 @@
+// From named file tensors to ModelWeights: every tensor the config implies is looked up by its
+// GGUF name, its shape checked, and made ready to compute with: dense weights converted to the
+// compute dtype on the device (left wrapping the file when nothing changes), quantized weights
+// with a matmul kernel kept as their blocks, other quantized types dequantized.
+#include <set>
+#include <stdexcept>
+
+#include "alloy/core/ops.h"
+#include "alloy/core/quantized.h"
+#include "alloy/core/transforms.h"
+#include "alloy/llm/load/tensor_set.h"
+
+namespace alloy::llm {
+
+namespace {
+
+class Builder {
+ public:
+  Builder(const ModelConfig& cfg, const TensorSet& ts, const BuildOptions& o, ModelInfo& info)
+      : cfg_(cfg), ts_(ts), o_(o), info_(info) {}
+
+  const SourceTensor* find(const std::string& name) const {
+    auto it = ts_.find(name);
+    return it == ts_.end() ? nullptr : &it->second;
+  }
+  bool has(const std::string& name) const { return find(name) != nullptr; }
+
+  const SourceTensor& need(const std::string& name, const Shape& expected) {
+    const SourceTensor* t = find(name);
+    if (!t) throw std::invalid_argument("the model file has no tensor " + name);
+    if (t->shape != expected) {
+      throw std::invalid_argument("tensor " + name + " has shape " + shape_to_string(t->shape) +
+                                  " but the model's configuration implies " + shape_to_string(expected));
+    }
+    if (counted_.insert(name).second) {
+      info_.tensor_types[t->type_name] += 1;
+      int64_t n = 1;
+      for (int64_t d : t->shape) n *= d;
+      info_.parameters += n;
+    }
+    return *t;
+  }
+
+  // Dense values in the compute dtype, on the device.
+  array to_device(array a, bool add_one = false) {
+    if (add_one) a = add(astype(a, float32), array(1.0f));
+    if (a.dtype() != o_.dtype) a = astype(a, o_.dtype, o_.device);
+    if (o_.device != Device::cpu) a = copy(a, o_.device);
+    pending_.push_back(a);
+    return a;
+  }
+
+  array norm(const std::string& name, int64_t n) {
+    return to_device(need(name, {n}).data, o_.norm_adds_one);
+  }
+
+  Linear linear(const std::string& prefix, int64_t N, int64_t K, bool bias) {
+    const SourceTensor& t = need(prefix + ".weight", {N, K});
+    Linear lin;
+    if (t.qtype && quant::has_matmul_kernel(*t.qtype)) {
+      lin.weight = t.data;  // the blocks as they lie in the file
+      lin.qtype = t.qtype;
+      if (o_.device != Device::cpu) lin.weight = copy(lin.weight, o_.device);
+      pending_.push_back(lin.weight);
+    } else if (t.qtype) {
+      lin.weight = to_device(dequantize(t.data, *t.qtype, float32));
+    } else {
+      lin.weight = to_device(t.data);
+    }
+    if (bias || has(prefix + ".bias")) lin.bias = to_device(need(prefix + ".bias", {N}).data);
+    return lin;
+  }
+
+  std::optional<array> optional_norm(const std::string& name, int64_t n) {
+    if (!has(name)) return std::nullopt;
+    return norm(name, n);
+  }
+
+  void finish() {
+    eval(pending_);
+    for (const array& a : pending_) info_.weight_bytes += int64_t(a.nbytes());
+  }
+
+ private:
+  const ModelConfig& cfg_;
+  const TensorSet& ts_;
+  const BuildOptions& o_;
+  ModelInfo& info_;
+  std::set<std::string> counted_;
+  std::vector<array> pending_;
+};
+
+std::string blk(int64_t l, const char* what) { return "blk." + std::to_string(l) + "." + what; }
+
+}  // namespace
+
+ModelWeights build_weights(const ModelConfig& cfg, const TensorSet& ts, const BuildOptions& o, ModelInfo& info) {
+  Builder b(cfg, ts, o, info);
+  const int64_t D = cfg.hidden, hd = cfg.head_dim, Hq = cfg.n_heads, Hkv = cfg.n_kv_heads, F = cfg.ffn,
+                V = cfg.vocab_size;
+  ModelWeights w;
+  w.token_embd.table = b.linear("token_embd", V, D, false);
+  w.output_norm = b.norm("output_norm.weight", D);
+  if (b.has("output.weight") && !cfg.tie_embeddings) {
+    w.output = b.linear("output", V, D, false);
+  } else {
+    w.output = w.token_embd.table;  // tied (llama.cpp also ties when output is absent)
+  }
+  for (int64_t l = 0; l < cfg.n_layers; ++l) {
+    LayerWeights L;
+    L.attn_norm = b.norm(blk(l, "attn_norm.weight"), D);
+    if (b.has(blk(l, "attn_qkv.weight"))) {
+      L.qkv = b.linear(blk(l, "attn_qkv"), (Hq + 2 * Hkv) * hd, D, cfg.qkv_bias);
+    } else {
+      L.q = b.linear(blk(l, "attn_q"), Hq * hd, D, cfg.qkv_bias);
+      L.k = b.linear(blk(l, "attn_k"), Hkv * hd, D, cfg.qkv_bias);
+      L.v = b.linear(blk(l, "attn_v"), Hkv * hd, D, cfg.qkv_bias);
+    }
+    L.o = b.linear(blk(l, "attn_output"), D, Hq * hd, false);
+    if (cfg.qk_norm) {
+      L.q_norm = b.norm(blk(l, "attn_q_norm.weight"), hd);
+      L.k_norm = b.norm(blk(l, "attn_k_norm.weight"), hd);
+    }
+    if (cfg.sandwich_norms) {
+      L.post_attention_norm = b.norm(blk(l, "post_attention_norm.weight"), D);
+      L.post_ffw_norm = b.norm(blk(l, "post_ffw_norm.weight"), D);
+    }
+    L.ffn_norm = b.norm(blk(l, "ffn_norm.weight"), D);
+    if (b.has(blk(l, "ffn_gate.weight"))) {
+      L.gate = b.linear(blk(l, "ffn_gate"), F, D, false);
+      L.up = b.linear(blk(l, "ffn_up"), F, D, false);
+    } else {
+      L.gate_up = b.linear(blk(l, "ffn_up"), 2 * F, D, false);  // phi3: gate rows, then up rows
+    }
+    L.down = b.linear(blk(l, "ffn_down"), D, F, false);
+    w.layers.push_back(std::move(L));
+  }
+  b.finish();
+  return w;
+}
+
+}  // namespace alloy::llm

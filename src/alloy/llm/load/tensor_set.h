@@ -1,0 +1,48 @@
+// The tensors of a model file, named as in GGUF, before they become ModelWeights: dense arrays
+// (wrapping the memory-mapped file where possible) or rows of quantized blocks. Both loaders
+// (gguf_model.cpp, hf_model.cpp) fill one; build_weights turns it into the weights the config
+// asks for, checking every name and shape.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "alloy/core/array.h"
+#include "alloy/core/quant_formats.h"
+#include "alloy/llm/model/config.h"
+#include "alloy/llm/model/model.h"
+
+namespace alloy::llm {
+
+struct SourceTensor {
+  // Dense values in their file dtype with alloy's (row-major) shape, or for quantized tensors
+  // uint8 (rows, row_bytes) blocks.
+  array data = array(0.0f);
+  std::optional<quant::Type> qtype;
+  Shape shape;           // the logical shape (rows, K) for quantized tensors
+  std::string type_name;  // "F32", "Q4_K", "BF16"
+};
+
+using TensorSet = std::map<std::string, SourceTensor>;
+
+struct BuildOptions {
+  Device device = Device::cpu;
+  Dtype dtype = float32;      // the activations' and the dense weights' dtype
+  bool norm_adds_one = false;  // add 1 to every norm weight (Gemma from Hugging Face)
+};
+
+// Throws std::invalid_argument naming a missing tensor or a shape that disagrees with the
+// config. Evaluates the converted weights on the device before returning.
+ModelWeights build_weights(const ModelConfig& config, const TensorSet& tensors, const BuildOptions& options,
+                           ModelInfo& info);
+
+}  // namespace alloy::llm
+
+#include "alloy/llm/load.h"
+
+namespace alloy::llm {
+// The device and dtype a load runs with: the options', else the default device, and float32
+// on the CPU or `weights_dtype` (the file's float type) on the GPU.
+BuildOptions resolve_build_options(const LoadOptions& options, Dtype weights_dtype);
+}  // namespace alloy::llm

@@ -1,0 +1,44 @@
+// The key/value cache of every layer: (B, Hkv, capacity, hd) buffers written in place at the
+// current position (slice_update donates the old buffer, so a step copies only its own keys),
+// grown in steps of 256 positions. Stored in float16 by default.
+#pragma once
+
+#include <utility>
+#include <vector>
+
+#include "alloy/core/array.h"
+#include "alloy/core/device.h"
+
+namespace alloy::llm {
+
+class KVCache {
+ public:
+  KVCache(int64_t n_layers, int64_t batch, int64_t n_kv_heads, int64_t head_dim,
+          int64_t max_positions, Dtype dtype, Device device);
+
+  int64_t offset() const { return offset_; }  // positions already cached
+  int64_t max_positions() const { return max_positions_; }
+  Dtype dtype() const { return dtype_; }
+
+  // Writes k and v (B, Hkv, T, hd) at positions [offset, offset + T) of `layer` and returns that
+  // layer's keys and values for positions [0, offset + T). Throws past max_positions.
+  std::pair<array, array> update(int64_t layer, const array& k, const array& v);
+  // Moves the position past the T positions every layer has just written.
+  void advance(int64_t T);
+  // Forgets positions from `position` on (0: everything); the buffers are kept.
+  void truncate(int64_t position);
+  // The arrays to evaluate with a step's output, so the cache holds values, not graphs.
+  std::vector<array> state() const;
+
+ private:
+  void reserve(int64_t positions);
+
+  int64_t batch_, n_kv_heads_, head_dim_, max_positions_;
+  Dtype dtype_;
+  Device device_;
+  int64_t offset_ = 0;
+  int64_t capacity_ = 0;
+  std::vector<array> keys_, values_;  // per layer, (B, Hkv, capacity, hd)
+};
+
+}  // namespace alloy::llm

@@ -1,0 +1,232 @@
+// The forward pass shared by every architecture. Per layer (shapes for B sequences of T new
+// tokens, D = hidden, hd = head_dim):
+//   h (B, T, D) -> norm -> q (B, Hq, T, hd), k and v (B, Hkv, T, hd) -> [q/k norm] -> RoPE at
+//   positions offset.. -> cache -> attention over (B, Hkv, offset + T, hd) -> o -> [post norm]
+//   -> + h -> norm -> gate/up -> act(gate) * up -> down -> [post norm] -> + h
+// then the final norm and the output projection (last position only when asked).
+#include "alloy/llm/model/model.h"
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "alloy/core/fast.h"
+#include "alloy/core/ops.h"
+
+namespace alloy::llm {
+
+Model::Model(ModelConfig config, ModelWeights weights, Device device, Dtype dtype, ModelInfo info)
+    : config_(std::move(config)), weights_(std::move(weights)), device_(device), dtype_(dtype),
+      info_(std::move(info)) {}
+
+KVCache Model::make_cache(int64_t batch, int64_t max_positions, Dtype dtype) const {
+  if (max_positions <= 0 || max_positions > config_.context_length) max_positions = config_.context_length;
+  return KVCache(config_.n_layers, batch, config_.n_kv_heads, config_.head_dim, max_positions, dtype,
+                 device_);
+}
+
+array Model::norm(const array& x, const array& weight) const {
+  return fast::rms_norm(x, weight, config_.norm_eps, device_);
+}
+
+namespace {
+
+// Frequencies of RoPE with llama3 scaling or explicit factors: (dims / 2) values.
+std::vector<float> rope_frequencies(const RopeConfig& rc, int dims) {
+  std::vector<float> f(static_cast<size_t>(dims / 2));
+  for (int i = 0; i < dims / 2; ++i) f[i] = std::pow(rc.theta, -2.0f * float(i) / float(dims));
+  if (!rc.freq_factors.empty()) {
+    for (size_t i = 0; i < f.size() && i < rc.freq_factors.size(); ++i) f[i] /= rc.freq_factors[i];
+  } else if (rc.scaling == "llama3") {
+    const float pi = 3.14159265358979f;
+    float old = float(rc.original_max_positions);
+    float low_wavelen = old / rc.low_freq_factor, high_wavelen = old / rc.high_freq_factor;
+    for (float& fi : f) {
+      float wavelen = 2.0f * pi / fi;
+      if (wavelen < high_wavelen) continue;
+      if (wavelen > low_wavelen) {
+        fi /= rc.factor;
+      } else {
+        float smooth = (old / wavelen - rc.low_freq_factor) / (rc.high_freq_factor - rc.low_freq_factor);
+        fi = (1.0f - smooth) * fi / rc.factor + smooth * fi;
+      }
+    }
+  }
+  return f;
+}
+
+// RoPE from explicit frequencies, composed: x (B, H, T, hd), the first `dims` features rotated.
+array rope_with_frequencies(const array& x, const std::vector<float>& freqs, int dims, bool traditional,
+                            int64_t offset, Device d) {
+  int64_t T = x.shape(2), half = dims / 2, hd = x.shape(3);
+  std::vector<float> c(static_cast<size_t>(T * half)), s(c.size());
+  for (int64_t t = 0; t < T; ++t) {
+    for (int64_t i = 0; i < half; ++i) {
+      double angle = double(offset + t) * double(freqs[size_t(i)]);
+      c[size_t(t * half + i)] = float(std::cos(angle));
+      s[size_t(t * half + i)] = float(std::sin(angle));
+    }
+  }
+  array cs = astype(array(c, {T, half}), x.dtype(), d), sn = astype(array(s, {T, half}), x.dtype(), d);
+  Shape b{0, 0, 0, 0};
+  array x1(0.0f), x2(0.0f);
+  if (traditional) {  // pairs (2i, 2i + 1)
+    array xr = reshape(slice(x, b, {x.shape(0), x.shape(1), T, dims}, d), {x.shape(0), x.shape(1), T, half, 2}, d);
+    x1 = squeeze(slice(xr, {0, 0, 0, 0, 0}, {x.shape(0), x.shape(1), T, half, 1}, d), Axes{4}, d);
+    x2 = squeeze(slice(xr, {0, 0, 0, 0, 1}, {x.shape(0), x.shape(1), T, half, 2}, d), Axes{4}, d);
+  } else {  // halves (i, i + dims / 2)
+    x1 = slice(x, b, {x.shape(0), x.shape(1), T, half}, d);
+    x2 = slice(x, {0, 0, 0, half}, {x.shape(0), x.shape(1), T, dims}, d);
+  }
+  array r1 = subtract(multiply(x1, cs, d), multiply(x2, sn, d), d);
+  array r2 = add(multiply(x2, cs, d), multiply(x1, sn, d), d);
+  array rotated = traditional ? reshape(stack({r1, r2}, -1, d), {x.shape(0), x.shape(1), T, dims}, d)
+                              : concatenate({r1, r2}, -1, d);
+  if (dims == hd) return rotated;
+  return concatenate({rotated, slice(x, {0, 0, 0, dims}, {x.shape(0), x.shape(1), T, hd}, d)}, -1, d);
+}
+
+// A boolean mask (T, Tk) for queries at positions offset.. over keys 0..Tk-1: causal, and within
+// `window` positions when window > 0.
+array attention_mask(int64_t T, int64_t Tk, int64_t offset, int64_t window, Device d) {
+  array qpos = reshape(arange(double(offset), double(offset + T), int32, d), {T, 1}, d);
+  array kpos = reshape(arange(0.0, double(Tk), int32, d), {1, Tk}, d);
+  array keep = less_equal(kpos, qpos, d);
+  if (window > 0) keep = logical_and(keep, less(subtract(qpos, kpos, d), array(int32_t(window)), d), d);
+  return keep;
+}
+
+// Attention with soft-capped scores (gemma2), composed: q (B, Hq, T, hd), k and v (B, Hkv, Tk, hd).
+array softcapped_attention(const array& q, const array& k, const array& v, float scale, float cap,
+                           const array& keep, Device d) {
+  int64_t B = q.shape(0), Hq = q.shape(1), T = q.shape(2), hd = q.shape(3);
+  int64_t Hkv = k.shape(1), Tk = k.shape(2), G = Hq / Hkv;
+  array qg = reshape(q, {B, Hkv, G * T, hd}, d);  // the heads sharing a key head, stacked
+  array scores = multiply(matmul(qg, swapaxes(k, -1, -2, d), d), array(scale), d);  // (B, Hkv, G*T, Tk)
+  scores = multiply(tanh(divide(scores, array(cap), d), d), array(cap), d);
+  scores = reshape(scores, {B, Hkv, G, T, Tk}, d);
+  scores = where(keep, scores, array(-std::numeric_limits<float>::infinity(), scores.dtype()), d);
+  array p = reshape(softmax(scores, -1, d), {B, Hkv, G * T, Tk}, d);
+  return reshape(matmul(p, v, d), {B, Hq, T, hd}, d);
+}
+
+// GELU with the tanh approximation (gemma's gelu_pytorch_tanh):
+// 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+array gelu_tanh(const array& x, Device d) {
+  Dtype t = x.dtype();
+  array inner = multiply(add(x, multiply(array(0.044715f, t), multiply(x, square(x, d), d), d), d),
+                         array(0.7978845608028654f, t), d);
+  return multiply(multiply(array(0.5f, t), x, d), add(array(1.0f, t), tanh(inner, d), d), d);
+}
+
+}  // namespace
+
+array Model::rope(const array& x, int64_t layer, int64_t offset) const {
+  const RopeConfig& rc = config_.layer_is_sliding(layer) ? config_.rope_local : config_.rope;
+  int dims = rc.dims > 0 ? rc.dims : int(config_.head_dim);
+  if (rc.scaling == "llama3" || !rc.freq_factors.empty()) {
+    return rope_with_frequencies(x, rope_frequencies(rc, dims), dims, rc.traditional, offset, device_);
+  }
+  float scale = rc.scaling == "linear" ? 1.0f / rc.factor : 1.0f;
+  return fast::rope(x, dims, rc.traditional, rc.theta, scale, int(offset), device_);
+}
+
+array Model::attention(const LayerWeights& w, int64_t layer, const array& x, KVCache& cache) const {
+  const Device d = device_;
+  int64_t B = x.shape(0), T = x.shape(1), hd = config_.head_dim;
+  int64_t Hq = config_.n_heads, Hkv = config_.n_kv_heads;
+  array q(0.0f), k(0.0f), v(0.0f);
+  if (w.qkv) {
+    array qkv = (*w.qkv)(x, d);  // (B, T, (Hq + 2 Hkv) hd)
+    q = slice(qkv, {0, 0, 0}, {B, T, Hq * hd}, d);
+    k = slice(qkv, {0, 0, Hq * hd}, {B, T, (Hq + Hkv) * hd}, d);
+    v = slice(qkv, {0, 0, (Hq + Hkv) * hd}, {B, T, (Hq + 2 * Hkv) * hd}, d);
+  } else {
+    q = w.q(x, d);
+    k = w.k(x, d);
+    v = w.v(x, d);
+  }
+  q = swapaxes(reshape(q, {B, T, Hq, hd}, d), 1, 2, d);  // (B, Hq, T, hd)
+  k = swapaxes(reshape(k, {B, T, Hkv, hd}, d), 1, 2, d);
+  v = swapaxes(reshape(v, {B, T, Hkv, hd}, d), 1, 2, d);
+  if (w.q_norm) q = norm(q, *w.q_norm);
+  if (w.k_norm) k = norm(k, *w.k_norm);
+  int64_t offset = cache.offset();
+  q = rope(q, layer, offset);
+  k = rope(k, layer, offset);
+  auto [keys, values] = cache.update(layer, k, v);
+  if (keys.dtype() != q.dtype()) {
+    keys = astype(keys, q.dtype(), d);
+    values = astype(values, q.dtype(), d);
+  }
+  int64_t Tk = keys.shape(2);
+  float scale = config_.attention_scale();
+  int64_t window = config_.layer_is_sliding(layer) ? config_.sliding_window : 0;
+  bool window_matters = window > 0 && Tk > window;
+  array out(0.0f);
+  if (config_.attn_softcap > 0) {
+    array keep = attention_mask(T, Tk, offset, window, d);
+    out = softcapped_attention(q, keys, values, scale, config_.attn_softcap, keep, d);
+  } else if (window_matters) {
+    out = fast::scaled_dot_product_attention(q, keys, values, scale, attention_mask(T, Tk, offset, window, d),
+                                             false, d);
+  } else {
+    // Causal with the queries aligned at the end of the keys; one query sees every key.
+    out = fast::scaled_dot_product_attention(q, keys, values, scale, std::nullopt, T > 1, d);
+  }
+  out = reshape(swapaxes(out, 1, 2, d), {B, T, Hq * hd}, d);
+  return w.o(out, d);
+}
+
+array Model::mlp(const LayerWeights& w, const array& x) const {
+  const Device d = device_;
+  array gate(0.0f), up(0.0f);
+  if (w.gate_up) {
+    array gu = (*w.gate_up)(x, d);  // (B, T, 2F): gate, then up
+    int64_t F = gu.shape(-1) / 2;
+    gate = slice(gu, {0, 0, 0}, {gu.shape(0), gu.shape(1), F}, d);
+    up = slice(gu, {0, 0, F}, {gu.shape(0), gu.shape(1), 2 * F}, d);
+  } else {
+    gate = w.gate(x, d);
+    up = w.up(x, d);
+  }
+  array act = config_.activation == Activation::silu ? multiply(gate, sigmoid(gate, d), d)
+                                                     : gelu_tanh(gate, d);
+  return w.down(multiply(act, up, d), d);
+}
+
+array Model::forward(const array& tokens, KVCache& cache, bool last_only) const {
+  const Device d = device_;
+  if (tokens.ndim() != 2) {
+    throw std::invalid_argument("forward takes tokens of shape (batch, length), got " +
+                                shape_to_string(tokens.shape()));
+  }
+  int64_t B = tokens.shape(0), T = tokens.shape(1);
+  if (cache.offset() + T > config_.context_length) {
+    throw std::invalid_argument("the prompt and the generated text need " + std::to_string(cache.offset() + T) +
+                                " positions, past the model's context length of " +
+                                std::to_string(config_.context_length));
+  }
+  array h = weights_.token_embd.lookup(tokens, dtype_, d);  // (B, T, D)
+  if (config_.embed_scale != 1.0f) h = multiply(h, array(config_.embed_scale, dtype_), d);
+  for (int64_t l = 0; l < config_.n_layers; ++l) {
+    const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
+    array a = attention(w, l, norm(h, w.attn_norm), cache);
+    if (w.post_attention_norm) a = norm(a, *w.post_attention_norm);
+    h = add(h, a, d);
+    array m = mlp(w, norm(h, w.ffn_norm));
+    if (w.post_ffw_norm) m = norm(m, *w.post_ffw_norm);
+    h = add(h, m, d);
+  }
+  cache.advance(T);
+  if (last_only && T > 1) h = slice(h, {0, T - 1, 0}, {B, T, h.shape(2)}, d);
+  array logits = weights_.output(norm(h, weights_.output_norm), d);
+  if (logits.dtype() != float32) logits = astype(logits, float32, d);
+  if (config_.final_softcap > 0) {
+    float cap = config_.final_softcap;
+    logits = multiply(tanh(divide(logits, array(cap), d), d), array(cap), d);
+  }
+  return logits;
+}
+
+}  // namespace alloy::llm
