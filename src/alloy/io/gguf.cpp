@@ -403,17 +403,7 @@ GGUFFile load_gguf_from_memory(const uint8_t* data, size_t size, const std::stri
 void save_gguf(const std::string& path, const std::unordered_map<std::string, array>& tensors,
                const std::map<std::string, GGUFValue>& metadata) {
   const char* fn = "save_gguf";
-  const uint64_t align = gguf_default_alignment;
-  std::map<std::string, GGUFValue> md = metadata;
-  md["general.alignment"] = uint32_t(align);
-
-  struct Item {
-    const std::string* name;
-    const array* a;
-    GGMLType type;
-    uint64_t offset;
-  };
-  std::vector<Item> items;
+  std::vector<GGUFTensorOut> out;
   for (const auto& [name, a] : tensors) {
     std::optional<GGMLType> type = ggml_of_dtype(a.dtype());
     if (!type) {
@@ -421,41 +411,66 @@ void save_gguf(const std::string& path, const std::unordered_map<std::string, ar
                      "tensor '" + name + "' has dtype " + dtype_name(a.dtype()) +
                          ", which GGUF cannot hold (use a float or signed int type)");
     }
-    if (a.ndim() > int(gguf_max_dims)) {
-      throw io_error(fn, path,
-                     "tensor '" + name + "' has " + std::to_string(a.ndim()) +
-                         " dimensions; GGUF allows at most 4");
-    }
-    items.push_back({&name, &a, *type, 0});
+    std::vector<uint64_t> ne;
+    for (int d = a.ndim() - 1; d >= 0; --d) ne.push_back(uint64_t(a.shape(d)));
+    out.push_back({name, uint32_t(*type), std::move(ne), a});
   }
-  std::sort(items.begin(), items.end(),
-            [](const Item& x, const Item& y) { return *x.name < *y.name; });
+  std::sort(out.begin(), out.end(), [](const GGUFTensorOut& x, const GGUFTensorOut& y) { return x.name < y.name; });
+  save_gguf(path, out, metadata);
+}
+
+void save_gguf(const std::string& path, const std::vector<GGUFTensorOut>& tensors,
+               const std::map<std::string, GGUFValue>& metadata) {
+  const char* fn = "save_gguf";
+  const uint64_t align = gguf_default_alignment;
+  std::map<std::string, GGUFValue> md = metadata;
+  md["general.alignment"] = uint32_t(align);
+
+  std::vector<uint64_t> offsets;
   uint64_t offset = 0;
-  for (Item& it : items) {
-    it.offset = offset;
-    offset += (it.a->nbytes() + align - 1) / align * align;
+  for (const GGUFTensorOut& t : tensors) {
+    const GGMLTypeInfo* info = ggml_type_info(t.ggml_type);
+    if (!info) throw io_error(fn, path, "tensor '" + t.name + "' has unknown ggml type " + std::to_string(t.ggml_type));
+    if (t.ne.empty() || t.ne.size() > gguf_max_dims) {
+      throw io_error(fn, path, "tensor '" + t.name + "' has " + std::to_string(t.ne.size()) +
+                                   " dimensions; GGUF allows 1 to 4");
+    }
+    uint64_t count = 1;
+    for (uint64_t n : t.ne) count *= n;
+    if (t.ne[0] % info->block_size != 0) {
+      throw io_error(fn, path, "tensor '" + t.name + "' rows of " + std::to_string(t.ne[0]) +
+                                   " are not whole " + info->name + " blocks");
+    }
+    uint64_t bytes = count / info->block_size * info->type_size;
+    if (t.data.nbytes() != bytes) {
+      throw io_error(fn, path, "tensor '" + t.name + "' holds " + std::to_string(t.data.nbytes()) + " bytes but " +
+                                   info->name + " of its shape needs " + std::to_string(bytes));
+    }
+    offsets.push_back(offset);
+    offset += (bytes + align - 1) / align * align;
   }
 
   detail::AtomicFileWriter out(path, fn);
   GGUFWriter w(out, path);
   out.write("GGUF", 4);
   w.pod<uint32_t>(3);
-  w.pod<uint64_t>(items.size());
+  w.pod<uint64_t>(tensors.size());
   w.pod<uint64_t>(md.size());
   for (const auto& [key, value] : md) {
     w.string(key);
     w.value(key, value);
   }
-  for (const Item& it : items) {
-    w.string(*it.name);
-    w.pod<uint32_t>(uint32_t(it.a->ndim()));
-    for (int d = it.a->ndim() - 1; d >= 0; --d) w.pod<uint64_t>(uint64_t(it.a->shape(d)));
-    w.pod<uint32_t>(uint32_t(it.type));
-    w.pod<uint64_t>(it.offset);
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    const GGUFTensorOut& t = tensors[i];
+    w.string(t.name);
+    w.pod<uint32_t>(uint32_t(t.ne.size()));
+    for (uint64_t n : t.ne) w.pod<uint64_t>(n);
+    w.pod<uint32_t>(t.ggml_type);
+    w.pod<uint64_t>(offsets[i]);
   }
   out.write_zeros(size_t((align - out.bytes_written() % align) % align));
-  for (const Item& it : items) {
-    out.write_array(*it.a);
+  for (const GGUFTensorOut& t : tensors) {
+    out.write_array(t.data);
     out.write_zeros(size_t((align - out.bytes_written() % align) % align));
   }
   out.commit();

@@ -180,4 +180,15 @@ GGUFFile load_gguf_from_memory(const uint8_t* data, size_t size, const std::stri
 void save_gguf(const std::string& path, const std::unordered_map<std::string, array>& tensors,
                const std::map<std::string, GGUFValue>& metadata = {});
 
+// A tensor written as it is: `data` holds exactly its bytes (raw blocks as uint8 for a quantized
+// type, or a plain array of the matching dtype); ne is fastest-first. Written in the given order.
+struct GGUFTensorOut {
+  std::string name;
+  uint32_t ggml_type;
+  std::vector<uint64_t> ne;
+  array data;
+};
+void save_gguf(const std::string& path, const std::vector<GGUFTensorOut>& tensors,
+               const std::map<std::string, GGUFValue>& metadata = {});
+
 }  // namespace alloy::io
