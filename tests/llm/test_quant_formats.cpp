@@ -1,7 +1,8 @@
 // The block-quantized formats against llama.cpp's files in ../shared/data/quant: every tensor
 // of every synth-small-<TYPE>.gguf, dequantized, must reproduce the sums and rows that
-// gguf-py (llama.cpp's Python reference) computed, in <name>.reference.json. Plus round trips
-// of random data through quantize_row/dequantize_row, and the error for bad n.
+// gguf-py (llama.cpp's Python reference) computed, in <name>.reference.json; quantizing the
+// F16 original must reproduce llama-quantize's blocks. Plus round trips of random data through
+// quantize_row/dequantize_row, and the error for bad n.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -27,10 +28,11 @@ using quant::Type;
 
 namespace {
 
-// Both sides compute each value with the same float32 operations, so the sums agree to the
-// float64 summation order (~1e-15 of sum |x|); 1e-9 leaves room and still sees one changed
-// quant (>= 1e-7 of sum |x| in these tensors). Row elements must agree to one float32 ulp.
-constexpr double kSumTolerance = 1e-9;   // of sum |x|
+// Both sides compute each value with the same float32 operations (measured: every sum and
+// row element equal exactly), so only the float64 summation order could differ (~1e-15 of
+// sum |x|); 1e-9 leaves room and still sees one changed quant (>= 1e-7 of sum |x| in these
+// tensors). Row elements must agree to one float32 ulp.
+constexpr double kSumTolerance = 1e-9;     // of sum |x|
 constexpr double kRowTolerance = 0x1p-23;  // of |x|, plus the same of the row's max |x|
 
 std::string quant_dir() { return alloy::test::test_data_dir() + "/quant"; }
@@ -100,7 +102,8 @@ std::string compare(const std::vector<float>& v, int64_t n0, const nlohmann::jso
     return "sum " + std::to_string(sum) + " vs " + std::to_string(want) + " (error " +
            std::to_string(std::fabs(sum - want) / sum_abs) + " of sum |x|)";
   const int64_t rows = int64_t(v.size()) / n0;
-  const std::pair<const char*, int64_t> listed[] = {{"row0", 0}, {"row1", 1}, {"row_last", rows - 1}};
+  const std::pair<const char*, int64_t> listed[] = {
+      {"row0", 0}, {"row1", 1}, {"row_last", rows - 1}};
   for (auto [key, r] : listed) {
     if (!ref.contains(key)) continue;
     const auto& want_row = ref[key];
@@ -189,12 +192,13 @@ TEST(QuantFormats, ReferenceCheckSeesOneBitFlip) {
       const quant::Format* fmt = quant::format(info->ggml_type);
       if (!fmt) continue;
       std::vector<uint8_t> bytes(f.tensor_data(*info), f.tensor_data(*info) + info->nbytes);
-      ASSERT_EQ(compare(tensor_values(*info, bytes.data()), row_length(*info), ref["tensors"][name]), "");
+      const auto& want = ref["tensors"][name];
+      ASSERT_EQ(compare(tensor_values(*info, bytes.data()), row_length(*info), want), "");
       // The middle byte of a block is a quant byte in every layout (the scales sit at the
       // ends); flip its lowest bit in block 0 (row0) or in the tensor's middle block.
       const size_t block = name[0] == 't' ? 0 : info->nbytes / size_t(fmt->block_bytes) / 2;
       bytes[block * size_t(fmt->block_bytes) + size_t(fmt->block_bytes) / 2] ^= 1;
-      EXPECT_NE(compare(tensor_values(*info, bytes.data()), row_length(*info), ref["tensors"][name]), "");
+      EXPECT_NE(compare(tensor_values(*info, bytes.data()), row_length(*info), want), "");
       ++checked;
     }
   }
@@ -206,10 +210,11 @@ TEST(QuantFormats, BadLengthThrowsNamingTheType) {
   std::vector<float> x(512);
   for (const auto t : {Type::Q4_0, Type::Q5_1, Type::Q8_1, Type::Q3_K, Type::Q6_K, Type::IQ4_XS}) {
     const int64_t n = quant::format(t).block_size + 1;
-    for (int op = 0; op < 2; ++op) {
+    for (int op = 0; op < 3; ++op) {
       try {
         if (op == 0) quant::dequantize_row(t, blocks.data(), x.data(), n);
-        if (op == 1) quant::row_bytes(t, n);
+        if (op == 1) quant::quantize_row(t, x.data(), blocks.data(), n);
+        if (op == 2) quant::row_bytes(t, n);
         ADD_FAILURE() << quant::name(t) << ": no exception for n = " << n;
       } catch (const std::invalid_argument& e) {
         const std::string msg = e.what();
@@ -218,4 +223,111 @@ TEST(QuantFormats, BadLengthThrowsNamingTheType) {
       }
     }
   }
+}
+
+namespace {
+
+const Type kAllTypes[] = {Type::Q4_0, Type::Q4_1, Type::Q5_0, Type::Q5_1, Type::Q8_0,
+                          Type::Q8_1, Type::Q2_K, Type::Q3_K, Type::Q4_K, Type::Q5_K,
+                          Type::Q6_K, Type::Q8_K, Type::IQ4_NL, Type::IQ4_XS};
+
+std::vector<uint8_t> quantize(Type t, const float* x, int64_t n) {
+  std::vector<uint8_t> out(quant::row_bytes(t, n));
+  quant::quantize_row(t, x, out.data(), n);
+  return out;
+}
+
+// Blocks of `a` and `b` (same type and length) that differ.
+int64_t differing_blocks(Type t, const uint8_t* a, const uint8_t* b, size_t nbytes) {
+  const size_t bb = size_t(quant::format(t).block_bytes);
+  int64_t count = 0;
+  for (size_t off = 0; off < nbytes; off += bb) count += std::memcmp(a + off, b + off, bb) != 0;
+  return count;
+}
+
+}  // namespace
+
+// quantize_row then dequantize_row of N(0, 1) data: the normalized RMS error sqrt(sum (x - y)^2
+// / sum x^2) stays below a bound measured for each type (about 1.1x what these 32768 values
+// give).
+TEST(QuantFormats, RoundTripError) {
+  // Measured with this seed: Q4_0 0.0863, Q4_1 0.0781, Q5_0 0.0426, Q5_1 0.0377, Q8_0 0.00535,
+  // Q8_1 0.00535, Q2_K 0.296, Q3_K 0.151, Q4_K 0.0714, Q5_K 0.0361, Q6_K 0.0177, Q8_K 0.00706,
+  // IQ4_NL 0.0766, IQ4_XS 0.0772.
+  const std::pair<Type, double> bounds[] = {
+      {Type::Q4_0, 0.095},  {Type::Q4_1, 0.086},   {Type::Q5_0, 0.047},  {Type::Q5_1, 0.042},
+      {Type::Q8_0, 0.0059}, {Type::Q8_1, 0.0059},  {Type::Q2_K, 0.33},   {Type::Q3_K, 0.167},
+      {Type::Q4_K, 0.079},  {Type::Q5_K, 0.040},   {Type::Q6_K, 0.0195}, {Type::Q8_K, 0.0078},
+      {Type::IQ4_NL, 0.085}, {Type::IQ4_XS, 0.085}};
+  const int64_t n = 128 * quant::qk_k;
+  std::vector<float> x(static_cast<size_t>(n)), y(static_cast<size_t>(n));
+  std::mt19937 rng(1234);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (float& v : x) v = normal(rng);
+  for (auto [t, bound] : bounds) {
+    const auto q = quantize(t, x.data(), n);
+    quant::dequantize_row(t, q.data(), y.data(), n);
+    double err = 0, ref = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      err += double(x[i] - y[i]) * (x[i] - y[i]);
+      ref += double(x[i]) * x[i];
+    }
+    const double nrmse = std::sqrt(err / ref);
+    EXPECT_LT(nrmse, bound) << quant::name(t);
+    // Deterministic: the same input gives the same bytes.
+    EXPECT_EQ(quantize(t, x.data(), n), q) << quant::name(t);
+  }
+}
+
+// Where the reference quantizer is a fixed point of dequantize (Q8_0, Q4_0: the block's
+// extreme comes back on the same level, so d and every level are found again), quantizing the
+// dequantized tensors of llama.cpp's files gives their bytes back exactly.
+TEST(QuantFormats, RequantizeReproducesLlamaCppBytes) {
+  const auto files = reference_files();
+  SKIP_WITHOUT_DATA(files);
+  int tensors = 0;
+  for (const auto& path : files) {
+    const io::GGUFFile f = io::load_gguf(path, /*load_tensors=*/false);
+    for (const auto& info : f.tensor_infos) {
+      if (info.ggml_type != uint32_t(Type::Q8_0) && info.ggml_type != uint32_t(Type::Q4_0))
+        continue;
+      SCOPED_TRACE(path + ": " + info.name);
+      const Type t = Type(info.ggml_type);
+      const auto v = tensor_values(info, f.tensor_data(info));
+      const auto q = quantize(t, v.data(), int64_t(v.size()));
+      ASSERT_EQ(q.size(), info.nbytes);
+      EXPECT_EQ(differing_blocks(t, q.data(), f.tensor_data(info), q.size()), 0);
+      ++tensors;
+    }
+  }
+  EXPECT_GT(tensors, 0);
+}
+
+// llama-quantize made every file from synth-small-F16.gguf with the reference quantizers (no
+// importance matrix): quantizing the F16 weights ourselves gives the same blocks.
+TEST(QuantFormats, QuantizeMatchesLlamaQuantize) {
+  const auto files = reference_files();
+  SKIP_WITHOUT_DATA(files);
+  const std::string f16_path = quant_dir() + "/synth-small-F16.gguf";
+  if (!std::filesystem::exists(f16_path)) GTEST_SKIP() << "not found: " << f16_path;
+  const io::GGUFFile src = io::load_gguf(f16_path, /*load_tensors=*/false);
+  std::set<std::string> types_seen;
+  for (const auto& path : files) {
+    const io::GGUFFile f = io::load_gguf(path, /*load_tensors=*/false);
+    for (const auto& info : f.tensor_infos) {
+      const quant::Format* fmt = quant::format(info.ggml_type);
+      if (!fmt) continue;
+      SCOPED_TRACE(path + ": " + info.name + " " + fmt->name);
+      const io::GGUFTensorInfo* s = find_info(src, info.name);
+      ASSERT_NE(s, nullptr);
+      ASSERT_EQ(s->ggml_type, 1u);  // F16
+      const auto v = tensor_values(*s, src.tensor_data(*s));
+      const auto q = quantize(fmt->type, v.data(), int64_t(v.size()));
+      ASSERT_EQ(q.size(), info.nbytes);
+      const int64_t bad = differing_blocks(fmt->type, q.data(), f.tensor_data(info), q.size());
+      EXPECT_EQ(bad, 0) << "of " << q.size() / size_t(fmt->block_bytes) << " blocks";
+      types_seen.insert(fmt->name);
+    }
+  }
+  EXPECT_EQ(types_seen.size(), 12u);  // all stored types
 }
