@@ -1,0 +1,229 @@
+// AVX-512 VNNI kernels of the quantized matmul. vpdpbusd multiplies unsigned weight bytes by
+// signed activation bytes and adds groups of 4 into int32 with no intermediate saturation, so
+// one instruction does what vpmaddubsw + vpmaddwd + vpaddd do on AVX2, and Q8_0 weights become
+// unsigned by flipping their sign bit (q + 128, the 128 * sum(x) taken off through the block
+// sums). The tile kernels take 16 weight rows (one zmm of int32) x up to 8 activation rows;
+// the K types apply each sub-block's scale with one vpmulld per sub-block. The matvec of the
+// K types, bound by memory bandwidth, is AVX2's. Compiled by target attributes only.
+#include "alloy/backend/cpu/quant_dot_internal.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+
+#include <immintrin.h>
+
+#include <cstring>
+
+// GCC 12's _mm512_undefined_* initialize a variable from itself, which -Wmaybe-uninitialized
+// reports at every inlined conversion intrinsic.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include "alloy/backend/cpu/quant_dot_x86.h"
+
+namespace alloy::cpu::quant {
+
+using namespace alloy::quant;
+
+namespace {
+
+#define ALLOY_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+constexpr int kNr = 16;
+constexpr int kRows = 8;
+
+ALLOY_AVX512 inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// --- matvec of Q4_0 and Q8_0 with 256-bit vpdpbusd ---
+
+ALLOY_AVX512 float dot_q4_0(const block_q4_0* w, const int8_t* q, const float* d, const int16_t* s32, int64_t nb) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  auto block = [&](int64_t b) ALLOY_AVX512 {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs));
+    __m256i qv = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0xF));
+    __m256i p = _mm256_dpbusd_epi32(_mm256_set1_epi32(-s32[b]), qv, loadu256(q + b * 32));  // 8 lanes: -8 sum(x)
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(_cvtsh_ss(w[b].d) * d[b]));
+  };
+  int64_t b = 0;
+  for (; b + 1 < nb; b += 2) {
+    acc0 = _mm256_add_ps(acc0, block(b));
+    acc1 = _mm256_add_ps(acc1, block(b + 1));
+  }
+  if (b < nb) acc0 = _mm256_add_ps(acc0, block(b));
+  return hsum(_mm256_add_ps(acc0, acc1));
+}
+
+ALLOY_AVX512 float dot_q8_0(const block_q8_0* w, const int8_t* q, const float* d, const int16_t* s32, int64_t nb) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  auto block = [&](int64_t b) ALLOY_AVX512 {
+    __m256i u = _mm256_xor_si256(loadu256(w[b].qs), _mm256_set1_epi8(char(0x80)));  // q + 128
+    __m256i p = _mm256_dpbusd_epi32(_mm256_set1_epi32(-16 * s32[b]), u, loadu256(q + b * 32));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(_cvtsh_ss(w[b].d) * d[b]));
+  };
+  int64_t b = 0;
+  for (; b + 1 < nb; b += 2) {
+    acc0 = _mm256_add_ps(acc0, block(b));
+    acc1 = _mm256_add_ps(acc1, block(b + 1));
+  }
+  if (b < nb) acc0 = _mm256_add_ps(acc0, block(b));
+  return hsum(_mm256_add_ps(acc0, acc1));
+}
+
+void matvec(Type t, const uint8_t* w, int64_t K, const Activations& a, int64_t m, int64_t n0, int64_t n1,
+            float* out) {
+  if (t != Type::Q4_0 && t != Type::Q8_0) return avx2_kernels()->matvec(t, w, K, a, m, n0, n1, out);
+  const size_t rb = row_bytes(t, K);
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = w + n * rb;
+    out[n] = t == Type::Q4_0
+                 ? dot_q4_0(reinterpret_cast<const block_q4_0*>(row), a.q_row(m), a.d_row(m), a.s32_row(m), a.blocks())
+                 : dot_q8_0(reinterpret_cast<const block_q8_0*>(row), a.q_row(m), a.d_row(m), a.s32_row(m), a.blocks());
+  }
+}
+
+// --- tile kernels: R activation rows x 16 weight rows ---
+
+ALLOY_AVX512 inline __m512i loadu512(const void* p) { return _mm512_loadu_si512(p); }
+
+ALLOY_AVX512 inline __m512i bcast4(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+// int32 lane n = (lo[n] as the low int16, hi[n] as the high one), for vpmaddwd.
+ALLOY_AVX512 inline __m512i pairs(const int16_t* lo, const int16_t* hi) {
+  __m512i l = _mm512_cvtepu16_epi32(loadu256(lo));
+  __m512i h = _mm512_cvtepi16_epi32(loadu256(hi));
+  return _mm512_or_si512(l, _mm512_slli_epi32(h, 16));
+}
+
+template <int R>
+ALLOY_AVX512 void store_tile(const __m512 acc[R], int64_t n0, int64_t N, float* out, int64_t ldo) {
+  const __mmask16 mask = N - n0 >= kNr ? __mmask16(0xFFFF) : __mmask16((1u << (N - n0)) - 1);
+  for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(out + r * ldo + n0, mask, acc[r]);
+}
+
+// Q4_0 (values 0..15, offset 8) and Q8_0 (values q + 128, offset 128), 32-element blocks.
+template <int R, bool kQ8>
+ALLOY_AVX512 void tile_q0(const PackedTile& tile, const Activations& a, int64_t m0, int64_t n0, int64_t N, float* out,
+                          int64_t ldo) {
+  const int8_t* xq[R];
+  for (int r = 0; r < R; ++r) xq[r] = a.q_row(m0 + r);
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  const __m512i flip = _mm512_set1_epi8(char(0x80));
+  const uint8_t* v = tile.vals.data();
+  for (int64_t b = 0; b < a.K / 32; ++b, v += 8 * 64) {
+    __m512i p[R];
+    for (int r = 0; r < R; ++r) p[r] = _mm512_set1_epi32(-(kQ8 ? 128 : 8) * a.s32_row(m0 + r)[b]);
+    for (int s = 0; s < 8; ++s) {
+      __m512i wv = loadu512(v + s * 64);
+      if (kQ8) wv = _mm512_xor_si512(wv, flip);
+      for (int r = 0; r < R; ++r) p[r] = _mm512_dpbusd_epi32(p[r], wv, bcast4(xq[r] + b * 32 + s * 4));
+    }
+    __m512 dw = _mm512_loadu_ps(tile.d.data() + b * kNr);
+    for (int r = 0; r < R; ++r)
+      acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p[r]), _mm512_mul_ps(dw, _mm512_set1_ps(a.d_row(m0 + r)[b])),
+                               acc[r]);
+  }
+  store_tile<R>(acc, n0, N, out, ldo);
+}
+
+// The K types: kSub steps (of 4 values) per sub-block; kMins: Q4_K/Q5_K's min terms,
+// otherwise Q6_K's -32 offset (see tile_k in quant_dot_avx2.cpp).
+template <int R, int kSub, bool kMins>
+ALLOY_AVX512 void tile_k(const PackedTile& tile, const Activations& a, int64_t m0, int64_t n0, int64_t N, float* out,
+                         int64_t ldo) {
+  constexpr int nsub = 64 / kSub;
+  const int8_t* xq[R];
+  for (int r = 0; r < R; ++r) xq[r] = a.q_row(m0 + r);
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  const uint8_t* v = tile.vals.data();
+  for (int64_t b = 0; b < a.K / 256; ++b) {
+    __m512i sumi[R];
+    for (int r = 0; r < R; ++r) sumi[r] = _mm512_setzero_si512();
+    for (int j = 0; j < nsub; ++j) {
+      __m512i p[R];
+      for (int r = 0; r < R; ++r) p[r] = _mm512_setzero_si512();
+      for (int s = 0; s < kSub; ++s, v += 64) {
+        __m512i wv = loadu512(v);
+        const int64_t k = b * 256 + (j * kSub + s) * 4;
+        for (int r = 0; r < R; ++r) p[r] = _mm512_dpbusd_epi32(p[r], wv, bcast4(xq[r] + k));
+      }
+      __m512i scv = _mm512_cvtepi16_epi32(loadu256(tile.sc.data() + (b * nsub + j) * kNr));
+      for (int r = 0; r < R; ++r) sumi[r] = _mm512_add_epi32(sumi[r], _mm512_mullo_epi32(p[r], scv));
+    }
+    const int16_t* c = kMins ? tile.mn.data() + b * 8 * kNr : tile.sc.data() + b * 16 * kNr;
+    __m512i corr[R];
+    for (int r = 0; r < R; ++r) corr[r] = _mm512_setzero_si512();
+    for (int j = 0; j < nsub; j += 2) {
+      __m512i cv = pairs(c + j * kNr, c + (j + 1) * kNr);
+      for (int r = 0; r < R; ++r) {
+        const int16_t* s = kMins ? a.s32_row(m0 + r) + b * 8 + j : a.s16_row(m0 + r) + b * 16 + j;
+        corr[r] = _mm512_add_epi32(corr[r], _mm512_madd_epi16(cv, bcast4(s)));
+      }
+    }
+    __m512 dw = _mm512_loadu_ps(tile.d.data() + b * kNr);
+    for (int r = 0; r < R; ++r) {
+      __m512 dx = _mm512_set1_ps(a.d_row(m0 + r)[b]);
+      if (kMins) {
+        __m512 dm = _mm512_loadu_ps(tile.dmin.data() + b * kNr);
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sumi[r]), _mm512_mul_ps(dw, dx), acc[r]);
+        acc[r] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(corr[r]), _mm512_mul_ps(dm, dx), acc[r]);
+      } else {
+        __m512i s = _mm512_sub_epi32(sumi[r], _mm512_slli_epi32(corr[r], 5));
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, dx), acc[r]);
+      }
+    }
+  }
+  store_tile<R>(acc, n0, N, out, ldo);
+}
+
+template <int R>
+void tile_rows(Type t, const PackedTile& tile, const Activations& a, int64_t m0, int64_t n0, int64_t N, float* out,
+               int64_t ldo) {
+  switch (t) {
+    case Type::Q4_0: return tile_q0<R, false>(tile, a, m0, n0, N, out, ldo);
+    case Type::Q8_0: return tile_q0<R, true>(tile, a, m0, n0, N, out, ldo);
+    case Type::Q4_K:
+    case Type::Q5_K: return tile_k<R, 8, true>(tile, a, m0, n0, N, out, ldo);
+    case Type::Q6_K: return tile_k<R, 4, false>(tile, a, m0, n0, N, out, ldo);
+    ALLOY_QUANT_NO_KERNEL_CASES: throw_no_kernel(t);
+  }
+}
+
+void tile(Type t, const PackedTile& tile, const Activations& a, int64_t m0, int rows, int64_t n0, int64_t N,
+          float* out, int64_t ldo) {
+  switch (rows) {
+    case 8: return tile_rows<8>(t, tile, a, m0, n0, N, out, ldo);
+    case 7: return tile_rows<7>(t, tile, a, m0, n0, N, out, ldo);
+    case 6: return tile_rows<6>(t, tile, a, m0, n0, N, out, ldo);
+    case 5: return tile_rows<5>(t, tile, a, m0, n0, N, out, ldo);
+    case 4: return tile_rows<4>(t, tile, a, m0, n0, N, out, ldo);
+    case 3: return tile_rows<3>(t, tile, a, m0, n0, N, out, ldo);
+    case 2: return tile_rows<2>(t, tile, a, m0, n0, N, out, ldo);
+    case 1: return tile_rows<1>(t, tile, a, m0, n0, N, out, ldo);
+  }
+}
+
+}  // namespace
+
+const Kernels* avx512_kernels() {
+  static const Kernels k{Isa::avx512, kNr, kRows, matvec, tile};
+  return &k;
+}
+
+}  // namespace alloy::cpu::quant
+
+#else  // not x86-64
+
+namespace alloy::cpu::quant {
+const Kernels* avx512_kernels() { return nullptr; }
+}  // namespace alloy::cpu::quant
+
+#endif
