@@ -4,6 +4,7 @@
 // errors that name the problem.
 #include <cmath>
 #include <filesystem>
+#include <tuple>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -64,41 +65,55 @@ void check_against_reference(const llm::LoadedModel& m, const json& reference, c
   }
 }
 
-class HFModels : public ::testing::TestWithParam<std::string> {};
+// Every model on the CPU and, where one is usable, on the GPU.
+using ModelOnDevice = std::tuple<std::string, alloy::Device::Type>;
+class HFModels : public ::testing::TestWithParam<ModelOnDevice> {};
+
+llm::LoadOptions options_for(alloy::Device::Type type) {
+  llm::LoadOptions opt;
+  opt.device = alloy::Device(type);
+  return opt;
+}
 
 TEST_P(HFModels, LogitsAndGreedyMatchTransformers) {
-  std::string dir = data_dir() + "/hf/" + GetParam();
+  auto [name, device] = GetParam();
+  if (device == alloy::Device::gpu && !alloy::gpu_available()) GTEST_SKIP() << "no usable GPU";
+  std::string dir = data_dir() + "/hf/" + name;
   if (!fs::exists(dir + "/reference.json")) GTEST_SKIP() << "test data absent: " << dir;
-  llm::LoadOptions opt;
-  opt.device = alloy::Device::cpu;
-  llm::LoadedModel m = llm::load(dir, opt);
-  check_against_reference(m, read_reference(dir), GetParam());
+  llm::LoadedModel m = llm::load(dir, options_for(device));
+  check_against_reference(m, read_reference(dir), name);
 }
 
 INSTANTIATE_TEST_SUITE_P(All, HFModels,
-                         ::testing::Values("stories260K-hf", "tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-qwen3",
-                                           "tiny-phi3", "tiny-gemma2", "tiny-gemma3"),
+                         ::testing::Combine(::testing::Values("stories260K-hf", "tiny-llama", "tiny-mistral",
+                                                              "tiny-qwen2", "tiny-qwen3", "tiny-phi3", "tiny-gemma2",
+                                                              "tiny-gemma3"),
+                                            ::testing::Values(alloy::Device::cpu, alloy::Device::gpu)),
                          [](const auto& info) {
-                           std::string n = info.param;
+                           std::string n = std::get<0>(info.param);
                            for (char& ch : n)
                              if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-                           return n;
+                           return n + (std::get<1>(info.param) == alloy::Device::gpu ? "_gpu" : "_cpu");
                          });
 
-TEST(GGUFModel, Stories260KMatchesTransformers) {
+class GGUFModel : public ::testing::TestWithParam<alloy::Device::Type> {};
+
+TEST_P(GGUFModel, Stories260KMatchesTransformers) {
+  if (GetParam() == alloy::Device::gpu && !alloy::gpu_available()) GTEST_SKIP() << "no usable GPU";
   std::string path = data_dir() + "/models/stories260K.gguf";
   std::string ref_dir = data_dir() + "/hf/stories260K-hf";
   if (!fs::exists(path) || !fs::exists(ref_dir)) GTEST_SKIP() << "test data absent: " << path;
-  llm::LoadOptions opt;
-  opt.device = alloy::Device::cpu;
-  llm::LoadedModel m = llm::load(path, opt);
+  llm::LoadedModel m = llm::load(path, options_for(GetParam()));
   EXPECT_EQ(m.model.config().arch, "llama");
   EXPECT_EQ(m.model.config().n_layers, 5);
   EXPECT_EQ(m.model.config().n_kv_heads, 4);
   check_against_reference(m, read_reference(ref_dir), "stories260K.gguf");
 }
 
-TEST(GGUFModel, GeneratesTheKnownStory) {
+INSTANTIATE_TEST_SUITE_P(Devices, GGUFModel, ::testing::Values(alloy::Device::cpu, alloy::Device::gpu),
+                         [](const auto& info) { return info.param == alloy::Device::gpu ? "gpu" : "cpu"; });
+
+TEST(Generate, ContinuesTheKnownStory) {
   std::string path = data_dir() + "/models/stories260K.gguf";
   if (!fs::exists(path)) GTEST_SKIP() << "test data absent: " << path;
   llm::LoadOptions opt;

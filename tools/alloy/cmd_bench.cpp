@@ -77,7 +77,7 @@ int cmd_bench(Args& args) {
                                 " positions, past the model's context length of " + std::to_string(c.context_length));
   }
   std::mt19937 rng(1234);
-  std::vector<int32_t> prompt(size_t(pp));
+  std::vector<int32_t> prompt(static_cast<size_t>(pp));
   for (auto& t : prompt) t = int32_t(rng() % uint32_t(c.vocab_size));
   bool gpu = model.device().type == Device::gpu;
   PowerSampler power;
