@@ -311,6 +311,7 @@ ALLOY_AVX2 void tile_q4_0(const PackedTile& tile, const Activations& a, int64_t 
   for (int64_t b = 0; b < a.K / 32; ++b, v += 8 * 32) {
     __m256i p[R];
     for (int r = 0; r < R; ++r) p[r] = _mm256_setzero_si256();
+    #pragma GCC unroll 1  // unrolled, GCC sums the products as a tree and spills them
     for (int s = 0; s < 8; ++s) {
       __m256i wv = loadu256(v + s * 32);
       for (int r = 0; r < R; ++r)
@@ -337,6 +338,7 @@ ALLOY_AVX2 void tile_q8_0(const PackedTile& tile, const Activations& a, int64_t 
   for (int64_t b = 0; b < a.K / 32; ++b, v += 8 * 32) {
     __m256i p[R];
     for (int r = 0; r < R; ++r) p[r] = _mm256_setzero_si256();
+    #pragma GCC unroll 1  // unrolled, GCC sums the products as a tree and spills them
     for (int s = 0; s < 8; ++s) {
       __m256i wv = loadu256(v + s * 32), aw = _mm256_abs_epi8(wv);
       for (int r = 0; r < R; ++r) {
@@ -371,6 +373,7 @@ ALLOY_AVX2 void tile_k(const PackedTile& tile, const Activations& a, int64_t m0,
       for (int f = 0; f < kSub; f += kFlush) {
         __m256i p[R];
         for (int r = 0; r < R; ++r) p[r] = _mm256_setzero_si256();
+        #pragma GCC unroll 1  // unrolled, GCC sums the products as a tree and spills them
         for (int s = 0; s < kFlush; ++s, v += 32) {
           __m256i wv = loadu256(v);
           const int64_t k = b * 256 + (j * kSub + f + s) * 4;

@@ -120,6 +120,7 @@ ALLOY_AVX512 void tile_q0(const PackedTile& tile, const Activations& a, int64_t 
   for (int64_t b = 0; b < a.K / 32; ++b, v += 8 * 64) {
     __m512i p[R];
     for (int r = 0; r < R; ++r) p[r] = _mm512_set1_epi32(-(kQ8 ? 128 : 8) * a.s32_row(m0 + r)[b]);
+    #pragma GCC unroll 1  // unrolled, GCC sums the products as a tree and spills them
     for (int s = 0; s < 8; ++s) {
       __m512i wv = loadu512(v + s * 64);
       if (kQ8) wv = _mm512_xor_si512(wv, flip);
@@ -150,6 +151,7 @@ ALLOY_AVX512 void tile_k(const PackedTile& tile, const Activations& a, int64_t m
     for (int j = 0; j < nsub; ++j) {
       __m512i p[R];
       for (int r = 0; r < R; ++r) p[r] = _mm512_setzero_si512();
+      #pragma GCC unroll 1  // unrolled, GCC sums the products as a tree and spills them
       for (int s = 0; s < kSub; ++s, v += 64) {
         __m512i wv = loadu512(v);
         const int64_t k = b * 256 + (j * kSub + s) * 4;
