@@ -2,12 +2,21 @@
 # The GPU run, for the machine with the GPU (the `device` tool runs it over a copy of the tree):
 # makes the Debian build dependencies usable there (carried as .debs in .deps/, see
 # scripts/gpu_deps.sh), builds with every core, runs the GPU tests, the core suite on the GPU,
-# the GPU benchmarks and PyTorch's figures for the same cases, and prints a short table last.
-# Logs and JSON go to $OUT (or ./gpu-out).
-#   tests/run_gpu.sh [tests|bench|all]   (default all)
+# the GPU benchmarks and PyTorch's figures for the same cases, the LLM tests on the GPU and
+# `alloy bench` on the issue's model shapes, and prints a short table last. The LLM test data
+# travels in a git-ignored gpu-data/ (made by `tests/run_gpu.sh --pack-data` here: hf/, models/,
+# quant/, tokenizers/ and chat-templates/ from ../shared/data). Logs and JSON go to $OUT (or ./gpu-out).
+#   tests/run_gpu.sh [tests|bench|llm|all]   (default all)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-all}"
+if [ "$what" = "--pack-data" ]; then
+  rm -rf gpu-data && mkdir -p gpu-data
+  cp -r ../shared/data/hf ../shared/data/models ../shared/data/quant ../shared/data/tokenizers \
+    ../shared/data/chat-templates gpu-data/
+  du -sh gpu-data
+  exit 0
+fi
 out="${OUT:-$PWD/gpu-out}"
 mkdir -p "$out"
 if ! pkg-config --exists openblas libzip 2>/dev/null || ! [ -d /usr/include/nlohmann ]; then
@@ -19,11 +28,11 @@ python="$(command -v python3)"
 start=$(date +%s)
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DALLOY_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
   -DALLOY_PYTHON="$python" -DALLOY_BUILD_EXAMPLES=OFF > "$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
-cmake --build build-gpu -j"$(nproc)" --target test_gpu test_core bench_gpu >> "$out/build.log" 2>&1 ||
+cmake --build build-gpu -j"$(nproc)" --target test_gpu test_core test_llm bench_gpu alloy_cli >> "$out/build.log" 2>&1 ||
   { grep -E "error" -A3 "$out/build.log" | head -60; exit 1; }
 echo "build: $(( $(date +%s) - start )) s"
 summary=()
-if [ "$what" != "bench" ]; then
+if [ "$what" = "tests" ] || [ "$what" = "all" ]; then
   ./build-gpu/tests/test_gpu --gtest_brief=1 > "$out/test_gpu.log" 2>&1
   summary+=("test_gpu: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_gpu.log" | tr '\n' ' ')")
   grep -E -A4 "Failure" "$out/test_gpu.log" | grep -vE "^--$|Failure$" | head -60
@@ -31,8 +40,28 @@ if [ "$what" != "bench" ]; then
     > "$out/test_core_on_gpu.log" 2>&1
   summary+=("test_core on the GPU: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_core_on_gpu.log" | tr '\n' ' ')")
   grep -E -A4 "Failure" "$out/test_core_on_gpu.log" | grep -vE "^--$|Failure$" | head -40
+  ALLOY_TEST_DATA="$PWD/gpu-data" ./build-gpu/tests/test_llm --gtest_brief=1 > "$out/test_llm.log" 2>&1
+  summary+=("test_llm (CPU and GPU): $(grep -E '^\[  (PASSED|FAILED)' "$out/test_llm.log" | tr '\n' ' ')")
+  grep -E -A4 "Failure" "$out/test_llm.log" | grep -vE "^--$|Failure$" | head -40
+  grep -E "on the GPU: normalized" "$out/test_llm.log"
 fi
-if [ "$what" != "tests" ]; then
+if [ "$what" = "llm" ] || [ "$what" = "all" ]; then
+  # The issue's shapes with random weights and the Llama 2 vocabulary, then llama-bench's tests.
+  models=/tmp/alloy-models
+  mkdir -p "$models"
+  vocab=gpu-data/tokenizers/ggml-vocab-llama-spm.gguf
+  for spec in "1B 2048 8192 16" "7B 4096 14336 32"; do
+    set -- $spec
+    for type in ${LLM_TYPES:-F16 Q8_0 Q4_0}; do
+      f="$models/$1-$type.gguf"
+      [ -f "$f" ] || ./build-gpu/tools/alloy synth --arch llama --dim "$2" --ffn "$3" --layers "$4" --heads 32 \
+        --kv-heads 8 --vocab-from "$vocab" -o "$f" --type "$type" 2>> "$out/synth.log"
+      ./build-gpu/tools/alloy bench -m "$f" -p 512 -n 128 -r "${LLM_REPS:-3}" --device gpu 2>&1 |
+        tee -a "$out/llm_bench.md" | grep -E "^\| llama"
+    done
+  done
+fi
+if [ "$what" = "bench" ] || [ "$what" = "all" ]; then
   ./build-gpu/bench/bench_gpu "$out/bench_gpu.json"
   PYTHONUNBUFFERED=1 "$python" bench/bench_gpu_torch.py "$out/bench_gpu_torch.json" > "$out/bench_gpu_torch.txt"
   "$python" bench/gpu_table.py "$out/bench_gpu.json" "$out/bench_gpu_torch.json" | tee "$out/gpu_table.md"
