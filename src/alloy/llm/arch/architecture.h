@@ -54,6 +54,13 @@ std::optional<double> real(const GGUFMetadata& md, const std::string& key);
 RopeConfig hf_rope(const nlohmann::json& config, const char* layer_type, int64_t head_dim);
 }  // namespace config_read
 
+// What Gemma 2 and 3 share (gemma2.cpp): norms computing x * (1 + w) placed before and after
+// attention and the MLP (with their Hugging Face names), a GELU-tanh MLP, embeddings scaled by
+// sqrt(hidden), tied output.
+void set_gemma_architecture(Architecture& a);
+void set_gemma_config(ModelConfig& cfg);
+void read_gemma_hf(const nlohmann::json& c, ModelConfig& cfg);  // also queries' scale, window
+
 const Architecture& llama_architecture();
 const Architecture& mistral_architecture();
 const Architecture& qwen2_architecture();

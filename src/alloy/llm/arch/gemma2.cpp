@@ -15,31 +15,41 @@ void alternate_windows(ModelConfig& cfg) {
 }
 }  // namespace
 
+void set_gemma_architecture(Architecture& a) {
+  a.norm_adds_one = true;
+  a.hf_layer_names = {{"post_attention_layernorm", "post_attention_norm"},
+                      {"pre_feedforward_layernorm", "ffn_norm"},
+                      {"post_feedforward_layernorm", "post_ffw_norm"}};
+}
+
+void set_gemma_config(ModelConfig& cfg) {
+  cfg.activation = Activation::gelu_tanh;
+  cfg.sandwich_norms = true;
+  cfg.embed_scale = std::sqrt(static_cast<float>(cfg.hidden));
+}
+
+void read_gemma_hf(const nlohmann::json& c, ModelConfig& cfg) {
+  set_gemma_config(cfg);
+  cfg.tie_embeddings = c.value("tie_word_embeddings", true);
+  if (auto s = config_read::number(c, "query_pre_attn_scalar")) cfg.attn_scale = static_cast<float>(1.0 / std::sqrt(*s));
+  if (auto w = config_read::number(c, "sliding_window")) cfg.sliding_window = static_cast<int64_t>(*w);
+}
+
 const Architecture& gemma2_architecture() {
   static const Architecture arch = [] {
     Architecture a;
     a.name = "gemma2";
     a.hf_model_types = {"gemma2"};
     a.gguf_name = "gemma2";
-    a.norm_adds_one = true;
-    a.hf_layer_names = {{"post_attention_layernorm", "post_attention_norm"},
-                        {"pre_feedforward_layernorm", "ffn_norm"},
-                        {"post_feedforward_layernorm", "post_ffw_norm"}};
+    set_gemma_architecture(a);
     a.read_hf = [](const nlohmann::json& c, ModelConfig& cfg) {
-      cfg.activation = Activation::gelu_tanh;
-      cfg.sandwich_norms = true;
-      cfg.embed_scale = std::sqrt(static_cast<float>(cfg.hidden));
-      cfg.tie_embeddings = c.value("tie_word_embeddings", true);
-      if (auto s = config_read::number(c, "query_pre_attn_scalar")) cfg.attn_scale = static_cast<float>(1.0 / std::sqrt(*s));
+      read_gemma_hf(c, cfg);
       if (auto s = config_read::number(c, "attn_logit_softcapping")) cfg.attn_softcap = static_cast<float>(*s);
       if (auto s = config_read::number(c, "final_logit_softcapping")) cfg.final_softcap = static_cast<float>(*s);
-      if (auto w = config_read::number(c, "sliding_window")) cfg.sliding_window = static_cast<int64_t>(*w);
       alternate_windows(cfg);
     };
     a.read_gguf = [](const GGUFMetadata& md, ModelConfig& cfg) {
-      cfg.activation = Activation::gelu_tanh;
-      cfg.sandwich_norms = true;
-      cfg.embed_scale = std::sqrt(static_cast<float>(cfg.hidden));
+      set_gemma_config(cfg);
       if (auto s = config_read::real(md, "gemma2.attn_logit_softcapping")) cfg.attn_softcap = static_cast<float>(*s);
       if (auto s = config_read::real(md, "gemma2.final_logit_softcapping")) cfg.final_softcap = static_cast<float>(*s);
       if (auto w = config_read::integer(md, "gemma2.attention.sliding_window")) cfg.sliding_window = *w;

@@ -22,18 +22,10 @@ const Architecture& gemma3_architecture() {
     a.name = "gemma3";
     a.hf_model_types = {"gemma3_text", "gemma3"};
     a.gguf_name = "gemma3";
-    a.norm_adds_one = true;
-    a.hf_layer_names = {{"post_attention_layernorm", "post_attention_norm"},
-                        {"pre_feedforward_layernorm", "ffn_norm"},
-                        {"post_feedforward_layernorm", "post_ffw_norm"}};
+    set_gemma_architecture(a);
     a.read_hf = [](const nlohmann::json& c, ModelConfig& cfg) {
-      cfg.activation = Activation::gelu_tanh;
-      cfg.sandwich_norms = true;
+      read_gemma_hf(c, cfg);
       cfg.qk_norm = true;
-      cfg.embed_scale = std::sqrt(static_cast<float>(cfg.hidden));
-      cfg.tie_embeddings = c.value("tie_word_embeddings", true);
-      if (auto s = config_read::number(c, "query_pre_attn_scalar")) cfg.attn_scale = static_cast<float>(1.0 / std::sqrt(*s));
-      if (auto w = config_read::number(c, "sliding_window")) cfg.sliding_window = static_cast<int64_t>(*w);
       if (c.contains("layer_types") && c["layer_types"].is_array()) {
         cfg.sliding_layers.clear();
         for (const auto& t : c["layer_types"]) cfg.sliding_layers.push_back(t == "sliding_attention");
@@ -52,10 +44,8 @@ const Architecture& gemma3_architecture() {
       }
     };
     a.read_gguf = [](const GGUFMetadata& md, ModelConfig& cfg) {
-      cfg.activation = Activation::gelu_tanh;
-      cfg.sandwich_norms = true;
+      set_gemma_config(cfg);
       cfg.qk_norm = true;
-      cfg.embed_scale = std::sqrt(static_cast<float>(cfg.hidden));
       if (auto w = config_read::integer(md, "gemma3.attention.sliding_window")) cfg.sliding_window = *w;
       window_pattern(cfg, 6);
       cfg.rope_local = RopeConfig{};
