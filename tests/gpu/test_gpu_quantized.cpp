@@ -46,16 +46,15 @@ const Weights& quantized_weights(Type t, int64_t n, int64_t k) {
   std::mt19937 rng(uint32_t(1000 * int(t) + k));
   std::normal_distribution<float> nd;
   const size_t rb = quant::row_bytes(t, k);
-  std::vector<float> row(size_t(k));
+  std::vector<float> row(static_cast<size_t>(k));
   std::vector<uint8_t> bytes(rb * size_t(n));
-  Weights out;
-  out.wd.resize(size_t(n * k));
+  std::vector<float> wd(size_t(n * k));
   for (int64_t r = 0; r < n; ++r) {
     for (auto& v : row) v = nd(rng);
     quant::quantize_row(t, row.data(), bytes.data() + size_t(r) * rb, k);
-    quant::dequantize_row(t, bytes.data() + size_t(r) * rb, out.wd.data() + r * k, k);
+    quant::dequantize_row(t, bytes.data() + size_t(r) * rb, wd.data() + r * k, k);
   }
-  out.w = array(bytes, {n, int64_t(rb)});
+  Weights out{array(bytes, {n, int64_t(rb)}), std::move(wd)};
   eval({out.w});
   return cache.emplace(key, std::move(out)).first->second;
 }

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "alloy/backend/cuda/kernel_utils.cuh"
+#include "alloy/backend/cuda/quant_blocks.h"
 #include "alloy/core/quantized_primitives.h"
 
 namespace alloy {
@@ -22,8 +23,7 @@ namespace cuda {
 namespace {
 
 using quant::Type;
-
-constexpr int kMaxMatvecRows = 8;  // M up to this runs the matrix-vector kernels
+using namespace qblocks;
 
 bool has_gpu_kernel(Type t) {
   switch (t) {
@@ -43,90 +43,7 @@ bool float_out(Dtype d) {
   return false;
 }
 
-template <Type t>
-struct Block;
-template <>
-struct Block<Type::Q4_0> { static constexpr int size = 32, bytes = 18; };
-template <>
-struct Block<Type::Q8_0> { static constexpr int size = 32, bytes = 34; };
-template <>
-struct Block<Type::Q4_K> { static constexpr int size = 256, bytes = 144; };
-template <>
-struct Block<Type::Q5_K> { static constexpr int size = 256, bytes = 176; };
-template <>
-struct Block<Type::Q6_K> { static constexpr int size = 256, bytes = 210; };
-
-// --- loads ---
-
-__device__ __forceinline__ float f16_bits(uint16_t h) { return __half2float(__ushort_as_half(h)); }
-// p 2-byte aligned.
-__device__ __forceinline__ uint16_t load_u16(const uint8_t* p) { return *reinterpret_cast<const uint16_t*>(p); }
-// 4 bytes from a 2-byte aligned p, little-endian.
-__device__ __forceinline__ uint32_t load_u32_a2(const uint8_t* p) {
-  return uint32_t(load_u16(p)) | (uint32_t(load_u16(p + 2)) << 16);
-}
-__device__ __forceinline__ uint32_t load_u32(const uint8_t* p) { return *reinterpret_cast<const uint32_t*>(p); }
-__device__ __forceinline__ uint4 load_u128(const void* p) { return *reinterpret_cast<const uint4*>(p); }
-__device__ __forceinline__ int2 load_i64(const void* p) { return *reinterpret_cast<const int2*>(p); }
-
-// Q4_K/Q5_K's 6-bit scale and min of sub-block j (quant_formats.cpp's k4_scale_min).
-__device__ __forceinline__ void k4_scale_min(const uint8_t* q, int j, int& sc, int& m) {
-  if (j < 4) {
-    sc = q[j] & 63;
-    m = q[j + 4] & 63;
-  } else {
-    sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
-}
-
 // --- dequantize ---
-
-// Elements e..e+3 (e a multiple of 4) of the block at b, as dequantize_row computes them.
-template <Type t>
-__device__ __forceinline__ void dequant4(const uint8_t* b, int e, float (&y)[4]) {
-  if constexpr (t == Type::Q4_0) {
-    const float d = f16_bits(load_u16(b));
-    const uint8_t* qs = b + 2;
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      int q = e < 16 ? (qs[e + i] & 0xF) : (qs[e - 16 + i] >> 4);
-      y[i] = __fmul_rn(float(q - 8), d);
-    }
-  } else if constexpr (t == Type::Q8_0) {
-    const float d = f16_bits(load_u16(b));
-    const int8_t* qs = reinterpret_cast<const int8_t*>(b + 2);
-#pragma unroll
-    for (int i = 0; i < 4; ++i) y[i] = __fmul_rn(float(qs[e + i]), d);
-  } else if constexpr (t == Type::Q4_K || t == Type::Q5_K) {
-    // d, dmin at 0; scales at 4; Q5_K: qh at 16, qs at 48; Q4_K: qs at 16.
-    const float d = f16_bits(load_u16(b)), dmin = f16_bits(load_u16(b + 2));
-    const int c = e / 64, l = e % 64, j = 2 * c + (l >= 32);
-    int sc, m;
-    k4_scale_min(b + 4, j, sc, m);
-    const float dl = __fmul_rn(d, float(sc)), ml = __fmul_rn(dmin, float(m));
-    const uint8_t* qs = b + (t == Type::Q5_K ? 48 : 16) + 32 * c;
-    const int l32 = l % 32;
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      int q = l < 32 ? (qs[l32 + i] & 0xF) : (qs[l32 + i] >> 4);
-      if constexpr (t == Type::Q5_K) q += ((b[16 + l32 + i] >> j) & 1) << 4;
-      y[i] = __fsub_rn(__fmul_rn(dl, float(q)), ml);
-    }
-  } else {
-    // Q6_K: ql at 0, qh at 128, int8 scales at 192, d at 208.
-    const float d = f16_bits(load_u16(b + 208));
-    const int h = e / 128, r = e % 128, g = r / 32, l = r % 32;
-    const float dl = __fmul_rn(d, float(reinterpret_cast<const int8_t*>(b + 192)[8 * h + 2 * g + l / 16]));
-    const uint8_t* ql = b + 64 * h + l + 32 * (g & 1);
-    const uint8_t* qh = b + 128 + 32 * h + l;
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      int q = (((ql[i] >> (4 * (g >> 1))) & 0xF) | (((qh[i] >> (2 * g)) & 3) << 4)) - 32;
-      y[i] = __fmul_rn(dl, float(q));
-    }
-  }
-}
 
 template <typename T>
 struct alignas(4 * sizeof(T)) Four {
@@ -185,9 +102,8 @@ void dequantize_into(Type t, const uint8_t* w, int64_t rows, int64_t row_bytes, 
 
 // --- activations quantized as the CPU's quantize_activations does ---
 
-// Activations of M rows of K values: q (M, K) int8, d (M, K / block) float, s (M, K / 32) int
-// (the sum of each 32 q; Q8_K only).
-struct Act {
+// The activations' buffers being written (Act's, writable).
+struct ActOut {
   int8_t* q;
   float* d;
   int* s;
@@ -201,7 +117,7 @@ __device__ __forceinline__ float warp_max(float v) {
 
 // Q8_0 (quantize_q8_0_row): a warp per 32-element block; x (M, K) row-contiguous.
 template <typename T>
-__global__ void quantize_q8_0_kernel(const T* __restrict__ x, int64_t nblocks, Act a) {
+__global__ void quantize_q8_0_kernel(const T* __restrict__ x, int64_t nblocks, ActOut a) {
   const int64_t b = int64_t(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
   if (b >= nblocks) return;
   const int lane = threadIdx.x & 31;
@@ -215,7 +131,7 @@ __global__ void quantize_q8_0_kernel(const T* __restrict__ x, int64_t nblocks, A
 
 // Q8_K (quantize_q8_k_row): a warp per 256-element super-block, 8 consecutive elements a lane.
 template <typename T>
-__global__ void quantize_q8_k_kernel(const T* __restrict__ x, int64_t nblocks, Act a) {
+__global__ void quantize_q8_k_kernel(const T* __restrict__ x, int64_t nblocks, ActOut a) {
   const int64_t b = int64_t(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
   if (b >= nblocks) return;
   const int lane = threadIdx.x & 31;
@@ -261,153 +177,18 @@ __global__ void quantize_q8_k_kernel(const T* __restrict__ x, int64_t nblocks, A
 
 constexpr int kRowsPerBlock = 4;  // warps (weight rows) per 128-thread block
 
-// One block of 32 (Q4_0/Q8_0) against activation block ab of every row: acc[m] += the CPU's
-// float(s) * (d_w * d_x) term.
-template <Type t>
-__device__ __forceinline__ void dot_block32(const uint8_t* blk, const Act& a, int64_t K, int64_t nb, int64_t ab,
-                                            int M, float (&acc)[kMaxMatvecRows]) {
-  const float dw = f16_bits(load_u16(blk));
-  int w[8];  // the 32 weights as signed bytes
-  if constexpr (t == Type::Q4_0) {
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const uint32_t qs = load_u32_a2(blk + 2 + 4 * i);
-      w[i] = int(__vsub4(qs & 0x0F0F0F0Fu, 0x08080808u));
-      w[i + 4] = int(__vsub4((qs >> 4) & 0x0F0F0F0Fu, 0x08080808u));
-    }
-  } else {
-#pragma unroll
-    for (int i = 0; i < 8; ++i) w[i] = int(load_u32_a2(blk + 2 + 4 * i));
-  }
-#pragma unroll
-  for (int m = 0; m < kMaxMatvecRows; ++m) {
-    if (m < M) {
-      const int8_t* q = a.q + m * K + ab * 32;
-      const uint4 x0 = load_u128(q), x1 = load_u128(q + 16);
-      int s = __dp4a(w[0], int(x0.x), 0);
-      s = __dp4a(w[1], int(x0.y), s);
-      s = __dp4a(w[2], int(x0.z), s);
-      s = __dp4a(w[3], int(x0.w), s);
-      s = __dp4a(w[4], int(x1.x), s);
-      s = __dp4a(w[5], int(x1.y), s);
-      s = __dp4a(w[6], int(x1.z), s);
-      s = __dp4a(w[7], int(x1.w), s);
-      acc[m] += __fmul_rn(float(s), __fmul_rn(dw, a.d[m * nb + ab]));
-    }
-  }
-}
-
-// Lane share t (0..7) of super-block sb (Q4_K/Q5_K): bytes 16h..16h+15 of 64-element chunk c
-// (t = 2c + h), i.e. elements 16h.. of sub-blocks 2c (low nibbles) and 2c + 1 (high nibbles).
-template <Type t>
-__device__ __forceinline__ void dot_q45_k_part(const uint8_t* blk, const Act& a, int64_t K, int64_t sb, int part,
-                                               int M, float (&acc)[kMaxMatvecRows]) {
-  const int c = part >> 1, h = part & 1;
-  const uint32_t dd = load_u32(blk);
-  const float d = f16_bits(uint16_t(dd & 0xFFFF)), dmin = f16_bits(uint16_t(dd >> 16));
-  int sc0, m0, sc1, m1;
-  k4_scale_min(blk + 4, 2 * c, sc0, m0);
-  k4_scale_min(blk + 4, 2 * c + 1, sc1, m1);
-  const uint4 qv = load_u128(blk + (t == Type::Q5_K ? 48 : 16) + 32 * c + 16 * h);
-  const uint32_t qw[4] = {qv.x, qv.y, qv.z, qv.w};
-  int lo[4], hi[4];
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    lo[i] = int(qw[i] & 0x0F0F0F0Fu);
-    hi[i] = int((qw[i] >> 4) & 0x0F0F0F0Fu);
-  }
-  if constexpr (t == Type::Q5_K) {
-    const uint4 hv = load_u128(blk + 16 + 16 * h);
-    const uint32_t hw[4] = {hv.x, hv.y, hv.z, hv.w};
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      lo[i] |= int(((hw[i] >> (2 * c)) & 0x01010101u) << 4);
-      hi[i] |= int(((hw[i] >> (2 * c + 1)) & 0x01010101u) << 4);
-    }
-  }
-#pragma unroll
-  for (int m = 0; m < kMaxMatvecRows; ++m) {
-    if (m < M) {
-      const int8_t* q = a.q + m * K + sb * 256 + 64 * c + 16 * h;
-      const uint4 x0 = load_u128(q), x1 = load_u128(q + 32);
-      int s0 = __dp4a(lo[0], int(x0.x), 0);
-      s0 = __dp4a(lo[1], int(x0.y), s0);
-      s0 = __dp4a(lo[2], int(x0.z), s0);
-      s0 = __dp4a(lo[3], int(x0.w), s0);
-      int s1 = __dp4a(hi[0], int(x1.x), 0);
-      s1 = __dp4a(hi[1], int(x1.y), s1);
-      s1 = __dp4a(hi[2], int(x1.z), s1);
-      s1 = __dp4a(hi[3], int(x1.w), s1);
-      const int sumi = sc0 * s0 + sc1 * s1;
-      // The mins' term once per sub-block pair (the h == 0 share).
-      const int* s32 = a.s + m * (K / 32) + sb * 8 + 2 * c;
-      const int summ = h == 0 ? m0 * s32[0] + m1 * s32[1] : 0;
-      const float dx = a.d[m * (K / 256) + sb];
-      acc[m] += __fsub_rn(__fmul_rn(__fmul_rn(dx, d), float(sumi)), __fmul_rn(__fmul_rn(dx, dmin), float(summ)));
-    }
-  }
-}
-
-// Lane share t (0..7) of a Q6_K super-block: half hh = t / 4, elements l0..l0+7 (l0 = 8 (t % 4))
-// of each of its four 32-element groups g.
-__device__ __forceinline__ void dot_q6_k_part(const uint8_t* blk, const Act& a, int64_t K, int64_t sb, int part,
-                                              int M, float (&acc)[kMaxMatvecRows]) {
-  const int hh = part >> 2, l0 = 8 * (part & 3);
-  const float d = f16_bits(load_u16(blk + 208));
-  const int8_t* scales = reinterpret_cast<const int8_t*>(blk + 192) + 8 * hh + (l0 >> 4);
-  int sc[4];
-#pragma unroll
-  for (int g = 0; g < 4; ++g) sc[g] = scales[2 * g];
-  int v[4][2];  // [group][word]: q - 32 as signed bytes
-#pragma unroll
-  for (int k = 0; k < 2; ++k) {
-    const uint32_t qa = load_u32_a2(blk + 64 * hh + l0 + 4 * k);
-    const uint32_t qb = load_u32_a2(blk + 64 * hh + 32 + l0 + 4 * k);
-    const uint32_t qh = load_u32_a2(blk + 128 + 32 * hh + l0 + 4 * k);
-    v[0][k] = int(__vsub4((qa & 0x0F0F0F0Fu) | ((qh & 0x03030303u) << 4), 0x20202020u));
-    v[1][k] = int(__vsub4((qb & 0x0F0F0F0Fu) | (((qh >> 2) & 0x03030303u) << 4), 0x20202020u));
-    v[2][k] = int(__vsub4(((qa >> 4) & 0x0F0F0F0Fu) | (((qh >> 4) & 0x03030303u) << 4), 0x20202020u));
-    v[3][k] = int(__vsub4(((qb >> 4) & 0x0F0F0F0Fu) | (((qh >> 6) & 0x03030303u) << 4), 0x20202020u));
-  }
-#pragma unroll
-  for (int m = 0; m < kMaxMatvecRows; ++m) {
-    if (m < M) {
-      const int8_t* q = a.q + m * K + sb * 256 + 128 * hh + l0;
-      int sumi = 0;
-#pragma unroll
-      for (int g = 0; g < 4; ++g) {
-        const int2 xv = load_i64(q + 32 * g);
-        sumi += sc[g] * __dp4a(v[g][1], xv.y, __dp4a(v[g][0], xv.x, 0));
-      }
-      acc[m] += __fmul_rn(__fmul_rn(a.d[m * (K / 256) + sb], d), float(sumi));
-    }
-  }
-}
-
 // out (M, N) = x (M, K) @ W^T with W (N, row_bytes) and x quantized into a.
 template <Type t, typename T>
 __global__ void __launch_bounds__(32 * kRowsPerBlock) matvec_kernel(const uint8_t* __restrict__ w, int64_t row_bytes,
                                                                     Act a, int M, int64_t K, int64_t N,
                                                                     T* __restrict__ out) {
-  using B = Block<t>;
   const int64_t n = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;
   if (n >= N) return;
   const int lane = threadIdx.x & 31;
-  const uint8_t* row = w + n * row_bytes;
-  const int64_t nb = K / B::size;
   float acc[kMaxMatvecRows];
 #pragma unroll
   for (int m = 0; m < kMaxMatvecRows; ++m) acc[m] = 0.f;
-  if constexpr (B::size == 32) {
-    for (int64_t b = lane; b < nb; b += 32) dot_block32<t>(row + b * B::bytes, a, K, nb, b, M, acc);
-  } else {
-    // Eight lanes per super-block, four super-blocks per warp step.
-    const int part = lane & 7;
-    for (int64_t b = lane >> 3; b < nb; b += 4) {
-      if constexpr (t == Type::Q6_K) dot_q6_k_part(row + b * B::bytes, a, K, b, part, M, acc);
-      else dot_q45_k_part<t>(row + b * B::bytes, a, K, b, part, M, acc);
-    }
-  }
+  matvec_lane<t>(w + n * row_bytes, a, M, K, lane, acc);
 #pragma unroll
   for (int m = 0; m < kMaxMatvecRows; ++m) {
     if (m < M) {
@@ -430,12 +211,13 @@ void quantized_matvec(Type t, const T* x, int64_t M, int64_t K, const uint8_t* w
   const int64_t bs = k_type ? 256 : 32, nblocks = M * K / bs;
   const size_t q_bytes = align16(size_t(M * K)), d_bytes = align16(size_t(nblocks) * 4);
   auto* base = static_cast<uint8_t*>(scratch(s, q_bytes + d_bytes + size_t(M * K / 32) * 4));
-  Act a{reinterpret_cast<int8_t*>(base), reinterpret_cast<float*>(base + q_bytes),
-        reinterpret_cast<int*>(base + q_bytes + d_bytes)};
+  ActOut ao{reinterpret_cast<int8_t*>(base), reinterpret_cast<float*>(base + q_bytes),
+            reinterpret_cast<int*>(base + q_bytes + d_bytes)};
+  const Act a{ao.q, ao.d, ao.s};
   constexpr int qthreads = 256;  // a warp per activation block
   const unsigned qblocks = unsigned((nblocks + qthreads / 32 - 1) / (qthreads / 32));
-  if (k_type) quantize_q8_k_kernel<T><<<qblocks, qthreads, 0, st>>>(x, nblocks, a);
-  else quantize_q8_0_kernel<T><<<qblocks, qthreads, 0, st>>>(x, nblocks, a);
+  if (k_type) quantize_q8_k_kernel<T><<<qblocks, qthreads, 0, st>>>(x, nblocks, ao);
+  else quantize_q8_0_kernel<T><<<qblocks, qthreads, 0, st>>>(x, nblocks, ao);
   ALLOY_CUDA_LAUNCH_CHECK("quantized_matmul activations");
 
   const int64_t grid = (N + kRowsPerBlock - 1) / kRowsPerBlock;
