@@ -24,11 +24,12 @@ namespace {
 using quant::Type;
 const Type kTypes[] = {Type::Q4_0, Type::Q8_0, Type::Q4_K, Type::Q5_K, Type::Q6_K};
 
-// Error bounds, normalized (||a - b|| / ||b||).
+// Error bounds of quantized_matmul (scaled_error below; the CPU measures about 5.5e-3 for
+// Q4_0/Q8_0 and 7.3e-3 for the K types against the reference, from its 8-bit activations).
 constexpr double kActQuantBound = 1.5e-2;  // 8-bit activations vs the float64 reference
 constexpr double kSameMethodF32 = 1e-5;    // GPU vs CPU, both with 8-bit activations, float32 out
-constexpr double kSameMethodF16 = 1e-3;    // the same rounded to float16 (half an ulp apart at most)
-constexpr double kGemmF32 = 1e-5;          // GPU dequantize + float32 GEMM vs the reference
+constexpr double kSameMethodF16 = 2e-3;    // the same rounded to float16 (an ulp apart at most)
+constexpr double kGemmF32 = 2e-5;          // GPU dequantize + float32 GEMM vs the reference
 constexpr double kGemmF16 = 2e-3;          // weights rounded to float16, float16 out
 constexpr double kGemmBF16 = 1.5e-2;       // weights rounded to bfloat16, bfloat16 out
 
@@ -83,18 +84,23 @@ std::vector<uint8_t> random_blocks(Type t, int64_t n, int64_t k, uint32_t seed) 
   return w;
 }
 
-// ||a - ref|| / ||ref|| over the sampled columns `cols` of (M, N) results.
-double sampled_error(const std::vector<double>& a, const std::vector<double>& ref, int64_t M, int64_t N,
-                     const std::vector<int64_t>& cols) {
+// Errors are normalized by the expected size of the products, not by the results themselves
+// (which for a few outputs may cancel to near zero): sqrt(sum (a - b)^2 / sum |x_m|^2 |w_n|^2 / K)
+// over the (m, n) compared, b[m, j] the value at column cols[j] (all N columns when cols is empty).
+double scaled_error(const std::vector<double>& a, const std::vector<double>& b, int64_t M, int64_t N,
+                    const std::vector<int64_t>& cols, const std::vector<double>& x_norm2,
+                    const std::vector<double>& w_norm2, int64_t K) {
+  const int64_t nc = cols.empty() ? N : int64_t(cols.size());
   double num = 0, den = 0;
   for (int64_t m = 0; m < M; ++m)
-    for (size_t c = 0; c < cols.size(); ++c) {
-      double r = ref[size_t(m) * cols.size() + c], v = a[size_t(m * N + cols[c])];
+    for (int64_t j = 0; j < nc; ++j) {
+      const int64_t n = cols.empty() ? j : cols[size_t(j)];
+      const double v = a[size_t(m * N + n)], r = b[size_t(m * nc + j)];
       if (!std::isfinite(v)) return INFINITY;
       num += (v - r) * (v - r);
-      den += r * r;
+      den += x_norm2[size_t(m)] * w_norm2[size_t(n)] / double(K);
     }
-  return den == 0 ? std::sqrt(num) : std::sqrt(num / den);
+  return std::sqrt(num / den);
 }
 
 std::string case_name(Type t, Dtype d, int64_t M, int64_t K, int64_t N) {
@@ -137,17 +143,24 @@ void check_matmul(Type t, Dtype dt, int64_t M, int64_t K, int64_t N) {
       ref[size_t(m) * cols.size() + j] = s;
     }
 
-  const double cpu_err = sampled_error(c, ref, M, N, cols), gpu_err = sampled_error(g, ref, M, N, cols);
+  std::vector<double> x_norm2(size_t(M), 0.0), w_norm2(size_t(N), 0.0);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t k = 0; k < K; ++k) x_norm2[size_t(m)] += xd[size_t(m * K + k)] * xd[size_t(m * K + k)];
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t k = 0; k < K; ++k) w_norm2[size_t(n)] += double(full.wd[size_t(n * K + k)]) * full.wd[size_t(n * K + k)];
+  auto vs_ref = [&](const std::vector<double>& v) { return scaled_error(v, ref, M, N, cols, x_norm2, w_norm2, K); };
+  const double cpu_err = vs_ref(c), gpu_err = vs_ref(g);
+  const double gpu_cpu = scaled_error(g, c, M, N, {}, x_norm2, w_norm2, K);
   EXPECT_LE(cpu_err, kActQuantBound) << what << ": CPU vs float64 reference";
   if (M <= 8) {
     // Same 8-bit activations as the CPU: the same integer dot products.
     EXPECT_LE(gpu_err, kActQuantBound) << what << ": GPU vs float64 reference";
     const double same = dt == float32 ? kSameMethodF32 : dt == float16 ? kSameMethodF16 : parity_bound(dt);
-    EXPECT_LE(normalized_error(gpu, cpu), same) << what << ": GPU vs CPU";
+    EXPECT_LE(gpu_cpu, same) << what << ": GPU vs CPU";
   } else {
     const double bound = dt == float32 ? kGemmF32 : dt == float16 ? kGemmF16 : kGemmBF16;
     EXPECT_LE(gpu_err, bound) << what << ": GPU (dequantize + GEMM) vs float64 reference";
-    EXPECT_LE(normalized_error(gpu, cpu), kActQuantBound) << what << ": GPU vs CPU";
+    EXPECT_LE(gpu_cpu, kActQuantBound) << what << ": GPU vs CPU";
   }
 }
 
