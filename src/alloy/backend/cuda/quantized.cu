@@ -1,7 +1,8 @@
 // GPU evaluation of the quantized ops on ggml's block layouts (quant_formats.h), read as they
 // lie in the file. Blocks of 18, 34 and 210 bytes are only 2-byte aligned: those are read with
 // 16-bit loads; the 144- and 176-byte K-type blocks are 16-byte aligned and read with 128-bit
-// loads. Weights whose buffer is less aligned are copied first.
+// loads. Weights whose buffer is less aligned are copied first. The per-thread block code is in
+// quant_blocks.h, shared with the host so that tests check it without a GPU.
 //
 // dequantize: a thread per 4 consecutive outputs, with the CPU codec's float operations one by
 //   one (__fmul_rn/__fsub_rn, so nothing is contracted to an FMA): the floats equal the CPU's.
@@ -297,12 +298,12 @@ void QuantizedMatmul::eval_gpu(const std::vector<array>& inputs, array& out) {
   cuda::allocate(wd);
   cuda::dequantize_into(type(), wp, N, row_bytes, K, out.dtype(), cuda::device_out_ptr(wd), cuda::stream_of(s));
   wd.set_status(array::Status::available);
-  cuda::keep_until_complete(s, wd);
   array wt = cuda::strided_view(wd, {K, N}, {1, K}, 0, Flags{true, false, true});
   array x2 = cuda::strided_view(x, {M, K}, {K, 1}, x.offset(), Flags{true, true, false});
   cuda::allocate(out);
   array o2 = cuda::strided_view(out, {M, N}, {N, 1}, 0, Flags{true, true, false});
   cuda::gemm(s, x2, wt, o2, 1.0f, 0.0f);
+  cuda::keep_until_complete(s, wd);  // read by the GEMM just enqueued
 }
 
 void Dequantize::eval_gpu(const std::vector<array>& inputs, array& out) {
