@@ -1,7 +1,7 @@
 // GPU benchmarks (H100/H200 through tests/run_gpu.sh), each next to a baseline measured in the
 // same run: elementwise ops and reductions against a device-to-device copy, GEMM against cuBLAS
 // called directly, eager per-op overhead, and the cost of a CPU<->GPU crossing against a plain
-// cudaMemcpy of the same bytes. Prints a table and writes JSON (bench_gpu.json or argv[1]).
+// cudaMemcpy of the same bytes; quantized matrix-vector products (decode) against the copy. Prints a table and writes JSON (bench_gpu.json or argv[1]).
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -12,10 +12,12 @@
 #include <cmath>
 #include <functional>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "alloy/alloy.h"
+#include "alloy/core/quantized.h"
 #include "bench_report.h"
 
 using namespace alloy;
@@ -50,9 +52,12 @@ double copy_gbs(size_t bytes) {
   return 2.0 * bytes / t / 1e9;
 }
 
+double copy_baseline = 0;  // GB/s of the device-to-device copy, measured in bench_bandwidth
+
 void bench_bandwidth() {
   const int64_t n = int64_t(1) << 28;  // 1 GiB of float32
   double copy = copy_gbs(size_t(n) * 4);
+  copy_baseline = copy;
   report("baseline", "device-to-device copy 1 GiB", copy, "GB/s", copy, "cudaMemcpy D2D");
   Device g = Device::gpu;
   array x = random::uniform({n}, float32, -1, 1, random::key(1), g);
@@ -276,6 +281,45 @@ void bench_crossing() {
   }
 }
 
+// Decode-time matmuls of a 7B model's layers: x (M, K) float16 @ W^T with W (N, K) quantized
+// (the MLP's up and down projections), reported as GB/s of weights read against the copy.
+void bench_quantized() {
+  Device g = Device::gpu;
+  if (copy_baseline == 0) copy_baseline = copy_gbs(size_t(1) << 30);
+  for (quant::Type t : {quant::Type::Q4_0, quant::Type::Q8_0}) {
+    for (auto [N, K] : {std::pair<int64_t, int64_t>{14336, 4096}, std::pair<int64_t, int64_t>{4096, 14336}}) {
+      // Weights: rows of normal values quantized once (one random row repeated, shifted per row).
+      const size_t rb = quant::row_bytes(t, K);
+      std::vector<float> row(size_t(K) + 64);
+      std::mt19937 rng(5);
+      std::normal_distribution<float> nd;
+      for (auto& v : row) v = nd(rng);
+      std::vector<uint8_t> bytes(rb * size_t(N));
+      for (int64_t n = 0; n < N; ++n) quant::quantize_row(t, row.data() + n % 64, bytes.data() + size_t(n) * rb, K);
+      array w = array(bytes, {N, int64_t(rb)});
+      array wg = contiguous(w, g);  // GPU-resident
+      finish(wg);
+      for (int64_t M : {1, 8}) {
+        array x = astype(random::normal({M, K}, float32, 0, 1, random::key(11), g), float16, g);
+        finish(x);
+        // 20 products in flight per timed round, so the host's per-op cost overlaps the GPU's.
+        double t_one = time_median([&] {
+          std::vector<array> outs;
+          for (int i = 0; i < 20; ++i) {
+            outs.push_back(quantized_matmul(x, wg, t, g));
+            async_eval({outs.back()});
+          }
+          eval(outs);
+          synchronize(gpu_stream());
+        }, 7) / 20;
+        report("quantized", std::string(quant::name(t)) + " matvec M=" + std::to_string(M) + " " +
+                   std::to_string(N) + "x" + std::to_string(K),
+               double(rb) * N / t_one / 1e9, "GB/s", copy_baseline, "D2D copy");
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -286,6 +330,7 @@ int main(int argc, char** argv) {
   bench::print_header();
   bench_bandwidth();
   bench_gemm();
+  bench_quantized();
   bench_attention();
   bench_overhead();
   bench_crossing();

@@ -1,0 +1,321 @@
+// GPU evaluation of the quantized ops on ggml's block layouts (quant_formats.h), read as they
+// lie in the file. Blocks of 18, 34 and 210 bytes are only 2-byte aligned: those are read with
+// 16-bit loads; the 144- and 176-byte K-type blocks are 16-byte aligned and read with 128-bit
+// loads. Weights whose buffer is less aligned are copied first. The per-thread block code is in
+// quant_blocks.h, shared with the host so that tests check it without a GPU.
+//
+// dequantize: a thread per 4 consecutive outputs, with the CPU codec's float operations one by
+//   one (__fmul_rn/__fsub_rn, so nothing is contracted to an FMA): the floats equal the CPU's.
+// quantized_matmul, M <= 8 rows: the activations are quantized once per call exactly as the
+//   CPU does (Q8_0 blocks for Q4_0/Q8_0 weights, Q8_K super-blocks for the K types), then a
+//   warp per weight row streams it once: __dp4a integer dot products, each block's float term
+//   as the CPU's scalar kernel (K types: per lane's share of the super-block), float sums.
+// quantized_matmul, M > 8: W dequantized to x's dtype in a temporary, then cuda::gemm.
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "alloy/backend/cuda/kernel_utils.cuh"
+#include "alloy/backend/cuda/quant_blocks.h"
+#include "alloy/core/quantized_primitives.h"
+
+namespace alloy {
+namespace cuda {
+namespace {
+
+using quant::Type;
+using namespace qblocks;
+
+bool has_gpu_kernel(Type t) {
+  switch (t) {
+    case Type::Q4_0: case Type::Q8_0: case Type::Q4_K: case Type::Q5_K: case Type::Q6_K: return true;
+    case Type::Q4_1: case Type::Q5_0: case Type::Q5_1: case Type::Q8_1: case Type::Q2_K: case Type::Q3_K:
+    case Type::Q8_K: case Type::IQ4_NL: case Type::IQ4_XS: return false;
+  }
+  return false;
+}
+
+bool float_out(Dtype d) {
+  switch (d) {
+    case Dtype::float32: case Dtype::float16: case Dtype::bfloat16: return true;
+    case Dtype::float64: case Dtype::bool_: case Dtype::uint8: case Dtype::uint16: case Dtype::uint32:
+    case Dtype::uint64: case Dtype::int8: case Dtype::int16: case Dtype::int32: case Dtype::int64: return false;
+  }
+  return false;
+}
+
+// --- dequantize ---
+
+template <typename T>
+struct alignas(4 * sizeof(T)) Four {
+  T v[4];
+};
+
+// w (rows, row_bytes) -> out (rows, K), K a multiple of the block size; n4 = rows * K / 4.
+template <Type t, typename T>
+__global__ void dequantize_kernel(const uint8_t* __restrict__ w, int64_t row_bytes, int64_t K, int64_t n4,
+                                  T* __restrict__ out) {
+  using B = Block<t>;
+  ALLOY_GRID_STRIDE(i, n4) {
+    const int64_t e = 4 * i, r = e / K, k = e % K;
+    float y[4];
+    dequant4<t>(w + r * row_bytes + (k / B::size) * B::bytes, int(k % B::size), y);
+    Four<T> o;
+#pragma unroll
+    for (int c = 0; c < 4; ++c) o.v[c] = convert<T>(y[c]);
+    reinterpret_cast<Four<T>*>(out)[i] = o;
+  }
+}
+
+template <typename T>
+void launch_dequantize(Type t, const uint8_t* w, int64_t rows, int64_t row_bytes, int64_t K, T* out,
+                       cudaStream_t st) {
+  const int64_t n4 = rows * K / 4;
+  if (n4 == 0) return;
+  constexpr int threads = 256;
+  const unsigned blocks = grid_blocks(n4, threads);
+  switch (t) {
+    case Type::Q4_0: dequantize_kernel<Type::Q4_0, T><<<blocks, threads, 0, st>>>(w, row_bytes, K, n4, out); break;
+    case Type::Q8_0: dequantize_kernel<Type::Q8_0, T><<<blocks, threads, 0, st>>>(w, row_bytes, K, n4, out); break;
+    case Type::Q4_K: dequantize_kernel<Type::Q4_K, T><<<blocks, threads, 0, st>>>(w, row_bytes, K, n4, out); break;
+    case Type::Q5_K: dequantize_kernel<Type::Q5_K, T><<<blocks, threads, 0, st>>>(w, row_bytes, K, n4, out); break;
+    case Type::Q6_K: dequantize_kernel<Type::Q6_K, T><<<blocks, threads, 0, st>>>(w, row_bytes, K, n4, out); break;
+    case Type::Q4_1: case Type::Q5_0: case Type::Q5_1: case Type::Q8_1: case Type::Q2_K: case Type::Q3_K:
+    case Type::Q8_K: case Type::IQ4_NL: case Type::IQ4_XS:
+      throw std::logic_error(std::string("[dequantize] no GPU kernel for ") + quant::name(t));
+  }
+  ALLOY_CUDA_LAUNCH_CHECK("dequantize");
+}
+
+// Device rows of `out_dtype` from the weights, through the dtype's CUDA type.
+void dequantize_into(Type t, const uint8_t* w, int64_t rows, int64_t row_bytes, int64_t K, Dtype out_dtype,
+                     void* out, cudaStream_t st) {
+  switch (out_dtype) {
+    case Dtype::float32: return launch_dequantize(t, w, rows, row_bytes, K, static_cast<float*>(out), st);
+    case Dtype::float16: return launch_dequantize(t, w, rows, row_bytes, K, static_cast<__half*>(out), st);
+    case Dtype::bfloat16:
+      return launch_dequantize(t, w, rows, row_bytes, K, static_cast<__nv_bfloat16*>(out), st);
+    case Dtype::float64: case Dtype::bool_: case Dtype::uint8: case Dtype::uint16: case Dtype::uint32:
+    case Dtype::uint64: case Dtype::int8: case Dtype::int16: case Dtype::int32: case Dtype::int64:
+      throw std::logic_error("[dequantize] no GPU kernel for this output dtype");
+  }
+}
+
+// --- activations quantized as the CPU's quantize_activations does ---
+
+// The activations' buffers being written (Act's, writable).
+struct ActOut {
+  int8_t* q;
+  float* d;
+  int* s;
+};
+
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+  for (int k = 16; k > 0; k >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, k));
+  return v;
+}
+
+// Q8_0 (quantize_q8_0_row): a warp per 32-element block; x (M, K) row-contiguous.
+template <typename T>
+__global__ void quantize_q8_0_kernel(const T* __restrict__ x, int64_t nblocks, ActOut a) {
+  const int64_t b = int64_t(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
+  if (b >= nblocks) return;
+  const int lane = threadIdx.x & 31;
+  const float v = convert<float>(x[b * 32 + lane]);
+  const float amax = warp_max(fabsf(v));
+  const float db = __fdiv_rn(amax, 127.f);
+  const float id = db != 0.f ? __fdiv_rn(1.f, db) : 0.f;
+  a.q[b * 32 + lane] = int8_t(__float2int_rn(__fmul_rn(v, id)));
+  if (lane == 0) a.d[b] = __half2float(__float2half_rn(db));
+}
+
+// Q8_K (quantize_q8_k_row): a warp per 256-element super-block, 8 consecutive elements a lane.
+template <typename T>
+__global__ void quantize_q8_k_kernel(const T* __restrict__ x, int64_t nblocks, ActOut a) {
+  const int64_t b = int64_t(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
+  if (b >= nblocks) return;
+  const int lane = threadIdx.x & 31;
+  const T* xb = x + b * 256 + 8 * lane;
+  float v[8];
+  float amax = 0.f;
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    v[i] = convert<float>(xb[i]);
+    amax = fmaxf(amax, fabsf(v[i]));
+  }
+  amax = warp_max(amax);
+  // The first element of largest magnitude gives the sign of the scale.
+  int first = 256;
+#pragma unroll
+  for (int i = 7; i >= 0; --i)
+    if (fabsf(v[i]) == amax) first = 8 * lane + i;
+#pragma unroll
+  for (int k = 16; k > 0; k >>= 1) first = min(first, __shfl_xor_sync(0xffffffffu, first, k));
+  const float max = first < 256 ? convert<float>(x[b * 256 + first]) : 0.f;
+  const float iscale = amax != 0.f ? __fdiv_rn(-127.f, max) : 0.f;
+  int sum = 0;
+  char4 lo, hi;
+  int q[8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i) {
+    q[i] = min(127, __float2int_rn(__fmul_rn(iscale, v[i])));
+    sum += q[i];
+  }
+  lo = make_char4(char(q[0]), char(q[1]), char(q[2]), char(q[3]));
+  hi = make_char4(char(q[4]), char(q[5]), char(q[6]), char(q[7]));
+  char4* dst = reinterpret_cast<char4*>(a.q + b * 256 + 8 * lane);
+  dst[0] = lo;
+  dst[1] = hi;
+  // Four lanes make one 32-element sub-block.
+  sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+  sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+  if ((lane & 3) == 0) a.s[b * 8 + lane / 4] = sum;
+  if (lane == 0) a.d[b] = amax != 0.f ? __fdiv_rn(1.f, iscale) : 0.f;
+}
+
+// --- matrix-vector kernels: a warp per weight row, M <= 8 activation rows ---
+
+constexpr int kRowsPerBlock = 4;  // warps (weight rows) per 128-thread block
+
+// out (M, N) = x (M, K) @ W^T with W (N, row_bytes) and x quantized into a.
+template <Type t, typename T>
+__global__ void __launch_bounds__(32 * kRowsPerBlock) matvec_kernel(const uint8_t* __restrict__ w, int64_t row_bytes,
+                                                                    Act a, int M, int64_t K, int64_t N,
+                                                                    T* __restrict__ out) {
+  const int64_t n = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;
+  if (n >= N) return;
+  const int lane = threadIdx.x & 31;
+  float acc[kMaxMatvecRows];
+#pragma unroll
+  for (int m = 0; m < kMaxMatvecRows; ++m) acc[m] = 0.f;
+  matvec_lane<t>(w + n * row_bytes, a, M, K, lane, acc);
+#pragma unroll
+  for (int m = 0; m < kMaxMatvecRows; ++m) {
+    if (m < M) {
+      float v = acc[m];
+#pragma unroll
+      for (int k = 16; k > 0; k >>= 1) v += __shfl_xor_sync(0xffffffffu, v, k);
+      if (lane == 0) out[m * N + n] = convert<T>(v);
+    }
+  }
+}
+
+size_t align16(size_t n) { return (n + 15) / 16 * 16; }
+
+// x (M, K) row-contiguous of CUDA type T (M <= 8) -> out (M, N) of T.
+template <typename T>
+void quantized_matvec(Type t, const T* x, int64_t M, int64_t K, const uint8_t* w, int64_t row_bytes, int64_t N,
+                      T* out, const Stream& s) {
+  cudaStream_t st = stream_of(s);
+  const bool k_type = t != Type::Q4_0 && t != Type::Q8_0;
+  const int64_t bs = k_type ? 256 : 32, nblocks = M * K / bs;
+  const size_t q_bytes = align16(size_t(M * K)), d_bytes = align16(size_t(nblocks) * 4);
+  auto* base = static_cast<uint8_t*>(scratch(s, q_bytes + d_bytes + size_t(M * K / 32) * 4));
+  ActOut ao{reinterpret_cast<int8_t*>(base), reinterpret_cast<float*>(base + q_bytes),
+            reinterpret_cast<int*>(base + q_bytes + d_bytes)};
+  const Act a{ao.q, ao.d, ao.s};
+  constexpr int qthreads = 256;  // a warp per activation block
+  const unsigned qblocks = unsigned((nblocks + qthreads / 32 - 1) / (qthreads / 32));
+  if (k_type) quantize_q8_k_kernel<T><<<qblocks, qthreads, 0, st>>>(x, nblocks, ao);
+  else quantize_q8_0_kernel<T><<<qblocks, qthreads, 0, st>>>(x, nblocks, ao);
+  ALLOY_CUDA_LAUNCH_CHECK("quantized_matmul activations");
+
+  const int64_t grid = (N + kRowsPerBlock - 1) / kRowsPerBlock;
+  if (grid > int64_t(0x7fffffff)) throw std::invalid_argument("[quantized_matmul] too many output features");
+  const unsigned blocks = unsigned(grid);
+  constexpr int threads = 32 * kRowsPerBlock;
+  const int m = int(M);
+  switch (t) {
+    case Type::Q4_0: matvec_kernel<Type::Q4_0, T><<<blocks, threads, 0, st>>>(w, row_bytes, a, m, K, N, out); break;
+    case Type::Q8_0: matvec_kernel<Type::Q8_0, T><<<blocks, threads, 0, st>>>(w, row_bytes, a, m, K, N, out); break;
+    case Type::Q4_K: matvec_kernel<Type::Q4_K, T><<<blocks, threads, 0, st>>>(w, row_bytes, a, m, K, N, out); break;
+    case Type::Q5_K: matvec_kernel<Type::Q5_K, T><<<blocks, threads, 0, st>>>(w, row_bytes, a, m, K, N, out); break;
+    case Type::Q6_K: matvec_kernel<Type::Q6_K, T><<<blocks, threads, 0, st>>>(w, row_bytes, a, m, K, N, out); break;
+    case Type::Q4_1: case Type::Q5_0: case Type::Q5_1: case Type::Q8_1: case Type::Q2_K: case Type::Q3_K:
+    case Type::Q8_K: case Type::IQ4_NL: case Type::IQ4_XS:
+      throw std::logic_error(std::string("[quantized_matmul] no GPU kernel for ") + quant::name(t));
+  }
+  ALLOY_CUDA_LAUNCH_CHECK("quantized_matmul matvec");
+}
+
+// Device pointer to w's blocks, 16-byte aligned (a copy when w's buffer is not).
+const uint8_t* aligned_blocks(const array& w, const Stream& s) {
+  const auto* p = in_ptr<uint8_t>(w, s);
+  if (reinterpret_cast<uintptr_t>(p) % 16 == 0) return p;
+  void* d = scratch(s, w.nbytes());
+  if (reinterpret_cast<uintptr_t>(d) % 16 != 0) throw std::logic_error("[quantized] scratch is not 16-byte aligned");
+  ALLOY_CUDA_CHECK(cudaMemcpyAsync(d, p, w.nbytes(), cudaMemcpyDeviceToDevice, stream_of(s)));
+  return static_cast<const uint8_t*>(d);
+}
+
+// A view of base's buffer with the given shape and strides from element `offset`.
+array strided_view(const array& base, const Shape& shape, const Strides& strides, int64_t offset, Flags flags) {
+  array v(shape, base.dtype(), nullptr, {});
+  v.copy_shared_buffer(base, strides, flags, base.data_size(), offset);
+  v.set_status(array::Status::available);
+  return v;
+}
+
+}  // namespace
+}  // namespace cuda
+
+void QuantizedMatmul::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!cuda::has_gpu_kernel(type()) || !cuda::float_out(out.dtype()) || inputs[0].dtype() != out.dtype())
+    return cuda::fallback_to_cpu(*this, inputs, out);
+  const Stream& s = stream();
+  array x = cuda::as_row_contiguous(inputs[0], s);  // (M, K)
+  array w = cuda::as_row_contiguous(inputs[1], s);  // (N, row_bytes)
+  const int64_t K = x.shape(-1), N = w.shape(0), row_bytes = w.shape(1);
+  const int64_t M = K == 0 ? 0 : int64_t(x.size()) / K;
+  if (M == 0 || N == 0) {
+    cuda::allocate(out);
+    return;
+  }
+  const uint8_t* wp = cuda::aligned_blocks(w, s);
+  if (M <= cuda::kMaxMatvecRows) {
+    const void* xp = cuda::device_ptr(x, s);
+    cuda::allocate(out);
+    void* op = cuda::device_out_ptr(out);
+    switch (out.dtype()) {
+      case Dtype::float32:
+        return cuda::quantized_matvec(type(), static_cast<const float*>(xp), M, K, wp, row_bytes, N,
+                                      static_cast<float*>(op), s);
+      case Dtype::float16:
+        return cuda::quantized_matvec(type(), static_cast<const __half*>(xp), M, K, wp, row_bytes, N,
+                                      static_cast<__half*>(op), s);
+      case Dtype::bfloat16:
+        return cuda::quantized_matvec(type(), static_cast<const __nv_bfloat16*>(xp), M, K, wp, row_bytes, N,
+                                      static_cast<__nv_bfloat16*>(op), s);
+      case Dtype::float64: case Dtype::bool_: case Dtype::uint8: case Dtype::uint16: case Dtype::uint32:
+      case Dtype::uint64: case Dtype::int8: case Dtype::int16: case Dtype::int32: case Dtype::int64:
+        throw std::logic_error("[quantized_matmul] no GPU kernel for this dtype");
+    }
+    return;
+  }
+  // Prompt-sized M: W (N, K) dequantized to x's dtype, then (M, K) @ W^T on cuBLASLt.
+  array wd({N, K}, out.dtype(), nullptr, {});
+  cuda::allocate(wd);
+  cuda::dequantize_into(type(), wp, N, row_bytes, K, out.dtype(), cuda::device_out_ptr(wd), cuda::stream_of(s));
+  wd.set_status(array::Status::available);
+  array wt = cuda::strided_view(wd, {K, N}, {1, K}, 0, Flags{true, false, true});
+  array x2 = cuda::strided_view(x, {M, K}, {K, 1}, x.offset(), Flags{true, true, false});
+  cuda::allocate(out);
+  array o2 = cuda::strided_view(out, {M, N}, {N, 1}, 0, Flags{true, true, false});
+  cuda::gemm(s, x2, wt, o2, 1.0f, 0.0f);
+  cuda::keep_until_complete(s, wd);  // read by the GEMM just enqueued
+}
+
+void Dequantize::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!cuda::has_gpu_kernel(type()) || !cuda::float_out(out.dtype())) return cuda::fallback_to_cpu(*this, inputs, out);
+  const Stream& s = stream();
+  array w = cuda::as_row_contiguous(inputs[0], s);  // (rows, row_bytes)
+  const int64_t row_bytes = w.shape(-1), K = out.shape(-1);
+  const int64_t rows = row_bytes == 0 ? 0 : int64_t(w.size()) / row_bytes;
+  cuda::allocate(out);
+  if (rows == 0 || K == 0) return;
+  cuda::dequantize_into(type(), cuda::aligned_blocks(w, s), rows, row_bytes, K, out.dtype(),
+                        cuda::device_out_ptr(out), cuda::stream_of(s));
+}
+
+}  // namespace alloy
