@@ -149,7 +149,7 @@ int cmd_synth(Args& args) {
   }
   vector1("output_norm.weight", dim);
   matrix("output.weight", ft->output_type, V, dim);
-  io::save_gguf(out, tensors, md);
+  io::save_gguf_tensors(out, tensors, md);
   uint64_t bytes = 0;
   for (const auto& t : tensors) bytes += t.data.nbytes();
   std::fprintf(stderr, "\rsynth: wrote %s (%s, %s of tensors)\n", out.c_str(), type_name.c_str(), format_bytes(double(bytes)).c_str());

@@ -416,10 +416,10 @@ void save_gguf(const std::string& path, const std::unordered_map<std::string, ar
     out.push_back({name, uint32_t(*type), std::move(ne), a});
   }
   std::sort(out.begin(), out.end(), [](const GGUFTensorOut& x, const GGUFTensorOut& y) { return x.name < y.name; });
-  save_gguf(path, out, metadata);
+  save_gguf_tensors(path, out, metadata);
 }
 
-void save_gguf(const std::string& path, const std::vector<GGUFTensorOut>& tensors,
+void save_gguf_tensors(const std::string& path, const std::vector<GGUFTensorOut>& tensors,
                const std::map<std::string, GGUFValue>& metadata) {
   const char* fn = "save_gguf";
   const uint64_t align = gguf_default_alignment;

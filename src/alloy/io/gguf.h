@@ -188,7 +188,7 @@ struct GGUFTensorOut {
   std::vector<uint64_t> ne;
   array data;
 };
-void save_gguf(const std::string& path, const std::vector<GGUFTensorOut>& tensors,
-               const std::map<std::string, GGUFValue>& metadata = {});
+void save_gguf_tensors(const std::string& path, const std::vector<GGUFTensorOut>& tensors,
+                       const std::map<std::string, GGUFValue>& metadata = {});
 
 }  // namespace alloy::io
