@@ -431,13 +431,13 @@ void save_gguf_tensors(const std::string& path, const std::vector<GGUFTensorOut>
   for (const GGUFTensorOut& t : tensors) {
     const GGMLTypeInfo* info = ggml_type_info(t.ggml_type);
     if (!info) throw io_error(fn, path, "tensor '" + t.name + "' has unknown ggml type " + std::to_string(t.ggml_type));
-    if (t.ne.empty() || t.ne.size() > gguf_max_dims) {
+    if (t.ne.size() > gguf_max_dims) {
       throw io_error(fn, path, "tensor '" + t.name + "' has " + std::to_string(t.ne.size()) +
-                                   " dimensions; GGUF allows 1 to 4");
+                                   " dimensions; GGUF allows at most 4");
     }
     uint64_t count = 1;
     for (uint64_t n : t.ne) count *= n;
-    if (t.ne[0] % info->block_size != 0) {
+    if (!t.ne.empty() && t.ne[0] % info->block_size != 0) {
       throw io_error(fn, path, "tensor '" + t.name + "' rows of " + std::to_string(t.ne[0]) +
                                    " are not whole " + info->name + " blocks");
     }
