@@ -25,6 +25,8 @@ struct Case {
   double bound;  // normalized error of all logits
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 class QuantModels : public ::testing::TestWithParam<std::tuple<Case, alloy::Device::Type>> {};
 
 TEST_P(QuantModels, LogitsMatchTheDequantizedReference) {
