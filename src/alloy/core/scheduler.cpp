@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -36,9 +37,13 @@ class StreamWorker {
     std::lock_guard lk(queue_mutex_);
     return submitted_ + 1;
   }
+  // Waiters are woken only when the value the earliest of them waits for is reached, not on
+  // every completion: a waiting thread is not woken (and the worker pays no futex call) for each
+  // of the hundreds of ops of a graph. seq_cst on completed_ and min_target_ on both sides: a
+  // waiter either sees its value completed or is seen by the completion that reaches it.
   void signal_completed() {
-    completed_.fetch_add(1, std::memory_order_seq_cst);
-    if (waiters_.load(std::memory_order_seq_cst) > 0) {
+    uint64_t done = completed_.fetch_add(1, std::memory_order_seq_cst) + 1;
+    if (done >= min_target_.load(std::memory_order_seq_cst)) {
       std::lock_guard lk(done_mutex_);
       done_cv_.notify_all();
     }
@@ -46,9 +51,11 @@ class StreamWorker {
   void wait_for(uint64_t value) {
     if (completed_.load(std::memory_order_acquire) >= value) return;
     std::unique_lock lk(done_mutex_);
-    waiters_.fetch_add(1, std::memory_order_seq_cst);
+    auto target = targets_.insert(value);
+    min_target_.store(*targets_.begin(), std::memory_order_seq_cst);
     done_cv_.wait(lk, [&] { return completed_.load(std::memory_order_seq_cst) >= value; });
-    waiters_.fetch_sub(1, std::memory_order_seq_cst);
+    targets_.erase(target);
+    min_target_.store(targets_.empty() ? kNoTarget : *targets_.begin(), std::memory_order_seq_cst);
   }
   void synchronize() {
     uint64_t target;
@@ -90,7 +97,9 @@ class StreamWorker {
   bool stop_ = false;
 
   std::atomic<uint64_t> completed_{0};
-  std::atomic<int> waiters_{0};
+  static constexpr uint64_t kNoTarget = ~uint64_t(0);
+  std::atomic<uint64_t> min_target_{kNoTarget};  // the smallest value any waiter waits for
+  std::multiset<uint64_t> targets_;              // under done_mutex_
   std::mutex done_mutex_;
   std::condition_variable done_cv_;
 
