@@ -71,36 +71,14 @@ class Builder {
     return lin;
   }
 
-  // One linear layer of the parts' rows stacked (q, k, v or gate, up), when they are alike
-  // (all dense, or all blocks of one type); nullopt otherwise.
-  std::optional<Linear> stacked(const std::vector<Linear>& parts) {
-    std::vector<array> weights, biases;
-    for (const Linear& p : parts) {
-      if (p.qtype != parts[0].qtype || bool(p.bias) != bool(parts[0].bias)) return std::nullopt;
-      weights.push_back(p.weight);
-      if (p.bias) biases.push_back(*p.bias);
-    }
-    Linear out;
-    out.qtype = parts[0].qtype;
-    out.weight = concatenate(weights, 0, o_.device);
-    pending_.push_back(out.weight);
-    if (!biases.empty()) {
-      out.bias = concatenate(biases, 0, o_.device);
-      pending_.push_back(*out.bias);
-    }
-    return out;
-  }
-
   std::optional<array> optional_norm(const std::string& name, int64_t n) {
     if (!has(name)) return std::nullopt;
     return norm(name, n);
   }
 
-  // Evaluates what has been built so far (per layer, so that parts replaced by stacked
-  // copies are freed as the load goes).
-  void flush() {
+  void finish() {
     eval(pending_);
-    pending_.clear();
+    for (const array& a : pending_) info_.weight_bytes += int64_t(a.nbytes());
   }
 
  private:
@@ -112,26 +90,6 @@ class Builder {
   std::vector<array> pending_;
 };
 
-int64_t weight_bytes(const ModelWeights& w) {
-  int64_t n = 0;
-  auto add = [&](const Linear& l) {
-    if (l.weight.ndim() == 2) n += int64_t(l.weight.nbytes());
-    if (l.bias) n += int64_t(l.bias->nbytes());
-  };
-  auto add_opt = [&](const std::optional<array>& a) { n += a ? int64_t(a->nbytes()) : 0; };
-  add(w.token_embd.table);
-  if (w.output.weight.data_shared_ptr() != w.token_embd.table.weight.data_shared_ptr()) add(w.output);
-  n += int64_t(w.output_norm.nbytes());
-  for (const LayerWeights& L : w.layers) {
-    for (const Linear* l : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) add(*l);
-    if (L.qkv) add(*L.qkv);
-    if (L.gate_up) add(*L.gate_up);
-    n += int64_t(L.attn_norm.nbytes() + L.ffn_norm.nbytes());
-    for (const auto* a : {&L.q_norm, &L.k_norm, &L.post_attention_norm, &L.post_ffw_norm}) add_opt(*a);
-  }
-  return n;
-}
-
 std::string blk(int64_t l, const char* what) { return "blk." + std::to_string(l) + "." + what; }
 
 }  // namespace
@@ -140,9 +98,6 @@ ModelWeights build_weights(const ModelConfig& cfg, const TensorSet& ts, const Bu
   Builder b(cfg, ts, o, info);
   const int64_t D = cfg.hidden, hd = cfg.head_dim, Hq = cfg.n_heads, Hkv = cfg.n_kv_heads, F = cfg.ffn,
                 V = cfg.vocab_size;
-  // On the GPU, q/k/v and gate/up become one matmul each (3 fewer launches per layer in decode);
-  // the weights are copied there anyway. On the CPU they stay where they lie in the file.
-  const bool stack_projections = o.device.type == Device::gpu;
   ModelWeights w;
   w.token_embd.table = b.linear("token_embd", V, D, false);
   w.output_norm = b.norm("output_norm.weight", D);
@@ -160,7 +115,6 @@ ModelWeights build_weights(const ModelConfig& cfg, const TensorSet& ts, const Bu
       L.q = b.linear(blk(l, "attn_q"), Hq * hd, D, cfg.qkv_bias);
       L.k = b.linear(blk(l, "attn_k"), Hkv * hd, D, cfg.qkv_bias);
       L.v = b.linear(blk(l, "attn_v"), Hkv * hd, D, cfg.qkv_bias);
-      if (stack_projections && (L.qkv = b.stacked({L.q, L.k, L.v}))) L.q = L.k = L.v = Linear{};
     }
     L.o = b.linear(blk(l, "attn_output"), D, Hq * hd, false);
     if (cfg.qk_norm) {
@@ -175,16 +129,13 @@ ModelWeights build_weights(const ModelConfig& cfg, const TensorSet& ts, const Bu
     if (b.has(blk(l, "ffn_gate.weight"))) {
       L.gate = b.linear(blk(l, "ffn_gate"), F, D, false);
       L.up = b.linear(blk(l, "ffn_up"), F, D, false);
-      if (stack_projections && (L.gate_up = b.stacked({L.gate, L.up}))) L.gate = L.up = Linear{};
     } else {
       L.gate_up = b.linear(blk(l, "ffn_up"), 2 * F, D, false);  // phi3: gate rows, then up rows
     }
     L.down = b.linear(blk(l, "ffn_down"), D, F, false);
     w.layers.push_back(std::move(L));
-    b.flush();
   }
-  b.flush();
-  info.weight_bytes = weight_bytes(w);
+  b.finish();
   return w;
 }
 
