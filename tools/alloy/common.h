@@ -22,5 +22,6 @@ int cmd_chat(Args& args);
 int cmd_bench(Args& args);
 int cmd_info(Args& args);
 int cmd_synth(Args& args);
+int cmd_quantize(Args& args);
 
 }  // namespace alloy::cli
