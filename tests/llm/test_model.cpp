@@ -12,6 +12,7 @@
 #include "../test_data.h"
 
 #include "alloy/core/transforms.h"
+#include "alloy/llm/convert/convert.h"
 #include "alloy/llm/generate/generate.h"
 #include "alloy/llm/load.h"
 
@@ -82,6 +83,22 @@ TEST_P(HFModels, LogitsAndGreedyMatchTransformers) {
   if (!fs::exists(dir + "/reference.json")) GTEST_SKIP() << "test data absent: " << dir;
   llm::LoadedModel m = llm::load(dir, options_for(device));
   check_against_reference(m, read_reference(dir), name);
+}
+
+// Hugging Face -> GGUF (llama.cpp's conventions: permuted Q/K for llama and mistral, Gemma's
+// 1 + w norms, tokenizer metadata) -> the same logits and greedy text.
+TEST_P(HFModels, ConvertedToGGUFMatchesTransformers) {
+  auto [name, device] = GetParam();
+  if (device == alloy::Device::gpu) GTEST_SKIP() << "conversion is checked on the CPU";
+  std::string dir = data_dir() + "/hf/" + name;
+  if (!fs::exists(dir + "/reference.json")) GTEST_SKIP() << "test data absent: " << dir;
+  std::string out = (fs::temp_directory_path() / ("alloy_convert_" + name + ".gguf")).string();
+  llm::convert_hf_to_gguf(dir, out, "F32");
+  llm::LoadedModel m = llm::load(out, options_for(device));
+  check_against_reference(m, read_reference(dir), name + " via GGUF");
+  llm::LoadedModel hf = llm::load(dir, options_for(device));
+  EXPECT_EQ(m.tokenizer.encode("Once upon a time, Lily", true), hf.tokenizer.encode("Once upon a time, Lily", true));
+  fs::remove(out);
 }
 
 INSTANTIATE_TEST_SUITE_P(All, HFModels,

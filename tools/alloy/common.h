@@ -23,5 +23,6 @@ int cmd_bench(Args& args);
 int cmd_info(Args& args);
 int cmd_synth(Args& args);
 int cmd_quantize(Args& args);
+int cmd_convert(Args& args);
 
 }  // namespace alloy::cli

@@ -15,7 +15,8 @@ const char* kUsage =
     "  chat     -m MODEL [--system TEXT] [sampling options]   (/reset, /exit; Ctrl-C stops an answer)\n"
     "  bench    -m MODEL [-p 512] [-n 128] [-r 5] [--device cpu|gpu]\n"
     "  info     -m MODEL\n"
-    "  quantize IN.gguf OUT.gguf --type Q4_0|Q4_1|Q5_0|Q5_1|Q8_0|Q2_K|Q3_K_M|Q4_K_M|Q5_K_M|Q6_K|IQ4_NL|IQ4_XS|F16|BF16|F32\n"
+    "  convert  HF_DIR OUT.gguf [--type F32|F16|BF16]\n"
+    "  quantize IN.gguf|HF_DIR OUT.gguf --type Q4_0|Q4_1|Q5_0|Q5_1|Q8_0|Q2_K|Q3_K_M|Q4_K_M|Q5_K_M|Q6_K|IQ4_NL|IQ4_XS|F16|BF16|F32\n"
     "  synth    --arch llama --dim D --ffn F --layers L --heads H --kv-heads KV --vocab-from FILE.gguf\n"
     "           -o OUT.gguf [--type F32|F16|Q4_0|Q8_0|Q4_K|Q5_K|Q6_K] [--seed S]\n";
 
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
     if (cmd == "info") return alloy::cli::cmd_info(args);
     if (cmd == "synth") return alloy::cli::cmd_synth(args);
     if (cmd == "quantize") return alloy::cli::cmd_quantize(args);
+    if (cmd == "convert") return alloy::cli::cmd_convert(args);
     std::fprintf(stderr, "alloy: unknown command '%s'\n%s", cmd.c_str(), kUsage);
     return 2;
   } catch (const alloy::cli::usage_error& e) {

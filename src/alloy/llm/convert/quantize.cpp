@@ -2,6 +2,8 @@
 // given its type by llama-quantize's rules (choose_type), and encoded row by row on all cores.
 #include "alloy/llm/convert/quantize.h"
 
+#include <filesystem>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +14,7 @@
 #include "alloy/core/ops.h"
 #include "alloy/core/quant_formats.h"
 #include "alloy/io/gguf.h"
+#include "alloy/llm/convert/convert.h"
 
 namespace alloy::llm {
 
@@ -170,6 +173,19 @@ const std::vector<std::string>& quantize_file_types() {
 
 void quantize_gguf(const std::string& input, const std::string& output, const QuantizeOptions& options) {
   const FileType& ft = file_type(options.type);
+  if (std::filesystem::is_directory(input)) {
+    // A Hugging Face folder: through an F32 GGUF beside the output.
+    std::string staged = output + ".f32.tmp";
+    convert_hf_to_gguf(input, staged, "F32");
+    try {
+      quantize_gguf(staged, output, options);
+    } catch (...) {
+      std::filesystem::remove(staged);
+      throw;
+    }
+    std::filesystem::remove(staged);
+    return;
+  }
   io::GGUFFile f = io::load_gguf(input);
   const io::GGUFValue* arch_value = f.find("general.architecture");
   const auto* arch = arch_value ? std::get_if<std::string>(&arch_value->variant()) : nullptr;

@@ -21,7 +21,8 @@ struct QuantizeOptions {
   std::function<void(size_t, size_t)> progress;
 };
 
-// Throws std::invalid_argument for an unknown type or an input that is not a GGUF model.
+// input: a GGUF file, or a Hugging Face folder (converted first). Throws std::invalid_argument
+// for an unknown type or an input that is not a model.
 void quantize_gguf(const std::string& input, const std::string& output, const QuantizeOptions& options);
 
 }  // namespace alloy::llm

@@ -158,7 +158,7 @@ std::string chat_template_of(const fs::path& dir) {
 
 }  // namespace
 
-LoadedModel load_hf_model(const std::string& directory, const LoadOptions& options) {
+HFModelSource read_hf_model(const std::string& directory, const LoadOptions& options) {
   fs::path dir(directory);
   if (!fs::exists(dir / "config.json")) throw std::invalid_argument(directory + " has no config.json");
   json c = read_json(dir / "config.json");
@@ -210,15 +210,19 @@ LoadedModel load_hf_model(const std::string& directory, const LoadOptions& optio
   tokenizer.set_chat_template(chat_template_of(dir));
   if (config.bos_id < 0) config.bos_id = tokenizer.bos_id();
   if (config.eos_ids.empty() && tokenizer.eos_id() >= 0) config.eos_ids = {tokenizer.eos_id()};
+  return {std::move(config), &arch, std::move(tensors), std::move(tokenizer), file_dtype};
+}
 
-  BuildOptions build = resolve_build_options(options, file_dtype);
-  build.norm_adds_one = arch.norm_adds_one;
+LoadedModel load_hf_model(const std::string& directory, const LoadOptions& options) {
+  HFModelSource src = read_hf_model(directory, options);
+  BuildOptions build = resolve_build_options(options, src.file_dtype);
+  build.norm_adds_one = src.arch->norm_adds_one;
   ModelInfo info;
   info.source = directory;
   info.format = "huggingface";
-  ModelWeights weights = build_weights(config, tensors, build, info);
-  return {Model(std::move(config), std::move(weights), build.device, build.dtype, std::move(info)),
-          std::move(tokenizer)};
+  ModelWeights weights = build_weights(src.config, src.tensors, build, info);
+  return {Model(std::move(src.config), std::move(weights), build.device, build.dtype, std::move(info)),
+          std::move(*src.tokenizer)};
 }
 
 }  // namespace alloy::llm

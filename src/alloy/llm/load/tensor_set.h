@@ -42,6 +42,20 @@ ModelWeights build_weights(const ModelConfig& config, const TensorSet& tensors, 
 #include "alloy/llm/load.h"
 
 namespace alloy::llm {
+struct Architecture;
+
+// A Hugging Face folder read but not yet made into weights (for load_hf_model and the GGUF
+// converter): the config, the architecture, the tensors under their GGUF names (as stored:
+// Hugging Face's Q/K row order, Gemma's norms without the 1), the tokenizer.
+struct HFModelSource {
+  ModelConfig config;
+  const Architecture* arch;
+  TensorSet tensors;
+  std::optional<Tokenizer> tokenizer;
+  Dtype file_dtype;
+};
+HFModelSource read_hf_model(const std::string& directory, const LoadOptions& options);
+
 // The device and dtype a load runs with: the options', else the default device, and float32
 // on the CPU or `weights_dtype` (the file's float type) on the GPU.
 BuildOptions resolve_build_options(const LoadOptions& options, Dtype weights_dtype);

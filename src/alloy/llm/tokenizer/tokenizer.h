@@ -52,6 +52,11 @@ class Tokenizer {
   // supplies bos/eos tokens and add_bos_token/add_eos_token when present.
   static Tokenizer from_tokenizer_json(const std::string& path_or_json_text);
 
+  // The tokenizer.* metadata of a GGUF file that rebuilds this tokenizer (and llama.cpp's): for
+  // SPM vocabularies from tokenizer.json, whose merges have ranks, not scores, each merged
+  // token scores -(rank + 1), so that merging by score is merging by rank.
+  std::map<std::string, io::GGUFValue> to_gguf_metadata() const;
+
   // add_special: BOS/EOS as the vocabulary's add_bos_token/add_eos_token say.
   std::vector<int32_t> encode(std::string_view text, bool add_special = false,
                               bool parse_special = false) const;
