@@ -19,7 +19,7 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 
 echo "== fuzz targets (clang, libFuzzer) =="
 cmake -S . -B build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALLOY_FUZZ=ON -DALLOY_CUDA=OFF \
-  -DALLOY_BUILD_TESTS=OFF -DALLOY_BUILD_BENCH=OFF -DALLOY_BUILD_EXAMPLES=OFF > /dev/null
+  -DALLOY_BUILD_TESTS=OFF -DALLOY_BUILD_BENCH=OFF -DALLOY_BUILD_EXAMPLES=OFF -DALLOY_BUILD_TOOLS=OFF > /dev/null
 cmake --build build-fuzz -j"$jobs"
 for target in build-fuzz/fuzz/fuzz_*; do
   [ -x "$target" ] || continue
