@@ -7,7 +7,9 @@
 #include <optional>
 
 #include "alloy/backend/common/matrix_layout.h"
+#include "alloy/backend/cpu/simd.h"
 #include "alloy/backend/cpu/strided.h"
+#include "alloy/backend/cpu/threading.h"
 #include "alloy/core/primitives.h"
 
 namespace alloy {
@@ -45,6 +47,45 @@ std::vector<int64_t> batch_offsets(const array& a) {
   return offs;
 }
 
+// c (N) = alpha * a (K, stride inc) @ B (K, N) + beta * c, in float32. B is stored as (N, K)
+// rows when lb.transposed (weights), else as (K, N). OpenBLAS's sgemv wakes its threads on
+// every call, which costs more than the product itself at decode sizes; this runs on our pool,
+// inline when small.
+ALLOY_SIMD_CLONES void dot_rows(const float* a, int64_t inc, const float* B, int64_t ld, int64_t K, int64_t n0,
+                                int64_t n1, float alpha, float beta, float* c) {
+  for (int64_t n = n0; n < n1; ++n) {
+    const float* row = B + n * ld;
+    float acc[8] = {};
+    int64_t k = 0;
+    if (inc == 1)
+      for (; k + 8 <= K; k += 8)
+        for (int j = 0; j < 8; ++j) acc[j] += row[k + j] * a[k + j];
+    float sum = 0;
+    for (int j = 0; j < 8; ++j) sum += acc[j];
+    for (; k < K; ++k) sum += row[k] * a[k * inc];
+    c[n] = alpha * sum + (beta == 0.0f ? 0.0f : beta * c[n]);
+  }
+}
+
+ALLOY_SIMD_CLONES void axpy_rows(const float* a, int64_t inc, const float* B, int64_t ld, int64_t K, int64_t n0,
+                                 int64_t n1, float alpha, float beta, float* c) {
+  for (int64_t n = n0; n < n1; ++n) c[n] = beta == 0.0f ? 0.0f : beta * c[n];
+  for (int64_t k = 0; k < K; ++k) {
+    const float s = alpha * a[k * inc];
+    const float* row = B + k * ld;
+    for (int64_t n = n0; n < n1; ++n) c[n] += s * row[n];
+  }
+}
+
+void gemv(const float* a, int64_t inc, const float* B, const MatrixLayout& lb, int64_t K, int64_t N, float alpha,
+          float beta, float* c) {
+  const int64_t grain = std::max<int64_t>(16, 32768 / std::max<int64_t>(K, 1));  // ~32K multiply-adds a chunk
+  cpu::parallel_for(N, grain, [&](int64_t n0, int64_t n1) {
+    if (lb.transposed) dot_rows(a, inc, B, lb.ld, K, n0, n1, alpha, beta, c);
+    else axpy_rows(a, inc, B, lb.ld, K, n0, n1, alpha, beta, c);
+  });
+}
+
 template <typename T>
 void gemm(const array& a, const array& b, T* c, float alpha, float beta) {
   int64_t M = a.shape(-2), K = a.shape(-1), N = b.shape(-1);
@@ -60,6 +101,12 @@ void gemm(const array& a, const array& b, T* c, float alpha, float beta) {
     if (K == 0) {
       for (int64_t k = 0; k < M * N; ++k) ci[k] = beta == 0.0f ? T(0) : T(beta) * ci[k];
       continue;
+    }
+    if constexpr (std::is_same_v<T, float>) {
+      if (M == 1) {  // a vector times a matrix (LLM decode): read the matrix once, no packing
+        gemv(ap + oa[i], la.transposed ? la.ld : 1, bp + ob[i], lb, K, N, alpha, beta, ci);
+        continue;
+      }
     }
     if constexpr (std::is_same_v<T, float>) {
       cblas_sgemm(CblasRowMajor, trans(la), trans(lb), int(M), int(N), int(K), alpha, ap + oa[i], int(la.ld),
