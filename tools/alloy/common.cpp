@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <random>
+#include <unistd.h>
 
 namespace alloy::cli {
 
@@ -14,6 +15,14 @@ llm::LoadedModel load_model(Args& args) {
     else throw usage_error("--device must be cpu or gpu, got '" + *d + "'");
   }
   o.context_length = args.integer({"-c", "--ctx"}, 0);
+  if (isatty(STDERR_FILENO)) {
+    o.progress = [](int64_t done, int64_t total) {
+      int width = 30, filled = int(width * done / std::max<int64_t>(total, 1));
+      std::fprintf(stderr, "\rloading [%s%s] %lld/%lld layers", std::string(size_t(filled), '#').c_str(),
+                   std::string(size_t(width - filled), ' ').c_str(), (long long)done, (long long)total);
+      if (done == total) std::fprintf(stderr, "\r%*s\r", width + 40, "");
+    };
+  }
   return llm::load(path, o);
 }
 

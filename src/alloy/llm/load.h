@@ -6,6 +6,7 @@
 // disagrees with the config) throw std::exception subclasses whose message names the problem.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -22,6 +23,8 @@ struct LoadOptions {
   // (float16 for quantized files).
   std::optional<Dtype> dtype;
   int64_t context_length = 0;  // 0: the model's own
+  // Called as the weights are made ready: (layers done, layers in all). The CLI draws a bar.
+  std::function<void(int64_t, int64_t)> progress;
 };
 
 struct LoadedModel {

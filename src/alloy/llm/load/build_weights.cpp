@@ -76,9 +76,11 @@ class Builder {
     return norm(name, n);
   }
 
-  void finish() {
+  // Evaluates what has been built so far (layer by layer, so progress can be shown).
+  void flush() {
     eval(pending_);
     for (const array& a : pending_) info_.weight_bytes += int64_t(a.nbytes());
+    pending_.clear();
   }
 
  private:
@@ -134,8 +136,10 @@ ModelWeights build_weights(const ModelConfig& cfg, const TensorSet& ts, const Bu
     }
     L.down = b.linear(blk(l, "ffn_down"), D, F, false);
     w.layers.push_back(std::move(L));
+    b.flush();
+    if (o.progress) o.progress(l + 1, cfg.n_layers);
   }
-  b.finish();
+  b.flush();
   return w;
 }
 

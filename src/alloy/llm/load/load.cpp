@@ -27,6 +27,7 @@ namespace alloy::llm {
 
 BuildOptions resolve_build_options(const LoadOptions& options, Dtype weights_dtype) {
   BuildOptions b;
+  b.progress = options.progress;
   b.device = options.device ? *options.device : default_device();
   if (b.device.type == Device::gpu && !gpu_available()) {
     throw std::runtime_error("a GPU was asked for, but none is usable on this machine");

@@ -4,6 +4,7 @@
 // asks for, checking every name and shape.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -30,6 +31,7 @@ struct BuildOptions {
   Device device = Device::cpu;
   Dtype dtype = float32;      // the activations' and the dense weights' dtype
   bool norm_adds_one = false;  // add 1 to every norm weight (Gemma from Hugging Face)
+  std::function<void(int64_t, int64_t)> progress;  // (layers done, layers in all)
 };
 
 // Throws std::invalid_argument naming a missing tensor or a shape that disagrees with the
