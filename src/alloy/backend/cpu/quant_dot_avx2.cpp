@@ -205,25 +205,89 @@ ALLOY_AVX2 float dot_q45_k(const Block* w, const int8_t* q, const float* d, cons
   return hsum(acc) - mins;
 }
 
-ALLOY_AVX2 float dot_q6_k(const block_q6_K* w, const int8_t* q, const float* d, const int16_t* s16, int64_t nb) {
+// The int16 lane pair (2j in the low 128 bits, 2j + 1 in the high) of a vector that holds the
+// same 8 int16 in both halves, spread over each half: a vpshufb control.
+ALLOY_AVX2 inline __m256i lane_pair(int j) {
+  const int lo = 4 * j, hi = 4 * j + 2;
+  return _mm256_setr_epi8(lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo,
+                          lo + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1,
+                          hi, hi + 1);
+}
+
+// Q4_K: the 6-bit scales and mins of a block decoded with 32-bit integer masks (8 bytes each),
+// the mins applied by one vpmaddwd with the activations' 32-element sums, each 64-element
+// chunk's two sub-block scales by vpshufb from one vector.
+ALLOY_AVX2 float dot_q4_k(const block_q4_K* w, const int8_t* q, const float* d, const int16_t* s32, int64_t nb) {
   __m256 acc = _mm256_setzero_ps();
-  float offset = 0;
+  __m128 accm = _mm_setzero_ps();
+  const __m256i m4 = _mm256_set1_epi8(0xF);
   for (int64_t b = 0; b < nb; ++b) {
+    uint32_t u[3];
+    std::memcpy(u, w[b].scales, 12);
+    const uint32_t sc_lo = u[0] & 0x3f3f3f3f, mn_lo = u[1] & 0x3f3f3f3f;
+    const uint32_t sc_hi = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
+    const uint32_t mn_hi = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
+    // int16: scales 0..7 in the low half, mins 0..7 in the high
+    __m256i sm = _mm256_cvtepu8_epi16(_mm_setr_epi32(int(sc_lo), int(sc_hi), int(mn_lo), int(mn_hi)));
+    __m128i mins = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1),
+                                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(s32 + b * 8)));
+    const float dx = d[b];
+    accm = _mm_fmadd_ps(_mm_cvtepi32_ps(mins), _mm_set1_ps(dx * half_to_float(w[b].dmin)), accm);
+    __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
+    const int8_t* x = q + b * 256;
     __m256i sumi = _mm256_setzero_si256();
-    const int8_t* sc = w[b].scales;
-    for (int j = 0; j < 8; ++j) {
-      // int16 lanes 0..7 are elements 0..15 (scale 2j), lanes 8..15 the next 16 (scale 2j + 1).
-      __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sc[2 * j + 1]), _mm_set1_epi16(sc[2 * j]));
-      __m256i p = _mm256_maddubs_epi16(values_q6_k(w[b], j), loadu256(q + b * 256 + j * 32));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scv));
+    for (int c = 0; c < 4; ++c) {
+      __m256i v = loadu256(w[b].qs + 32 * c);
+      __m256i pl = _mm256_maddubs_epi16(_mm256_and_si256(v, m4), loadu256(x + 64 * c));
+      __m256i ph = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), loadu256(x + 64 * c + 32));
+      // sub-block 2c in both halves of the low products, 2c + 1 in the high
+      __m256i scl = _mm256_shuffle_epi8(sc, _mm256_set1_epi16(int16_t((4 * c + 1) << 8 | 4 * c)));
+      __m256i sch = _mm256_shuffle_epi8(sc, _mm256_set1_epi16(int16_t((4 * c + 3) << 8 | (4 * c + 2))));
+      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_madd_epi16(pl, scl), _mm256_madd_epi16(ph, sch)));
     }
-    int off = 0;
-    for (int j = 0; j < 16; ++j) off += sc[j] * s16[b * 16 + j];
-    float dd = d[b] * half_to_float(w[b].d);
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(dd), acc);
-    offset += dd * float(32 * off);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(dx * half_to_float(w[b].d)), acc);
   }
-  return hsum(acc) - offset;
+  __m128 m = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
+  m = _mm_add_ss(m, _mm_movehdup_ps(m));
+  return hsum(acc) - _mm_cvtss_f32(m);
+}
+
+// Q6_K by halves of 128 elements: the high bits of all four 32-element groups come from one
+// qh vector, shifted into place (bits 4..5) and masked; the 16 int8 scales are widened once
+// per block and picked per group by vpshufb; the -32 offset is one vpmaddwd of the scales with
+// the activations' 16-element sums.
+ALLOY_AVX2 float dot_q6_k(const block_q6_K* w, const int8_t* q, const float* d, const int16_t* s16, int64_t nb) {
+  __m256 acc = _mm256_setzero_ps(), off = _mm256_setzero_ps();
+  const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30);
+  for (int64_t b = 0; b < nb; ++b) {
+    const block_q6_K& blk = w[b];
+    __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales));
+    __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+    const __m256i sca = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sc16));  // scales 0..7
+    const __m256i scb = _mm256_broadcastsi128_si256(_mm256_extracti128_si256(sc16, 1));  // 8..15
+    const float dd = d[b] * half_to_float(blk.d);
+    off = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(sc16, loadu256(s16 + b * 16))), _mm256_set1_ps(dd),
+                          off);
+    const int8_t* x = q + b * 256;
+    __m256i sumi = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      __m256i qh = loadu256(blk.qh + 32 * h);
+      __m256i l0 = loadu256(blk.ql + 64 * h), l1 = loadu256(blk.ql + 64 * h + 32);
+      __m256i v[4] = {
+          _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30)),
+          _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                          _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30))};
+      for (int g = 0; g < 4; ++g) {
+        __m256i scv = _mm256_shuffle_epi8(h == 0 ? sca : scb, lane_pair(g));
+        __m256i p = _mm256_maddubs_epi16(v[g], loadu256(x + 128 * h + 32 * g));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scv));
+      }
+    }
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(dd), acc);
+  }
+  return hsum(acc) - 32.f * hsum(off);
 }
 
 ALLOY_AVX2 void matvec(Type t, const uint8_t* w, int64_t K, const Activations& a, int64_t n0, int64_t n1, int64_t N,
@@ -239,7 +303,7 @@ ALLOY_AVX2 void matvec(Type t, const uint8_t* w, int64_t K, const Activations& a
       const float* d = a.d_row(m);
       float& o = out[m * N + n];
       switch (t) {
-        case Type::Q4_K: o = dot_q45_k(reinterpret_cast<const block_q4_K*>(row), q, d, a.s32_row(m), nb); break;
+        case Type::Q4_K: o = dot_q4_k(reinterpret_cast<const block_q4_K*>(row), q, d, a.s32_row(m), nb); break;
         case Type::Q5_K: o = dot_q45_k(reinterpret_cast<const block_q5_K*>(row), q, d, a.s32_row(m), nb); break;
         case Type::Q6_K: o = dot_q6_k(reinterpret_cast<const block_q6_K*>(row), q, d, a.s16_row(m), nb); break;
         case Type::Q4_0:
