@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstddef>
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
@@ -70,6 +71,16 @@ struct Shape {
 // M = 1 and 2: matvec; 7, 13, 64: packed tiles with partial row groups; N never a multiple
 // of the tile width (8 or 16) in one case per K.
 const Shape kShapes[] = {{1, 256, 67}, {2, 512, 40}, {7, 256, 33}, {13, 1024, 21}, {64, 4096, 19}, {64, 2048, 64}};
+// Q4_0 and Q8_0 (32-element blocks) also: M = 3 and block counts that are not a multiple of the
+// 8 blocks whose scales the matvec converts at once (K = 96: 3 blocks; 800: 25; 4064: 127).
+const Shape kShapes32[] = {{3, 96, 37}, {1, 800, 29}, {2, 4064, 11}, {3, 2048, 50}, {5, 160, 9}};
+
+// The shapes a weight type is tested on.
+std::vector<Shape> shapes_for(Type t) {
+  std::vector<Shape> v(std::begin(kShapes), std::end(kShapes));
+  if (aq::format(t).block_size == 32) v.insert(v.end(), std::begin(kShapes32), std::end(kShapes32));
+  return v;
+}
 
 TEST(QuantDot, EveryPathMatchesScalar) {
   std::mt19937 rng(7);
@@ -81,7 +92,7 @@ TEST(QuantDot, EveryPathMatchesScalar) {
     }
     ++paths;
     for (Type t : kTypes) {
-      for (const Shape& s : kShapes) {
+      for (const Shape& s : shapes_for(t)) {
         auto w = random_weights(t, s.N, s.K, rng);
         auto x = random_x(s.M, s.K, rng);
         auto ref = run(Isa::scalar, t, x, s.M, s.K, w, s.N);
@@ -108,7 +119,7 @@ TEST(QuantDot, EveryPathMatchesScalar) {
 TEST(QuantDot, ScalarMatchesDequantizedFloat) {
   std::mt19937 rng(11);
   for (Type t : kTypes)
-    for (const Shape& s : kShapes) {
+    for (const Shape& s : shapes_for(t)) {
       auto w = random_weights(t, s.N, s.K, rng);
       auto x = random_x(s.M, s.K, rng);
       auto out = run(Isa::scalar, t, x, s.M, s.K, w, s.N);

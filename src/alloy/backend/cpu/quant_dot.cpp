@@ -160,21 +160,24 @@ float dot_q6_k(const block_q6_K* w, const int8_t* q, const float* d, int64_t nb)
   return sum;
 }
 
-void scalar_matvec(Type t, const uint8_t* w, int64_t K, const Activations& a, int64_t m, int64_t n0, int64_t n1,
+void scalar_matvec(Type t, const uint8_t* w, int64_t K, const Activations& a, int64_t n0, int64_t n1, int64_t N,
                    float* out) {
   const size_t rb = row_bytes(t, K);
   const int64_t nb = a.blocks();
-  const int8_t* q = a.q_row(m);
-  const float* d = a.d_row(m);
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t* row = w + n * rb;
-    switch (t) {
-      case Type::Q4_0: out[n] = dot_q4_0(reinterpret_cast<const block_q4_0*>(row), q, d, nb); break;
-      case Type::Q8_0: out[n] = dot_q8_0(reinterpret_cast<const block_q8_0*>(row), q, d, nb); break;
-      case Type::Q4_K: out[n] = dot_q4_k(reinterpret_cast<const block_q4_K*>(row), q, d, a.s32_row(m), nb); break;
-      case Type::Q5_K: out[n] = dot_q5_k(reinterpret_cast<const block_q5_K*>(row), q, d, a.s32_row(m), nb); break;
-      case Type::Q6_K: out[n] = dot_q6_k(reinterpret_cast<const block_q6_K*>(row), q, d, nb); break;
-      ALLOY_QUANT_NO_KERNEL_CASES: throw_no_kernel(t);
+    for (int64_t m = 0; m < a.M; ++m) {
+      const int8_t* q = a.q_row(m);
+      const float* d = a.d_row(m);
+      float& o = out[m * N + n];
+      switch (t) {
+        case Type::Q4_0: o = dot_q4_0(reinterpret_cast<const block_q4_0*>(row), q, d, nb); break;
+        case Type::Q8_0: o = dot_q8_0(reinterpret_cast<const block_q8_0*>(row), q, d, nb); break;
+        case Type::Q4_K: o = dot_q4_k(reinterpret_cast<const block_q4_K*>(row), q, d, a.s32_row(m), nb); break;
+        case Type::Q5_K: o = dot_q5_k(reinterpret_cast<const block_q5_K*>(row), q, d, a.s32_row(m), nb); break;
+        case Type::Q6_K: o = dot_q6_k(reinterpret_cast<const block_q6_K*>(row), q, d, nb); break;
+        ALLOY_QUANT_NO_KERNEL_CASES: throw_no_kernel(t);
+      }
     }
   }
 }
@@ -218,14 +221,11 @@ void check_args(Type t, int64_t M, int64_t K, int64_t N) {
                                 ", N = " + std::to_string(N) + ")");
 }
 
-// Every activation row against weight rows in cache-sized groups, so that rows reused
-// across m stay in L1/L2 while M > 1.
+// Each thread a contiguous range of weight rows, read once for all activation rows. The
+// grain keeps a chunk at 64 KiB or more of weights, so that the pool's hand-off is amortized.
 void run_matvec(const Kernels& k, Type t, const Activations& a, const uint8_t* w, int64_t N, float* out) {
-  const int64_t group = 16;
-  parallel_for(N, 32, [&](int64_t n0, int64_t n1) {
-    for (int64_t g = n0; g < n1; g += group)
-      for (int64_t m = 0; m < a.M; ++m) k.matvec(t, w, a.K, a, m, g, std::min(n1, g + group), out + m * N);
-  });
+  const int64_t grain = std::max<int64_t>(16, int64_t(65536 / row_bytes(t, a.K)));
+  parallel_for(N, grain, [&](int64_t n0, int64_t n1) { k.matvec(t, w, a.K, a, n0, n1, N, out); });
 }
 
 void run_tiles(const Kernels& k, Type t, const Activations& a, const uint8_t* w, int64_t N, float* out) {
@@ -251,15 +251,18 @@ Activations quantize_activations(Type weight_type, const float* x, int64_t M, in
   a.d.resize(size_t(M * a.blocks()));
   a.s32.resize(size_t(M * (K / 32)));
   if (a.type == Type::Q8_K) a.s16.resize(size_t(M * (K / 16)));
+  if (a.type == Type::Q8_0) a.ds.resize(size_t(M * (K / 32)));
   parallel_for(M, 4, [&](int64_t m0, int64_t m1) {
     for (int64_t m = m0; m < m1; ++m) {
       int8_t* q = a.q.data() + m * K;
       float* d = a.d.data() + m * a.blocks();
       int16_t* s32 = a.s32.data() + m * (K / 32);
-      if (a.type == Type::Q8_0)
+      if (a.type == Type::Q8_0) {
         quantize_q8_0_row(x + m * K, K, q, d, s32);
-      else
+        for (int64_t b = 0; b < K / 32; ++b) a.ds[size_t(m * (K / 32) + b)] = d[b] * float(s32[b]);
+      } else {
         quantize_q8_k_row(x + m * K, K, q, d, s32, a.s16.data() + m * (K / 16));
+      }
     }
   });
   return a;
@@ -280,10 +283,12 @@ const char* isa_name(Isa isa) {
 }
 
 bool isa_supported(Isa isa) {
+  // Asked once: CPUID exits to the hypervisor in a virtual machine (microseconds per call).
+  static const bool avx2 = avx2_kernels() && cpu_has("avx2"), avx512 = avx512_kernels() && cpu_has("avx512");
   switch (isa) {
     case Isa::scalar: return true;
-    case Isa::avx2: return avx2_kernels() && cpu_has("avx2");
-    case Isa::avx512: return avx512_kernels() && cpu_has("avx512");
+    case Isa::avx2: return avx2;
+    case Isa::avx512: return avx512;
   }
   return false;
 }

@@ -69,39 +69,115 @@ ALLOY_AVX2 inline float hsum(__m256 v) {
 
 ALLOY_AVX2 inline __m256i ones16() { return _mm256_set1_epi16(1); }
 
-// --- matvec: one weight row at a time, straight from ggml's blocks ---
+// --- matvec: one weight row at a time, straight from ggml's blocks, against R <= 3
+// activation rows, so that each weight block is loaded and unpacked once. Per block and row:
+// vpmaddubsw, vpmaddwd, vcvtdq2ps and one FMA by the block's scale; the scales of 8 blocks
+// are gathered and converted by one vcvtph2ps, multiplied by the activations' scales and
+// stored, so that each block broadcasts its own from memory (a load, not a shuffle). Q4_0's
+// -8 is taken off through the activations' d * sum(x): one FMA per 8 blocks. ---
 
-ALLOY_AVX2 float dot_q4_0(const block_q4_0* w, const int8_t* q, const float* d, const int16_t* s32, int64_t nb) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  auto block = [&](int64_t b) ALLOY_AVX2 {
-    __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(values_q4_0(w[b]), loadu256(q + b * 32)), ones16());
-    p = _mm256_sub_epi32(p, _mm256_set1_epi32(s32[b]));  // 8 lanes: the block's -8 * sum(x)
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(half_to_float(w[b].d) * d[b]));
+// The fp16 scales at p, p + stride, ..., p + 7 * stride (the first field of a block) as floats.
+// Assembled in general-purpose registers (integer ports, idle here): vpgatherdd is slow on Zen.
+template <int kStride>
+ALLOY_AVX2 inline __m256 scales8(const uint8_t* p) {
+  auto h = [p](int i) {
+    uint16_t v;
+    std::memcpy(&v, p + i * kStride, 2);
+    return uint64_t(v);
   };
-  int64_t b = 0;
-  for (; b + 1 < nb; b += 2) {
-    acc0 = _mm256_add_ps(acc0, block(b));
-    acc1 = _mm256_add_ps(acc1, block(b + 1));
-  }
-  if (b < nb) acc0 = _mm256_add_ps(acc0, block(b));
-  return hsum(_mm256_add_ps(acc0, acc1));
+  uint64_t lo = h(0) | h(1) << 16 | h(2) << 32 | h(3) << 48;
+  uint64_t hi = h(4) | h(5) << 16 | h(6) << 32 | h(7) << 48;
+  return _mm256_cvtph_ps(_mm_insert_epi64(_mm_cvtsi64_si128(int64_t(lo)), int64_t(hi), 1));
 }
 
-ALLOY_AVX2 float dot_q8_0(const block_q8_0* w, const int8_t* q, const float* d, int64_t nb) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  auto block = [&](int64_t b) ALLOY_AVX2 {
-    __m256i wv = values_q8_0(w[b]);
-    __m256i xs = _mm256_sign_epi8(loadu256(q + b * 32), wv);
-    __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(wv), xs), ones16());
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(half_to_float(w[b].d) * d[b]));
-  };
-  int64_t b = 0;
-  for (; b + 1 < nb; b += 2) {
-    acc0 = _mm256_add_ps(acc0, block(b));
-    acc1 = _mm256_add_ps(acc1, block(b + 1));
+// 32 unsigned values of a Q4_0 block as bytes in element order: the 16 bytes in both halves,
+// the high half shifted right by 4.
+ALLOY_AVX2 inline __m256i nibbles(const uint8_t* qs, __m256i shift, __m256i mask) {
+  __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+  return _mm256_and_si256(_mm256_srlv_epi64(v, shift), mask);
+}
+
+template <int R>
+struct XRows {
+  const int8_t* q[R];
+  const float* d[R];
+  const float* ds[R];
+  XRows(const Activations& a, int64_t m0) {
+    for (int r = 0; r < R; ++r) q[r] = a.q_row(m0 + r), d[r] = a.d_row(m0 + r), ds[r] = a.ds_row(m0 + r);
   }
-  if (b < nb) acc0 = _mm256_add_ps(acc0, block(b));
-  return hsum(_mm256_add_ps(acc0, acc1));
+};
+
+// kQ8: Q8_0 (signed values: vpsignb moves the sign onto the activations); else Q4_0.
+template <int R, bool kQ8>
+ALLOY_AVX2 void matvec_q0(const uint8_t* w, size_t rb, int64_t nb, const XRows<R>& x, int64_t n0, int64_t n1,
+                          float* out, int64_t ldo) {
+  constexpr int kBytes = kQ8 ? int(sizeof(block_q8_0)) : int(sizeof(block_q4_0));
+  const __m256i shift = _mm256_setr_epi64x(0, 0, 4, 4), mask = _mm256_set1_epi8(0xF);
+  for (int64_t n = n0; n < n1; ++n) {
+    const uint8_t* row = w + n * rb;
+    __m256 acc[R][2], off[R];
+    for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = off[r] = _mm256_setzero_ps();
+    // One block: its dot products with each activation row, scaled by s[r] (float per row).
+    auto block = [&](int64_t b, const float* s, int64_t ss, int j) ALLOY_AVX2 {
+      const uint8_t* blk = row + b * kBytes;
+      __m256i wv, aw;
+      if constexpr (kQ8) {
+        wv = loadu256(blk + 2);
+        aw = _mm256_abs_epi8(wv);
+      } else {
+        wv = nibbles(blk + 2, shift, mask);
+      }
+      for (int r = 0; r < R; ++r) {
+        __m256i xv = loadu256(x.q[r] + b * 32), p;
+        if constexpr (kQ8)
+          p = _mm256_maddubs_epi16(aw, _mm256_sign_epi8(xv, wv));
+        else
+          p = _mm256_maddubs_epi16(wv, xv);
+        __m256 f = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones16()));
+        acc[r][j] = _mm256_fmadd_ps(f, _mm256_broadcast_ss(s + r * ss), acc[r][j]);
+      }
+    };
+    int64_t b = 0;
+    for (; b + 8 <= nb; b += 8) {
+      alignas(32) float s[R][8];
+      __m256 dw = scales8<kBytes>(row + b * kBytes);
+      for (int r = 0; r < R; ++r) {
+        _mm256_store_ps(s[r], _mm256_mul_ps(dw, _mm256_loadu_ps(x.d[r] + b)));
+        if (!kQ8) off[r] = _mm256_fmadd_ps(dw, _mm256_loadu_ps(x.ds[r] + b), off[r]);
+      }
+      #pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) block(b + i, &s[0][i], 8, i & 1);
+    }
+    float tail[R] = {};
+    for (; b < nb; ++b) {
+      uint16_t h;
+      std::memcpy(&h, row + b * kBytes, 2);
+      float s[R], dw = half_to_float(h);
+      for (int r = 0; r < R; ++r) {
+        s[r] = dw * x.d[r][b];
+        if (!kQ8) tail[r] += dw * x.ds[r][b];
+      }
+      block(b, s, 1, 0);
+    }
+    for (int r = 0; r < R; ++r) {
+      float v = hsum(_mm256_add_ps(acc[r][0], acc[r][1]));
+      if (!kQ8) v -= 8.f * (hsum(off[r]) + tail[r]);
+      out[r * ldo + n] = v;
+    }
+  }
+}
+
+template <bool kQ8>
+ALLOY_AVX2 void matvec_q0_rows(const uint8_t* w, size_t rb, const Activations& a, int64_t n0, int64_t n1, int64_t N,
+                               float* out) {
+  for (int64_t m = 0; m < a.M; m += 3) {
+    float* o = out + m * N;
+    switch (std::min<int64_t>(3, a.M - m)) {
+      case 3: matvec_q0<3, kQ8>(w, rb, a.blocks(), XRows<3>(a, m), n0, n1, o, N); break;
+      case 2: matvec_q0<2, kQ8>(w, rb, a.blocks(), XRows<2>(a, m), n0, n1, o, N); break;
+      default: matvec_q0<1, kQ8>(w, rb, a.blocks(), XRows<1>(a, m), n0, n1, o, N); break;
+    }
+  }
 }
 
 template <typename Block>
@@ -129,46 +205,111 @@ ALLOY_AVX2 float dot_q45_k(const Block* w, const int8_t* q, const float* d, cons
   return hsum(acc) - mins;
 }
 
-ALLOY_AVX2 float dot_q6_k(const block_q6_K* w, const int8_t* q, const float* d, const int16_t* s16, int64_t nb) {
-  __m256 acc = _mm256_setzero_ps();
-  float offset = 0;
-  for (int64_t b = 0; b < nb; ++b) {
-    __m256i sumi = _mm256_setzero_si256();
-    const int8_t* sc = w[b].scales;
-    for (int j = 0; j < 8; ++j) {
-      // int16 lanes 0..7 are elements 0..15 (scale 2j), lanes 8..15 the next 16 (scale 2j + 1).
-      __m256i scv = _mm256_set_m128i(_mm_set1_epi16(sc[2 * j + 1]), _mm_set1_epi16(sc[2 * j]));
-      __m256i p = _mm256_maddubs_epi16(values_q6_k(w[b], j), loadu256(q + b * 256 + j * 32));
-      sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scv));
-    }
-    int off = 0;
-    for (int j = 0; j < 16; ++j) off += sc[j] * s16[b * 16 + j];
-    float dd = d[b] * half_to_float(w[b].d);
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(dd), acc);
-    offset += dd * float(32 * off);
-  }
-  return hsum(acc) - offset;
+// The int16 lane pair (2j in the low 128 bits, 2j + 1 in the high) of a vector that holds the
+// same 8 int16 in both halves, spread over each half: a vpshufb control.
+ALLOY_AVX2 inline __m256i lane_pair(int j) {
+  const int lo = 4 * j, hi = 4 * j + 2;
+  return _mm256_setr_epi8(lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo, lo + 1, lo,
+                          lo + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1, hi, hi + 1,
+                          hi, hi + 1);
 }
 
-ALLOY_AVX2 void matvec(Type t, const uint8_t* w, int64_t K, const Activations& a, int64_t m, int64_t n0, int64_t n1,
+// Q4_K: the 6-bit scales and mins of a block decoded with 32-bit integer masks (8 bytes each),
+// the mins applied by one vpmaddwd with the activations' 32-element sums, each 64-element
+// chunk's two sub-block scales by vpshufb from one vector.
+ALLOY_AVX2 float dot_q4_k(const block_q4_K* w, const int8_t* q, const float* d, const int16_t* s32, int64_t nb) {
+  __m256 acc = _mm256_setzero_ps();
+  __m128 accm = _mm_setzero_ps();
+  const __m256i m4 = _mm256_set1_epi8(0xF);
+  for (int64_t b = 0; b < nb; ++b) {
+    uint32_t u[3];
+    std::memcpy(u, w[b].scales, 12);
+    const uint32_t sc_lo = u[0] & 0x3f3f3f3f, mn_lo = u[1] & 0x3f3f3f3f;
+    const uint32_t sc_hi = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
+    const uint32_t mn_hi = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
+    // int16: scales 0..7 in the low half, mins 0..7 in the high
+    __m256i sm = _mm256_cvtepu8_epi16(_mm_setr_epi32(int(sc_lo), int(sc_hi), int(mn_lo), int(mn_hi)));
+    __m128i mins = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1),
+                                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(s32 + b * 8)));
+    const float dx = d[b];
+    accm = _mm_fmadd_ps(_mm_cvtepi32_ps(mins), _mm_set1_ps(dx * half_to_float(w[b].dmin)), accm);
+    __m256i sc = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sm));
+    const int8_t* x = q + b * 256;
+    __m256i sumi = _mm256_setzero_si256();
+    for (int c = 0; c < 4; ++c) {
+      __m256i v = loadu256(w[b].qs + 32 * c);
+      __m256i pl = _mm256_maddubs_epi16(_mm256_and_si256(v, m4), loadu256(x + 64 * c));
+      __m256i ph = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), loadu256(x + 64 * c + 32));
+      // sub-block 2c in both halves of the low products, 2c + 1 in the high
+      __m256i scl = _mm256_shuffle_epi8(sc, _mm256_set1_epi16(int16_t((4 * c + 1) << 8 | 4 * c)));
+      __m256i sch = _mm256_shuffle_epi8(sc, _mm256_set1_epi16(int16_t((4 * c + 3) << 8 | (4 * c + 2))));
+      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(_mm256_madd_epi16(pl, scl), _mm256_madd_epi16(ph, sch)));
+    }
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(dx * half_to_float(w[b].d)), acc);
+  }
+  __m128 m = _mm_add_ps(accm, _mm_movehl_ps(accm, accm));
+  m = _mm_add_ss(m, _mm_movehdup_ps(m));
+  return hsum(acc) - _mm_cvtss_f32(m);
+}
+
+// Q6_K by halves of 128 elements: the high bits of all four 32-element groups come from one
+// qh vector, shifted into place (bits 4..5) and masked; the 16 int8 scales are widened once
+// per block and picked per group by vpshufb; the -32 offset is one vpmaddwd of the scales with
+// the activations' 16-element sums.
+ALLOY_AVX2 float dot_q6_k(const block_q6_K* w, const int8_t* q, const float* d, const int16_t* s16, int64_t nb) {
+  __m256 acc = _mm256_setzero_ps(), off = _mm256_setzero_ps();
+  const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30);
+  for (int64_t b = 0; b < nb; ++b) {
+    const block_q6_K& blk = w[b];
+    __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales));
+    __m256i sc16 = _mm256_cvtepi8_epi16(sc8);
+    const __m256i sca = _mm256_broadcastsi128_si256(_mm256_castsi256_si128(sc16));  // scales 0..7
+    const __m256i scb = _mm256_broadcastsi128_si256(_mm256_extracti128_si256(sc16, 1));  // 8..15
+    const float dd = d[b] * half_to_float(blk.d);
+    off = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(sc16, loadu256(s16 + b * 16))), _mm256_set1_ps(dd),
+                          off);
+    const int8_t* x = q + b * 256;
+    __m256i sumi = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      __m256i qh = loadu256(blk.qh + 32 * h);
+      __m256i l0 = loadu256(blk.ql + 64 * h), l1 = loadu256(blk.ql + 64 * h + 32);
+      __m256i v[4] = {
+          _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30)),
+          _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                          _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30))};
+      for (int g = 0; g < 4; ++g) {
+        __m256i scv = _mm256_shuffle_epi8(h == 0 ? sca : scb, lane_pair(g));
+        __m256i p = _mm256_maddubs_epi16(v[g], loadu256(x + 128 * h + 32 * g));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scv));
+      }
+    }
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sumi), _mm256_set1_ps(dd), acc);
+  }
+  return hsum(acc) - 32.f * hsum(off);
+}
+
+ALLOY_AVX2 void matvec(Type t, const uint8_t* w, int64_t K, const Activations& a, int64_t n0, int64_t n1, int64_t N,
                        float* out) {
   const size_t rb = row_bytes(t, K);
   const int64_t nb = a.blocks();
-  const int8_t* q = a.q_row(m);
-  const float* d = a.d_row(m);
+  if (t == Type::Q4_0) return matvec_q0_rows<false>(w, rb, a, n0, n1, N, out);
+  if (t == Type::Q8_0) return matvec_q0_rows<true>(w, rb, a, n0, n1, N, out);
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t* row = w + n * rb;
-    switch (t) {
-      case Type::Q4_0: out[n] = dot_q4_0(reinterpret_cast<const block_q4_0*>(row), q, d, a.s32_row(m), nb); break;
-      case Type::Q8_0: out[n] = dot_q8_0(reinterpret_cast<const block_q8_0*>(row), q, d, nb); break;
-      case Type::Q4_K:
-        out[n] = dot_q45_k(reinterpret_cast<const block_q4_K*>(row), q, d, a.s32_row(m), nb);
-        break;
-      case Type::Q5_K:
-        out[n] = dot_q45_k(reinterpret_cast<const block_q5_K*>(row), q, d, a.s32_row(m), nb);
-        break;
-      case Type::Q6_K: out[n] = dot_q6_k(reinterpret_cast<const block_q6_K*>(row), q, d, a.s16_row(m), nb); break;
-      ALLOY_QUANT_NO_KERNEL_CASES: throw_no_kernel(t);
+    for (int64_t m = 0; m < a.M; ++m) {
+      const int8_t* q = a.q_row(m);
+      const float* d = a.d_row(m);
+      float& o = out[m * N + n];
+      switch (t) {
+        case Type::Q4_K: o = dot_q4_k(reinterpret_cast<const block_q4_K*>(row), q, d, a.s32_row(m), nb); break;
+        case Type::Q5_K: o = dot_q45_k(reinterpret_cast<const block_q5_K*>(row), q, d, a.s32_row(m), nb); break;
+        case Type::Q6_K: o = dot_q6_k(reinterpret_cast<const block_q6_K*>(row), q, d, a.s16_row(m), nb); break;
+        case Type::Q4_0:
+        case Type::Q8_0: break;  // above
+        ALLOY_QUANT_NO_KERNEL_CASES: throw_no_kernel(t);
+      }
     }
   }
 }

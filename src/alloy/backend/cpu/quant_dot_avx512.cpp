@@ -4,13 +4,14 @@
 // unsigned by flipping their sign bit (q + 128, the 128 * sum(x) taken off through the block
 // sums). The tile kernels take 16 weight rows (one zmm of int32) x up to 8 activation rows;
 // the K types apply each sub-block's scale with one vpmulld per sub-block. The matvec of the
-// K types, bound by memory bandwidth, is AVX2's. Compiled by target attributes only.
+// K types is AVX2's. Compiled by target attributes only.
 #include "alloy/backend/cpu/quant_dot_internal.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 // GCC 12's _mm512_undefined_* initialize a variable from itself, which -Wmaybe-uninitialized
@@ -37,51 +38,95 @@ ALLOY_AVX512 inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// --- matvec of Q4_0 and Q8_0 with 256-bit vpdpbusd ---
+// --- matvec of Q4_0 and Q8_0 with 256-bit vpdpbusd: AVX2's matvec_q0 (one weight row against
+// R <= 3 activation rows, 8 blocks' scales per vcvtph2ps) with vpdpbusd for vpmaddubsw +
+// vpmaddwd; both types' weights are unsigned (Q8_0's q + 128) and their offsets (8 or 128 times
+// sum(x)) are taken off through the activations' d * sum(x). ---
 
-ALLOY_AVX512 float dot_q4_0(const block_q4_0* w, const int8_t* q, const float* d, const int16_t* s32, int64_t nb) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  auto block = [&](int64_t b) ALLOY_AVX512 {
-    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs));
-    __m256i qv = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0xF));
-    __m256i p = _mm256_dpbusd_epi32(_mm256_set1_epi32(-s32[b]), qv, loadu256(q + b * 32));  // 8 lanes: -8 sum(x)
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(_cvtsh_ss(w[b].d) * d[b]));
+template <int kStride>
+ALLOY_AVX512 inline __m256 scales8(const uint8_t* p) {
+  auto h = [p](int i) {
+    uint16_t v;
+    std::memcpy(&v, p + i * kStride, 2);
+    return uint64_t(v);
   };
-  int64_t b = 0;
-  for (; b + 1 < nb; b += 2) {
-    acc0 = _mm256_add_ps(acc0, block(b));
-    acc1 = _mm256_add_ps(acc1, block(b + 1));
-  }
-  if (b < nb) acc0 = _mm256_add_ps(acc0, block(b));
-  return hsum(_mm256_add_ps(acc0, acc1));
+  uint64_t lo = h(0) | h(1) << 16 | h(2) << 32 | h(3) << 48;
+  uint64_t hi = h(4) | h(5) << 16 | h(6) << 32 | h(7) << 48;
+  return _mm256_cvtph_ps(_mm_insert_epi64(_mm_cvtsi64_si128(int64_t(lo)), int64_t(hi), 1));
 }
 
-ALLOY_AVX512 float dot_q8_0(const block_q8_0* w, const int8_t* q, const float* d, const int16_t* s32, int64_t nb) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  auto block = [&](int64_t b) ALLOY_AVX512 {
-    __m256i u = _mm256_xor_si256(loadu256(w[b].qs), _mm256_set1_epi8(char(0x80)));  // q + 128
-    __m256i p = _mm256_dpbusd_epi32(_mm256_set1_epi32(-16 * s32[b]), u, loadu256(q + b * 32));
-    return _mm256_mul_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(_cvtsh_ss(w[b].d) * d[b]));
-  };
-  int64_t b = 0;
-  for (; b + 1 < nb; b += 2) {
-    acc0 = _mm256_add_ps(acc0, block(b));
-    acc1 = _mm256_add_ps(acc1, block(b + 1));
-  }
-  if (b < nb) acc0 = _mm256_add_ps(acc0, block(b));
-  return hsum(_mm256_add_ps(acc0, acc1));
-}
-
-void matvec(Type t, const uint8_t* w, int64_t K, const Activations& a, int64_t m, int64_t n0, int64_t n1,
-            float* out) {
-  if (t != Type::Q4_0 && t != Type::Q8_0) return avx2_kernels()->matvec(t, w, K, a, m, n0, n1, out);
-  const size_t rb = row_bytes(t, K);
+template <int R, bool kQ8>
+ALLOY_AVX512 void matvec_q0(const uint8_t* w, size_t rb, const Activations& a, int64_t m0, int64_t n0, int64_t n1,
+                            float* out, int64_t ldo) {
+  constexpr int kBytes = kQ8 ? int(sizeof(block_q8_0)) : int(sizeof(block_q4_0));
+  constexpr float kOffset = kQ8 ? 128.f : 8.f;
+  const int64_t nb = a.blocks();
+  const int8_t* xq[R];
+  const float *xd[R], *xds[R];
+  for (int r = 0; r < R; ++r) xq[r] = a.q_row(m0 + r), xd[r] = a.d_row(m0 + r), xds[r] = a.ds_row(m0 + r);
+  const __m256i shift = _mm256_setr_epi64x(0, 0, 4, 4), mask = _mm256_set1_epi8(0xF);
+  const __m256i flip = _mm256_set1_epi8(char(0x80));
   for (int64_t n = n0; n < n1; ++n) {
     const uint8_t* row = w + n * rb;
-    out[n] = t == Type::Q4_0
-                 ? dot_q4_0(reinterpret_cast<const block_q4_0*>(row), a.q_row(m), a.d_row(m), a.s32_row(m), a.blocks())
-                 : dot_q8_0(reinterpret_cast<const block_q8_0*>(row), a.q_row(m), a.d_row(m), a.s32_row(m), a.blocks());
+    __m256 acc[R][2], off[R];
+    for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = off[r] = _mm256_setzero_ps();
+    auto block = [&](int64_t b, const float* s, int64_t ss, int j) ALLOY_AVX512 {
+      const uint8_t* blk = row + b * kBytes;
+      __m256i wv;
+      if constexpr (kQ8) {
+        wv = _mm256_xor_si256(loadu256(blk + 2), flip);
+      } else {
+        __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 2)));
+        wv = _mm256_and_si256(_mm256_srlv_epi64(v, shift), mask);
+      }
+      for (int r = 0; r < R; ++r) {
+        __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), wv, loadu256(xq[r] + b * 32));
+        acc[r][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_broadcast_ss(s + r * ss), acc[r][j]);
+      }
+    };
+    int64_t b = 0;
+    for (; b + 8 <= nb; b += 8) {
+      alignas(32) float s[R][8];
+      __m256 dw = scales8<kBytes>(row + b * kBytes);
+      for (int r = 0; r < R; ++r) {
+        _mm256_store_ps(s[r], _mm256_mul_ps(dw, _mm256_loadu_ps(xd[r] + b)));
+        off[r] = _mm256_fmadd_ps(dw, _mm256_loadu_ps(xds[r] + b), off[r]);
+      }
+      #pragma GCC unroll 8
+      for (int i = 0; i < 8; ++i) block(b + i, &s[0][i], 8, i & 1);
+    }
+    float tail[R] = {};
+    for (; b < nb; ++b) {
+      uint16_t h;
+      std::memcpy(&h, row + b * kBytes, 2);
+      float s[R], dw = _cvtsh_ss(h);
+      for (int r = 0; r < R; ++r) {
+        s[r] = dw * xd[r][b];
+        tail[r] += dw * xds[r][b];
+      }
+      block(b, s, 1, 0);
+    }
+    for (int r = 0; r < R; ++r)
+      out[r * ldo + n] = hsum(_mm256_add_ps(acc[r][0], acc[r][1])) - kOffset * (hsum(off[r]) + tail[r]);
   }
+}
+
+template <bool kQ8>
+void matvec_q0_rows(const uint8_t* w, size_t rb, const Activations& a, int64_t n0, int64_t n1, int64_t N, float* out) {
+  for (int64_t m = 0; m < a.M; m += 3) {
+    switch (std::min<int64_t>(3, a.M - m)) {
+      case 3: matvec_q0<3, kQ8>(w, rb, a, m, n0, n1, out + m * N, N); break;
+      case 2: matvec_q0<2, kQ8>(w, rb, a, m, n0, n1, out + m * N, N); break;
+      default: matvec_q0<1, kQ8>(w, rb, a, m, n0, n1, out + m * N, N); break;
+    }
+  }
+}
+
+void matvec(Type t, const uint8_t* w, int64_t K, const Activations& a, int64_t n0, int64_t n1, int64_t N,
+            float* out) {
+  if (t == Type::Q4_0) return matvec_q0_rows<false>(w, row_bytes(t, K), a, n0, n1, N, out);
+  if (t == Type::Q8_0) return matvec_q0_rows<true>(w, row_bytes(t, K), a, n0, n1, N, out);
+  return avx2_kernels()->matvec(t, w, K, a, n0, n1, N, out);
 }
 
 // --- tile kernels: R activation rows x 16 weight rows ---

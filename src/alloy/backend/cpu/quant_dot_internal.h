@@ -35,12 +35,14 @@ struct Activations {
   std::vector<float> d;      // (M, K / 32) for Q8_0, (M, K / 256) for Q8_K
   std::vector<int16_t> s32;  // (M, K / 32): sum of each 32 q (for the offset and min terms)
   std::vector<int16_t> s16;  // (M, K / 16): sum of each 16 q (Q8_K's bsums)
+  std::vector<float> ds;     // (M, K / 32) for Q8_0: d * s32 (the offset term of unsigned weights)
 
   int64_t blocks() const { return K / (type == Type::Q8_0 ? 32 : 256); }
   const int8_t* q_row(int64_t m) const { return q.data() + m * K; }
   const float* d_row(int64_t m) const { return d.data() + m * blocks(); }
   const int16_t* s32_row(int64_t m) const { return s32.data() + m * (K / 32); }
   const int16_t* s16_row(int64_t m) const { return s16.data() + m * (K / 16); }
+  const float* ds_row(int64_t m) const { return ds.data() + m * (K / 32); }
 };
 
 Activations quantize_activations(Type weight_type, const float* x, int64_t M, int64_t K);
@@ -67,14 +69,14 @@ void pack_tile_avx2(Type t, const uint8_t* w, int64_t K, int64_t n0, int64_t N, 
 // The same tile packed by scalar code (the reference for pack_tile_avx2 in tests).
 void pack_tile_scalar(Type t, const uint8_t* w, int64_t K, int64_t n0, int64_t N, int nr, PackedTile& tile);
 
-// One path's kernels. matvec: out[n] for rows n in [n0, n1) and activation row m (out is that
-// row's output, length N). tile: out rows [m0, m0 + rows) x columns [n0, n0 + nr) from a packed
+// One path's kernels. matvec: out[m * N + n] for weight rows n in [n0, n1) and every activation
+// row m (the weights are read once for all of a.M, which is small). tile: out rows [m0, m0 + rows) x columns [n0, n0 + nr) from a packed
 // tile, rows <= max_rows; out has row stride ldo.
 struct Kernels {
   Isa isa;
   int nr;        // 0: no packed kernels (the driver runs matvec for every row)
   int max_rows;  // activation rows per tile call
-  void (*matvec)(Type t, const uint8_t* w, int64_t K, const Activations& a, int64_t m, int64_t n0, int64_t n1,
+  void (*matvec)(Type t, const uint8_t* w, int64_t K, const Activations& a, int64_t n0, int64_t n1, int64_t N,
                  float* out);
   void (*tile)(Type t, const PackedTile& tile, const Activations& a, int64_t m0, int rows, int64_t n0, int64_t N,
                float* out, int64_t ldo);
