@@ -153,19 +153,6 @@ void dequantize_q3_K(const block_q3_K* b, float* y, int64_t nb) {
   }
 }
 
-// Q4_K and Q5_K's eight 6-bit scales and mins in 12 bytes: sub-blocks 0..3 in the low six bits
-// of bytes 0..3 (scales) and 4..7 (mins); sub-blocks 4..7 in the nibbles of bytes 8..11 with
-// their top two bits in the top bits of bytes 0..7.
-inline void k4_scale_min(const uint8_t* q, int j, int& sc, int& m) {
-  if (j < 4) {
-    sc = q[j] & 63;
-    m = q[j + 4] & 63;
-  } else {
-    sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
-}
-
 // Q4_K: 64-element chunk c reads qs[32c .. 32c + 31]: low nibbles are sub-block 2c, high
 // nibbles sub-block 2c + 1.
 void dequantize_q4_K(const block_q4_K* b, float* y, int64_t nb) {

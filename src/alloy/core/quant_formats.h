@@ -112,6 +112,25 @@ struct block_iq4_xs {
   uint8_t qs[qk_k / 2];
 };
 
+#if defined(__CUDACC__)
+#define ALLOY_QUANT_HD __host__ __device__ __forceinline__
+#else
+#define ALLOY_QUANT_HD inline
+#endif
+
+// Q4_K and Q5_K's eight 6-bit scales and mins in 12 bytes: sub-blocks 0..3 in the low six bits
+// of bytes 0..3 (scales) and 4..7 (mins); sub-blocks 4..7 in the nibbles of bytes 8..11 with
+// their top two bits in the top bits of bytes 0..7. Shared by the codecs and both backends.
+ALLOY_QUANT_HD void k4_scale_min(const uint8_t* q, int j, int& sc, int& m) {
+  if (j < 4) {
+    sc = q[j] & 63;
+    m = q[j + 4] & 63;
+  } else {
+    sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+  }
+}
+
 // The 16 values of IQ4_NL and IQ4_XS.
 extern const int8_t kvalues_iq4nl[16];
 

@@ -394,7 +394,7 @@ void quantize_q3_K(const float* x, block_q3_K* y, int64_t nb) {
 
 // The sub-block fits shared by Q4_K and Q5_K: scales and mins of the eight 32-element
 // sub-blocks, as 6-bit multiples of d = max scale / 63 and dmin = max min / 63 (packing at
-// k4_scale_min in quant_formats.cpp); then every element re-rounded to 0..nmax against them.
+// k4_scale_min in quant_formats.h); then every element re-rounded to 0..nmax against them.
 template <typename Block>
 void quantize_k4_scales(const float* x, Block& b, uint8_t* L, int nmax, float rmin, int nstep) {
   float scales[qk_k / 32], mins[qk_k / 32], weights[32];

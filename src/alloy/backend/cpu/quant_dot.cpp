@@ -110,7 +110,7 @@ float dot_q45_k(const uint8_t* scales, uint16_t dh, uint16_t dminh, const uint8_
   int sumi = 0, summ = 0;
   for (int j = 0; j < 8; ++j) {
     int sc, m;
-    k_scale_min(j, scales, sc, m);
+    alloy::quant::k4_scale_min(scales, j, sc, m);
     const uint8_t* src = qs + (j / 2) * 32;
     int s = 0;
     for (int l = 0; l < 32; ++l) {

@@ -189,7 +189,7 @@ ALLOY_AVX2 float dot_q45_k(const Block* w, const int8_t* q, const float* d, cons
     int summ = 0;
     for (int j = 0; j < 8; ++j) {
       int sc, m;
-      k_scale_min(j, w[b].scales, sc, m);
+      alloy::quant::k4_scale_min(w[b].scales, j, sc, m);
       __m256i v;
       if constexpr (std::is_same_v<Block, block_q5_K>)
         v = values_q5_k(w[b], j);
@@ -379,7 +379,7 @@ void pack_scales(Type t, const uint8_t* row, int64_t K, int i, int nr, PackedTil
         tile.dmin[b * nr + i] = half_to_float_scalar(blk.dmin);
         for (int j = 0; j < 8; ++j) {
           int sc, m;
-          k_scale_min(j, blk.scales, sc, m);
+          alloy::quant::k4_scale_min(blk.scales, j, sc, m);
           tile.sc[(b * 8 + j) * nr + i] = int16_t(sc);
           tile.mn[(b * 8 + j) * nr + i] = int16_t(m);
         }

@@ -105,15 +105,5 @@ const Kernels* avx512_kernels();  // nullptr where not compiled in
 
 inline float half_to_float_scalar(uint16_t h) { return alloy::detail::half_bits_to_float(h); }
 
-// ggml's 6-bit scale and min of sub-block j (0..7) of a Q4_K or Q5_K block.
-inline void k_scale_min(int j, const uint8_t* q, int& sc, int& m) {
-  if (j < 4) {
-    sc = q[j] & 63;
-    m = q[j + 4] & 63;
-  } else {
-    sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
-}
 
 }  // namespace alloy::cpu::quant

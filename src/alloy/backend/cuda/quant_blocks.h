@@ -135,16 +135,6 @@ ALLOY_QHD float fsub(float a, float b) {
 #endif
 }
 
-// Q4_K/Q5_K's 6-bit scale and min of sub-block j (quant_formats.cpp's k4_scale_min).
-ALLOY_QHD void k4_scale_min(const uint8_t* q, int j, int& sc, int& m) {
-  if (j < 4) {
-    sc = q[j] & 63;
-    m = q[j + 4] & 63;
-  } else {
-    sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-    m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-  }
-}
 
 // --- dequantize ---
 
@@ -167,7 +157,7 @@ ALLOY_QHD void dequant4(const uint8_t* b, int e, float (&y)[4]) {
     const float d = f16_bits(load_u16(b)), dmin = f16_bits(load_u16(b + 2));
     const int c = e / 64, l = e % 64, j = 2 * c + (l >= 32);
     int sc, m;
-    k4_scale_min(b + 4, j, sc, m);
+    alloy::quant::k4_scale_min(b + 4, j, sc, m);
     const float dl = fmul(d, float(sc)), ml = fmul(dmin, float(m));
     const uint8_t* qs = b + (t == Type::Q5_K ? 48 : 16) + 32 * c;
     const int l32 = l % 32;
@@ -248,8 +238,8 @@ ALLOY_QHD void dot_q45_k_part(const uint8_t* blk, const Act& a, int64_t K, int64
   const uint32_t dd = load_u32(blk);
   const float d = f16_bits(uint16_t(dd & 0xFFFF)), dmin = f16_bits(uint16_t(dd >> 16));
   int sc0, m0, sc1, m1;
-  k4_scale_min(blk + 4, 2 * c, sc0, m0);
-  k4_scale_min(blk + 4, 2 * c + 1, sc1, m1);
+  alloy::quant::k4_scale_min(blk + 4, 2 * c, sc0, m0);
+  alloy::quant::k4_scale_min(blk + 4, 2 * c + 1, sc1, m1);
   const U4 qv = load_u128(blk + (t == Type::Q5_K ? 48 : 16) + 32 * c + 16 * h);
   const uint32_t qw[4] = {qv.x, qv.y, qv.z, qv.w};
   int lo[4], hi[4];
