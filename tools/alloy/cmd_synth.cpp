@@ -6,13 +6,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <thread>
 
-#include "alloy/core/half.h"
-#include "alloy/core/quant_formats.h"
 #include "alloy/io/gguf.h"
+#include "alloy/llm/convert/encode.h"
 #include "common.h"
 
 namespace alloy::cli {
@@ -32,42 +29,28 @@ const FileType kTypes[] = {
     {"Q5_K", 13, 14, 17},       {"Q6_K", 14, 14, 18},
 };
 
-// One tensor's bytes, filled in parallel by rows.
+// One tensor of uniform random values (std `stddev`), rows generated on all cores, encoded.
 array random_tensor(uint32_t ggml_type, int64_t rows, int64_t cols, uint64_t seed, float stddev) {
-  const io::GGMLTypeInfo* info = io::ggml_type_info(ggml_type);
-  size_t row_bytes = size_t(cols) / info->block_size * info->type_size;
-  size_t bytes = row_bytes * size_t(rows);
-  auto* buf = static_cast<uint8_t*>(std::malloc(std::max<size_t>(bytes, 1)));
-  if (!buf) throw std::runtime_error("out of memory making a " + std::to_string(bytes) + "-byte tensor");
+  std::vector<float> values(static_cast<size_t>(rows * cols));
   float a = stddev * std::sqrt(3.0f);  // uniform on [-a, a] has this standard deviation
   int threads = std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
-      std::vector<float> row(static_cast<size_t>(cols));
       for (int64_t r = t; r < rows; r += threads) {
         uint64_t s = seed ^ (uint64_t(r) * 0x9E3779B97F4A7C15ull);  // xorshift64* per row
-        for (float& v : row) {
+        for (int64_t i = 0; i < cols; ++i) {
           s ^= s >> 12;
           s ^= s << 25;
           s ^= s >> 27;
           uint64_t x = s * 0x2545F4914F6CDD1Dull;
-          v = (float(x >> 40) / float(1 << 24) * 2.0f - 1.0f) * a;
-        }
-        uint8_t* dst = buf + size_t(r) * row_bytes;
-        if (ggml_type == 0) {
-          std::memcpy(dst, row.data(), row_bytes);
-        } else if (ggml_type == 1 || ggml_type == 30) {
-          auto* h = reinterpret_cast<uint16_t*>(dst);
-          for (int64_t i = 0; i < cols; ++i) h[i] = ggml_type == 1 ? detail::float_to_half_bits(row[size_t(i)]) : detail::float_to_bf16_bits(row[size_t(i)]);
-        } else {
-          quant::quantize_row(quant::Type(ggml_type), row.data(), dst, cols);
+          values[size_t(r * cols + i)] = (float(x >> 40) / float(1 << 24) * 2.0f - 1.0f) * a;
         }
       }
     });
   }
   for (auto& th : pool) th.join();
-  return array(buf, Shape{int64_t(bytes)}, uint8, [](void* p) { std::free(p); });
+  return llm::encode_rows(values, ggml_type, cols);
 }
 
 array ones_f32(int64_t n) {

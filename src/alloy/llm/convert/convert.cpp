@@ -1,11 +1,11 @@
 #include "alloy/llm/convert/convert.h"
+#include "alloy/llm/convert/encode.h"
 
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
 
-#include "alloy/core/half.h"
 #include "alloy/core/ops.h"
 #include "alloy/io/gguf.h"
 #include "alloy/llm/arch/architecture.h"
@@ -26,14 +26,6 @@ std::vector<float> permute_qk(const std::vector<float>& w, int64_t heads, int64_
         std::memcpy(&out[size_t((h * hd + 2 * i + part) * K)], &w[size_t((h * hd + part * half + i) * K)],
                     size_t(K) * sizeof(float));
   return out;
-}
-
-array encode(const std::vector<float>& v, uint32_t type) {
-  if (type == 0) return array(v, {int64_t(v.size())});
-  std::vector<uint16_t> h(v.size());
-  for (size_t i = 0; i < v.size(); ++i)
-    h[i] = type == 1 ? detail::float_to_half_bits(v[i]) : detail::float_to_bf16_bits(v[i]);
-  return array(h, {int64_t(h.size())}, uint16);
 }
 
 // RoPE llama3 scaling as llama.cpp stores it: per frequency, the factor it is divided by.
@@ -111,7 +103,7 @@ void convert_hf_to_gguf(const std::string& directory, const std::string& output,
     std::vector<uint64_t> ne;
     for (auto d = t.shape.rbegin(); d != t.shape.rend(); ++d) ne.push_back(uint64_t(*d));
     uint32_t tt = t.shape.size() >= 2 ? type : 0;
-    tensors.push_back({name, tt, ne, encode(v, tt)});
+    tensors.push_back({name, tt, ne, encode_rows(v, tt, K)});
   }
   io::save_gguf_tensors(output, tensors, md);
 }

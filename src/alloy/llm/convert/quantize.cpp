@@ -15,6 +15,7 @@
 #include "alloy/core/quant_formats.h"
 #include "alloy/io/gguf.h"
 #include "alloy/llm/convert/convert.h"
+#include "alloy/llm/convert/encode.h"
 
 namespace alloy::llm {
 
@@ -124,36 +125,6 @@ std::vector<float> read_values(const io::GGUFFile& f, const io::GGUFTensorInfo& 
   return out;
 }
 
-// Encodes rows of `row` floats into `type` on every core.
-array encode(const std::vector<float>& values, uint32_t type, int64_t row) {
-  const io::GGMLTypeInfo* info = io::ggml_type_info(type);
-  int64_t rows = int64_t(values.size()) / row;
-  size_t rb = size_t(row) / info->block_size * info->type_size, bytes = rb * size_t(rows);
-  auto* buf = static_cast<uint8_t*>(std::malloc(std::max<size_t>(bytes, 1)));
-  if (!buf) throw std::runtime_error("out of memory encoding a " + std::to_string(bytes) + "-byte tensor");
-  int threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      for (int64_t r = t; r < rows; r += threads) {
-        const float* src = values.data() + r * row;
-        uint8_t* dst = buf + size_t(r) * rb;
-        if (type == F32) {
-          std::memcpy(dst, src, rb);
-        } else if (type == F16 || type == BF16) {
-          auto* h = reinterpret_cast<uint16_t*>(dst);
-          for (int64_t i = 0; i < row; ++i)
-            h[i] = type == F16 ? detail::float_to_half_bits(src[i]) : detail::float_to_bf16_bits(src[i]);
-        } else {
-          quant::quantize_row(quant::Type(type), src, dst, row);
-        }
-      }
-    });
-  }
-  for (auto& th : pool) th.join();
-  return array(buf, Shape{int64_t(bytes)}, uint8, [](void* p) { std::free(p); });
-}
-
 int64_t metadata_int(const io::GGUFFile& f, const std::string& key, int64_t fallback) {
   const io::GGUFValue* v = f.find(key);
   if (!v) return fallback;
@@ -205,7 +176,7 @@ void quantize_gguf(const std::string& input, const std::string& output, const Qu
     int64_t row = int64_t(info.ne.empty() ? 1 : info.ne[0]);
     bool matrix = info.ne.size() >= 2;
     uint32_t type = matrix ? fit_type(choose_type(ft, info.name, n_layers, n_heads, n_kv), row) : F32;
-    tensors.push_back({info.name, type, info.ne, encode(values, type, row)});
+    tensors.push_back({info.name, type, info.ne, encode_rows(values, type, row)});
     if (options.progress) options.progress(i + 1, f.tensor_infos.size());
   }
   io::save_gguf_tensors(output, tensors, md);

@@ -1,0 +1,45 @@
+#include "alloy/llm/convert/encode.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "alloy/core/half.h"
+#include "alloy/core/quant_formats.h"
+#include "alloy/io/gguf.h"
+
+namespace alloy::llm {
+
+array encode_rows(const std::vector<float>& values, uint32_t type, int64_t row) {
+  const io::GGMLTypeInfo* info = io::ggml_type_info(type);
+  int64_t rows = int64_t(values.size()) / row;
+  size_t rb = size_t(row) / info->block_size * info->type_size, bytes = rb * size_t(rows);
+  auto* buf = static_cast<uint8_t*>(std::malloc(std::max<size_t>(bytes, 1)));
+  if (!buf) throw std::runtime_error("out of memory encoding a " + std::to_string(bytes) + "-byte tensor");
+  int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (int64_t r = t; r < rows; r += threads) {
+        const float* src = values.data() + r * row;
+        uint8_t* dst = buf + size_t(r) * rb;
+        if (type == uint32_t(io::GGMLType::F32)) {
+          std::memcpy(dst, src, rb);
+        } else if (type == uint32_t(io::GGMLType::F16) || type == uint32_t(io::GGMLType::BF16)) {
+          auto* h = reinterpret_cast<uint16_t*>(dst);
+          for (int64_t i = 0; i < row; ++i)
+            h[i] = type == uint32_t(io::GGMLType::F16) ? detail::float_to_half_bits(src[i]) : detail::float_to_bf16_bits(src[i]);
+        } else {
+          quant::quantize_row(quant::Type(type), src, dst, row);
+        }
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  return array(buf, Shape{int64_t(bytes)}, uint8, [](void* p) { std::free(p); });
+}
+
+}  // namespace alloy::llm
