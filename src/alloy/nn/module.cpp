@@ -281,6 +281,17 @@ void Module::register_buffer(const std::string& name, array& member) {
   slots_.push_back({name, &member, false});
 }
 
+void Module::make_buffer(const std::string& name) {
+  for (Slot& s : slots_) {
+    if (s.name == name) {
+      s.is_parameter = false;
+      s.frozen = false;
+      return;
+    }
+  }
+  throw std::invalid_argument("[Module::make_buffer] no parameter named '" + name + "'");
+}
+
 void Module::register_module(const std::string& name, Module& child) {
   check_new_name(name);
   children_.emplace_back(name, &child);

@@ -81,6 +81,8 @@ class Module {
   // Registers a member as parameter or buffer. A name holds letters, digits and '_' only.
   void register_parameter(const std::string& name, array& member);
   void register_buffer(const std::string& name, array& member);
+  // Turns a registered parameter into a buffer (a weight replaced by its quantized blocks).
+  void make_buffer(const std::string& name);
   // Registers a member submodule (not owned) or takes ownership of one.
   void register_module(const std::string& name, Module& child);
   template <typename M>
