@@ -51,4 +51,10 @@ void save_safetensors(const std::string& path,
                       const std::unordered_map<std::string, array>& tensors,
                       const std::unordered_map<std::string, std::string>& metadata = {});
 
+// ---------- IDX (MNIST, Fashion-MNIST), plain or gzip-compressed ----------
+// Types u8 i8 i16 i32 f32 f64; big-endian data is converted. A .gz file is inflated to exactly
+// the size its header announces.
+array load_idx(const std::string& path);
+array load_idx_from_memory(const uint8_t* data, size_t size, const std::string& name);
+
 }  // namespace alloy::io
