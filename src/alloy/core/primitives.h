@@ -32,6 +32,9 @@ class Primitive {
   virtual std::vector<array> jvp(const std::vector<array>& primals,
                                  const std::vector<array>& tangents,
                                  const std::vector<int>& argnums);
+  // False for inputs that gradients never flow to (stop_gradient's input; the outputs
+  // custom_vjp passes through): vjp skips them, so the graph behind them is not walked.
+  virtual bool input_has_gradient(size_t input, size_t num_inputs) const { return true; }
   virtual std::string name() const = 0;
   // Shapes and dtypes of all outputs (needed to recreate an output the user already dropped;
   // multi-output primitives implement them).
@@ -152,6 +155,7 @@ class Copy : public SingleOutputPrimitive {
   ALLOY_EVAL_SINGLE
   ALLOY_GRADS
   std::string name() const override { return stop_gradient_ ? "stop_gradient" : "copy"; }
+  bool input_has_gradient(size_t, size_t) const override { return !stop_gradient_; }
   bool is_equivalent(const Primitive& o) const override;
 
  private:
@@ -477,12 +481,32 @@ class CustomVjp : public Primitive {
   ALLOY_EVAL_MULTI
   ALLOY_GRADS
   ALLOY_NAME("custom_vjp")
+  // Inputs are the primals, then the outputs of the wrapped function (passed through).
+  bool input_has_gradient(size_t input, size_t num_inputs) const override {
+    return input + size_t(num_outputs_) < num_inputs;
+  }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
   std::vector<Dtype> output_dtypes(const std::vector<array>& inputs) override;
 
  private:
   int num_outputs_;
   VjpFunction vjp_fn_;
+};
+
+// depends(xs, deps): outputs that are xs (sharing their buffers) but run only after deps are
+// computed; gradients pass to xs only. Orders work that the graph alone leaves free.
+class Depends : public Primitive {
+ public:
+  Depends(Stream s, int num_outputs) : Primitive(s), num_outputs_(num_outputs) {}
+  ALLOY_EVAL_MULTI
+  ALLOY_GRADS
+  ALLOY_NAME("depends")
+  bool input_has_gradient(size_t input, size_t) const override { return input < size_t(num_outputs_); }
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
+  std::vector<Dtype> output_dtypes(const std::vector<array>& inputs) override;
+
+ private:
+  int num_outputs_;
 };
 
 // Base of fused ops: the fused kernel runs forward; gradients come from `fallback`, the same

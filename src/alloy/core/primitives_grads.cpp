@@ -253,6 +253,31 @@ std::vector<array> CustomVjp::vjp(const std::vector<array>& primals, const std::
   for (int a : argnums) out.push_back(a < n_in ? grads[a] : zeros_like(primals[a]));
   return out;
 }
+std::vector<array> Depends::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                const std::vector<int>& argnums, const std::vector<array>&) {
+  std::vector<array> out;
+  for (int a : argnums) out.push_back(a < num_outputs_ ? cotangents[a] : zeros_like(primals[a]));
+  return out;
+}
+std::vector<array> Depends::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                                const std::vector<int>& argnums) {
+  std::vector<array> out;
+  for (int i = 0; i < num_outputs_; ++i) out.push_back(zeros_like(primals[i]));
+  for (size_t k = 0; k < argnums.size(); ++k) {
+    if (argnums[k] < num_outputs_) out[argnums[k]] = tangents[k];
+  }
+  return out;
+}
+std::vector<Shape> Depends::output_shapes(const std::vector<array>& inputs) {
+  std::vector<Shape> out;
+  for (int i = 0; i < num_outputs_; ++i) out.push_back(inputs[i].shape());
+  return out;
+}
+std::vector<Dtype> Depends::output_dtypes(const std::vector<array>& inputs) {
+  std::vector<Dtype> out;
+  for (int i = 0; i < num_outputs_; ++i) out.push_back(inputs[i].dtype());
+  return out;
+}
 std::vector<Shape> CustomVjp::output_shapes(const std::vector<array>& inputs) {
   std::vector<Shape> out;
   for (size_t i = inputs.size() - num_outputs_; i < inputs.size(); ++i) out.push_back(inputs[i].shape());

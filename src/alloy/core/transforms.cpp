@@ -100,8 +100,11 @@ std::pair<std::vector<array>, std::vector<array>> vjp_impl(const Fn& fun,
     const auto& inputs = it->inputs();
     std::vector<int> argnums;
     for (size_t i = 0; i < inputs.size(); ++i) {
-      if (depends.count(inputs[i].id())) argnums.push_back(int(i));
+      if (depends.count(inputs[i].id()) && it->primitive().input_has_gradient(i, inputs.size())) {
+        argnums.push_back(int(i));
+      }
     }
+    if (argnums.empty()) continue;
     auto in_cots = it->primitive().vjp(inputs, out_cots, argnums, outs);
     for (size_t k = 0; k < argnums.size(); ++k) {
       const array& in = inputs[argnums[k]];
@@ -241,6 +244,20 @@ std::function<std::vector<array>(const std::vector<array>&)> grad(const ScalarFn
 std::function<array(const array&)> grad(const std::function<array(const array&)>& fun) {
   auto vg = value_and_grad(fun);
   return [vg](const array& x) { return vg(x).second; };
+}
+
+std::vector<array> depends(const std::vector<array>& xs, const std::vector<array>& deps) {
+  if (xs.empty()) throw std::invalid_argument("[depends] needs at least one array");
+  std::vector<Shape> shapes;
+  std::vector<Dtype> dtypes;
+  for (auto& x : xs) {
+    shapes.push_back(x.shape());
+    dtypes.push_back(x.dtype());
+  }
+  std::vector<array> inputs = xs;
+  inputs.insert(inputs.end(), deps.begin(), deps.end());
+  return array::make_arrays(std::move(shapes), dtypes, std::make_shared<Depends>(to_stream({}), int(xs.size())),
+                            inputs);
 }
 
 Fn custom_vjp(Fn fun, VjpFunction vjp_fn) {

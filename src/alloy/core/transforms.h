@@ -49,6 +49,10 @@ std::function<std::vector<array>(const std::vector<array>&)> grad(const ScalarFn
                                                                   std::vector<int> argnums = {0});
 std::function<array(const array&)> grad(const std::function<array(const array&)>& fun);
 
+// xs again (sharing their buffers), computed only after deps: orders work the graph leaves free
+// (a checkpoint's recomputation waits for its cotangents). Gradients pass to xs.
+std::vector<array> depends(const std::vector<array>& xs, const std::vector<array>& deps);
+
 // Wraps fun so that its vjp is vjp_fn(primals, cotangents, outputs) instead of the traced one.
 Fn custom_vjp(Fn fun, VjpFunction vjp_fn);
 

@@ -199,6 +199,9 @@ void Transpose::eval_gpu(const std::vector<array>& inputs, array& out) { eval_cp
 void Slice::eval_gpu(const std::vector<array>& inputs, array& out) { eval_cpu(inputs, out); }
 void Broadcast::eval_gpu(const std::vector<array>& inputs, array& out) { eval_cpu(inputs, out); }
 void AsStrided::eval_gpu(const std::vector<array>& inputs, array& out) { eval_cpu(inputs, out); }
+void Depends::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  eval_cpu(inputs, outputs);
+}
 void CustomVjp::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   eval_cpu(inputs, outputs);
 }

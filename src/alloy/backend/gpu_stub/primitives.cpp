@@ -46,5 +46,6 @@ ALLOY_NO_GPU(GatherAxis)
 ALLOY_NO_GPU(ScatterAxis)
 ALLOY_NO_GPU(Sort)
 ALLOY_NO_GPU_MULTI(CustomVjp)
+ALLOY_NO_GPU_MULTI(Depends)
 
 }  // namespace alloy
