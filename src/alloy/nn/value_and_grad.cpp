@@ -8,7 +8,11 @@
 namespace alloy::nn {
 
 std::pair<std::vector<array>, NamedArrays> value_and_grad_of(
-    Module& model, const std::function<std::vector<array>()>& call) {
+    Module& model, const std::function<std::vector<array>()>& call, std::optional<Dtype> compute_dtype) {
+  if (compute_dtype && !is_floating(*compute_dtype)) {
+    throw std::invalid_argument("[nn::value_and_grad] the compute dtype must be floating, got " +
+                                std::string(dtype_name(*compute_dtype)));
+  }
   NamedArrays originals = model.trainable_parameters();
   if (originals.empty()) {
     throw std::invalid_argument("[nn::value_and_grad] the model has no trainable parameters");
@@ -21,7 +25,10 @@ std::pair<std::vector<array>, NamedArrays> value_and_grad_of(
   // also when the loss throws.
   auto traced = [&](const std::vector<array>& params) {
     NamedArrays in;
-    for (size_t i = 0; i < names.size(); ++i) in.insert(names[i], params[i]);
+    for (size_t i = 0; i < names.size(); ++i) {
+      bool cast = compute_dtype && params[i].dtype() != *compute_dtype;
+      in.insert(names[i], cast ? astype(params[i], *compute_dtype) : params[i]);
+    }
     model.update(in);
     struct Restore {
       Module& m;
