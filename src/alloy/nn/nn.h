@@ -7,6 +7,7 @@
 #include "alloy/nn/linear.h"
 #include "alloy/nn/module.h"
 #include "alloy/nn/named_arrays.h"
+#include "alloy/nn/quantized.h"
 #include "alloy/nn/rope.h"
 #include "alloy/nn/sequential.h"
 #include "alloy/nn/transformer.h"
