@@ -4,7 +4,9 @@
 #include <stdexcept>
 
 #include "alloy/core/ops.h"
+#include "alloy/core/quantized.h"
 #include "alloy/nn/init.h"
+#include "alloy/nn/quantized.h"
 
 namespace alloy::nn {
 
@@ -29,13 +31,30 @@ array Linear::forward(const array& x) {
     throw std::invalid_argument("[Linear] expects input (..., " + std::to_string(in_features_) +
                                 "), got shape " + shape_to_string(x.shape()));
   }
+  if (quant_type_) {
+    array y = quantized_matmul(x, weight, *quant_type_);
+    return bias ? add(y, *bias) : y;
+  }
   array wt = transpose(weight);
   return bias ? addmm(*bias, x, wt) : matmul(x, wt);
 }
 
+void Linear::quantize(int bits, int group_size) {
+  const char* op = "Linear::quantize";
+  if (quant_type_) {
+    throw std::invalid_argument(std::string("[") + op + "] the weights are already quantized (" +
+                                quant::name(*quant_type_) + ")");
+  }
+  quant::Type type = quantization_type(bits, group_size, op);
+  weight = quantize_rows(weight, type, op);  // (out_features, row_bytes)
+  make_buffer("weight");
+  quant_type_ = type;
+}
+
 std::string Linear::describe() const {
   return "Linear(" + std::to_string(in_features_) + ", " + std::to_string(out_features_) +
-         ", bias=" + (bias ? "true" : "false") + ")";
+         ", bias=" + (bias ? "true" : "false") +
+         (quant_type_ ? std::string(", quantized=") + quant::name(*quant_type_) : std::string()) + ")";
 }
 
 }  // namespace alloy::nn

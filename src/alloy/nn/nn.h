@@ -2,9 +2,13 @@
 #pragma once
 
 #include "alloy/nn/activations.h"
+#include "alloy/nn/attention.h"
 #include "alloy/nn/init.h"
 #include "alloy/nn/linear.h"
 #include "alloy/nn/module.h"
 #include "alloy/nn/named_arrays.h"
+#include "alloy/nn/quantized.h"
+#include "alloy/nn/rope.h"
 #include "alloy/nn/sequential.h"
+#include "alloy/nn/transformer.h"
 #include "alloy/nn/value_and_grad.h"
