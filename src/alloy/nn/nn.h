@@ -3,8 +3,10 @@
 
 #include "alloy/nn/activations.h"
 #include "alloy/nn/attention.h"
+#include "alloy/nn/checkpoint.h"
 #include "alloy/nn/init.h"
 #include "alloy/nn/linear.h"
+#include "alloy/nn/mixed_precision.h"
 #include "alloy/nn/module.h"
 #include "alloy/nn/named_arrays.h"
 #include "alloy/nn/quantized.h"
