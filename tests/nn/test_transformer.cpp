@@ -124,7 +124,7 @@ TEST(TransformerEncoderLayer, NamesFollowPyTorch) {
   EXPECT_TRUE(t.parameters().contains("encoder.norm.weight"));
   EXPECT_TRUE(t.parameters().contains("decoder.norm.bias"));
   EXPECT_FALSE(t.parameters().contains("encoder.layers.3.norm1.weight"));
-  EXPECT_NE(t.summary().find("layers: LayerList(3)"), std::string::npos) << t.summary();
+  EXPECT_NE(t.summary().find("layers: ModuleList(3)"), std::string::npos) << t.summary();
 }
 
 TEST(TransformerEncoder, LayersStartAsCopiesOfTheLayer) {

@@ -8,6 +8,7 @@
 #include "alloy/nn/linear.h"
 #include "alloy/nn/mixed_precision.h"
 #include "alloy/nn/module.h"
+#include "alloy/nn/module_list.h"
 #include "alloy/nn/named_arrays.h"
 #include "alloy/nn/quantized.h"
 #include "alloy/nn/rope.h"

@@ -24,6 +24,7 @@
 #include "alloy/nn/attention.h"
 #include "alloy/nn/linear.h"
 #include "alloy/nn/module.h"
+#include "alloy/nn/module_list.h"
 
 namespace alloy::nn {
 
@@ -44,23 +45,6 @@ namespace detail {
 // nn-layers), defined in transformer.cpp and owned by the layer until those replace them.
 using OwnedParts = std::vector<std::unique_ptr<UnaryModule>>;
 
-// A list of layers named "0", "1", ... (PyTorch's ModuleList), so names read "layers.3.norm1".
-template <typename Layer>
-class LayerList : public Module {
- public:
-  Layer& append(std::unique_ptr<Layer> layer) {
-    Layer& ref = register_module(std::to_string(layers_.size()), std::move(layer));
-    layers_.push_back(&ref);
-    return ref;
-  }
-  size_t size() const { return layers_.size(); }
-  Layer& operator[](size_t i) { return *layers_.at(i); }
-  const Layer& operator[](size_t i) const { return *layers_.at(i); }
-  std::string describe() const override { return "LayerList(" + std::to_string(layers_.size()) + ")"; }
-
- private:
-  std::vector<Layer*> layers_;
-};
 }  // namespace detail
 
 class TransformerEncoderLayer : public Module {
@@ -141,7 +125,7 @@ class TransformerEncoder : public Module {
   }
   std::string describe() const override;
 
-  detail::LayerList<TransformerEncoderLayer> layers;
+  ModuleList<TransformerEncoderLayer> layers;
   UnaryModule* norm = nullptr;  // the final norm, or none
 };
 
@@ -156,7 +140,7 @@ class TransformerDecoder : public Module {
   }
   std::string describe() const override;
 
-  detail::LayerList<TransformerDecoderLayer> layers;
+  ModuleList<TransformerDecoderLayer> layers;
   UnaryModule* norm = nullptr;
 };
 
