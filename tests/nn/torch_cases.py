@@ -95,7 +95,126 @@ def linear_cases():
     record("sequential_mlp", seq, [randn(5, 4, seed=3)])
 
 
-CASE_GROUPS = [linear_cases]
+# ---------- losses (tests/nn/test_losses.cpp) ----------
+
+def loss_case(name, fn, inputs, consts=None, seed=0):
+    """A loss as a function of its inputs; consts (class weights, pos_weight) are stored under
+    <name>/<key> and passed to fn by keyword, never differentiated."""
+    consts = consts or {}
+    for k, v in consts.items():
+        OUT[f"{name}/{k}"] = to_np(v)
+    record(name, None, inputs, forward=lambda _, *xs: fn(*xs, **consts), seed=seed)
+
+
+def loss_cases():
+    import warnings
+    F = torch.nn.functional
+    logits = randn(6, 5, seed=10)
+    t = torch.tensor([0, 3, 4, 1, 3, 2])
+    t_ign = torch.tensor([0, -100, 4, 1, -100, 2])
+    w = torch.rand(5, generator=torch.Generator().manual_seed(11)) + 0.5
+    for red in ["mean", "sum", "none"]:
+        loss_case(f"ce_{red}", lambda x, y: F.cross_entropy(x, y, reduction=red), [logits, t])
+        loss_case(f"ce_all_{red}", lambda x, y, weight: F.cross_entropy(
+            x, y, weight=weight, ignore_index=-100, label_smoothing=0.15, reduction=red),
+            [logits, t_ign], {"weight": w})
+        loss_case(f"nll_{red}", lambda x, y, weight: F.nll_loss(
+            x, y, weight=weight, reduction=red), [F.log_softmax(logits, -1), t_ign], {"weight": w})
+    loss_case("ce_ignore3_smooth", lambda x, y: F.cross_entropy(x, y, ignore_index=3, label_smoothing=0.2),
+              [logits, t])
+    loss_case("ce_weight", lambda x, y, weight: F.cross_entropy(x, y, weight=weight), [logits, t], {"weight": w})
+    # (N, L, C) channels last; PyTorch wants (N, C, L).
+    l3 = randn(2, 3, 4, seed=12)
+    t3 = torch.tensor([[0, 3, -100], [2, 1, 1]])
+    loss_case("ce_3d_none", lambda x, y: F.cross_entropy(x.permute(0, 2, 1), y, reduction="none",
+                                                         label_smoothing=0.1), [l3, t3])
+    loss_case("ce_3d_mean", lambda x, y, weight: F.cross_entropy(x.permute(0, 2, 1), y, weight=weight),
+              [l3, t3], {"weight": w[:4]})
+    loss_case("ce_unbatched", lambda x, y: F.cross_entropy(x, y), [randn(5, seed=13), torch.tensor(2)])
+    probs = torch.softmax(randn(6, 5, seed=14), -1)
+    loss_case("ce_probs", lambda x, y: F.cross_entropy(x, y), [logits, probs])
+    loss_case("ce_probs_all", lambda x, y, weight: F.cross_entropy(
+        x, y, weight=weight, label_smoothing=0.1, reduction="sum"), [logits, probs], {"weight": w})
+
+    p = torch.sigmoid(randn(4, 5, seed=15))
+    q = torch.rand(4, 5, generator=torch.Generator().manual_seed(16))
+    for red in ["mean", "sum", "none"]:
+        loss_case(f"bce_{red}", lambda x, y, weight: F.binary_cross_entropy(x, y, weight=weight, reduction=red),
+                  [p, q], {"weight": w})
+        loss_case(f"bce_logits_{red}", lambda x, y, weight, pos_weight: F.binary_cross_entropy_with_logits(
+            x, y, weight=weight, pos_weight=pos_weight, reduction=red),
+            [randn(4, 5, seed=17) * 3, q], {"weight": w[:1], "pos_weight": w.flip(0)})
+    loss_case("bce_plain", lambda x, y: F.binary_cross_entropy(x, y), [p, q])
+    loss_case("bce_logits_plain", lambda x, y: F.binary_cross_entropy_with_logits(x, y),
+              [randn(4, 5, seed=18) * 30, q])
+
+    a, b = randn(3, 4, seed=19), randn(3, 4, seed=20)
+    for red in ["mean", "sum", "none"]:
+        loss_case(f"mse_{red}", lambda x, y: F.mse_loss(x, y, reduction=red), [a, b])
+        loss_case(f"l1_{red}", lambda x, y: F.l1_loss(x, y, reduction=red), [a, b])
+        loss_case(f"huber_{red}", lambda x, y: F.huber_loss(x, y, delta=0.7, reduction=red), [a, b])
+        loss_case(f"smooth_l1_{red}", lambda x, y: F.smooth_l1_loss(x, y, beta=0.6, reduction=red), [a, b])
+    loss_case("smooth_l1_beta0", lambda x, y: F.smooth_l1_loss(x, y, beta=0.0), [a, b])
+    # MLX's log_cosh_loss and hinge_loss have no PyTorch function: their formulas in torch.
+    loss_case("log_cosh", lambda x, y: (torch.logaddexp(x - y, y - x) - np.log(2.0)).mean(), [a * 10, b])
+    sgn = torch.where(randn(3, 4, seed=21) > 0, 1.0, -1.0)
+    loss_case("hinge", lambda x, y: torch.clamp(1 - x * y, min=0).mean(), [a, sgn])
+    loss_case("hinge_embedding", lambda x, y: F.hinge_embedding_loss(x, y, margin=1.5), [a, sgn])
+    loss_case("hinge_embedding_none", lambda x, y: F.hinge_embedding_loss(x, y, reduction="none"), [a, sgn])
+
+    lp = F.log_softmax(randn(3, 4, seed=22), -1)
+    tp = torch.softmax(randn(3, 4, seed=23), -1)
+    with warnings.catch_warnings():  # PyTorch's note that 'mean' is not 'batchmean'
+        warnings.simplefilter("ignore")
+        for red in ["none", "mean", "sum", "batchmean"]:
+            loss_case(f"kl_div_{red}", lambda x, y: F.kl_div(x, y, reduction=red), [lp, tp])
+    # A zero target: 0 log 0 = 0. PyTorch's gradient with respect to that target is NaN (0 / 0),
+    # alloy's is finite, so the target is a constant here.
+    tz = tp.clone()
+    tz[0, 1] = 0.0
+    loss_case("kl_div_zero_target", lambda x, target: F.kl_div(x, target, reduction="sum"), [lp],
+              {"target": tz})
+    loss_case("kl_div_log_target", lambda x, y: F.kl_div(x, y, reduction="batchmean", log_target=True),
+              [lp, F.log_softmax(randn(3, 4, seed=24), -1)])
+
+    x1, x2 = randn(4, 5, seed=25), randn(4, 5, seed=26)
+    loss_case("cosine_similarity", lambda u, v: F.cosine_similarity(u, v, dim=-1), [x1, x2])
+    loss_case("cosine_similarity_axis0", lambda u, v: F.cosine_similarity(u, v, dim=0, eps=1e-3),
+              [randn(3, 4, 2, seed=27), randn(3, 4, 2, seed=28)])
+    loss_case("cosine_similarity_broadcast", lambda u, v: F.cosine_similarity(u, v, dim=1),
+              [x1, randn(1, 5, seed=29)])
+    # Norms below eps: the clamp acts on the value only.
+    loss_case("cosine_similarity_small", lambda u, v: F.cosine_similarity(u, v, dim=-1, eps=0.5),
+              [x1 * 0.1, x2 * 0.1])
+    ypm = torch.tensor([1.0, -1.0, -1.0, 1.0])
+    for red in ["mean", "none"]:
+        loss_case(f"cosine_embedding_{red}", lambda u, v, y: F.cosine_embedding_loss(
+            u, v, y, margin=-0.2, reduction=red), [x1, x2, ypm])
+    loss_case("cosine_embedding_unbatched", lambda u, v, y: F.cosine_embedding_loss(u, v, y),
+              [x1[0], x2[0], torch.tensor(-1.0)])
+    loss_case("margin_ranking", lambda u, v, y: F.margin_ranking_loss(u, v, y, margin=0.3),
+              [randn(6, seed=30), randn(6, seed=31), torch.tensor([1.0, -1, 1, 1, -1, -1])])
+
+    an, po, ne = randn(4, 5, seed=32), randn(4, 5, seed=33), randn(4, 5, seed=34)
+    loss_case("triplet", lambda a_, p_, n_: F.triplet_margin_loss(a_, p_, n_, margin=2.0), [an, po, ne])
+    loss_case("triplet_p1_swap_none", lambda a_, p_, n_: F.triplet_margin_loss(
+        a_, p_, n_, margin=1.5, p=1, swap=True, reduction="none"), [an, po, ne])
+    loss_case("triplet_p3_sum", lambda a_, p_, n_: F.triplet_margin_loss(
+        a_, p_, n_, margin=3.0, p=3, eps=1e-3, reduction="sum"), [an, po * 0.5, ne])
+
+    mu, tg = randn(4, 3, seed=35), randn(4, 3, seed=36)
+    var = torch.rand(4, 3, generator=torch.Generator().manual_seed(37)) + 0.1
+    var[1, 2] = 1e-8  # below eps: clamped
+    loss_case("gaussian_nll", lambda m, y, v: F.gaussian_nll_loss(m, y, v), [mu, tg, var])
+    loss_case("gaussian_nll_full_sum", lambda m, y, v: F.gaussian_nll_loss(m, y, v, full=True, eps=1e-4,
+                                                                           reduction="sum"), [mu, tg, var])
+    loss_case("gaussian_nll_per_sample", lambda m, y, v: F.gaussian_nll_loss(m, y, v, reduction="none"),
+              [mu, tg, var[:, 0]])
+    loss_case("gaussian_nll_per_sample1", lambda m, y, v: F.gaussian_nll_loss(m, y, v),
+              [mu, tg, var[:, :1]])
+
+
+CASE_GROUPS = [linear_cases, loss_cases]
 
 
 def main():

@@ -4,6 +4,7 @@
 #include "alloy/nn/activations.h"
 #include "alloy/nn/init.h"
 #include "alloy/nn/linear.h"
+#include "alloy/nn/losses.h"
 #include "alloy/nn/module.h"
 #include "alloy/nn/named_arrays.h"
 #include "alloy/nn/sequential.h"
