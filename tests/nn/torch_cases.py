@@ -214,7 +214,145 @@ def loss_cases():
               [mu, tg, var[:, :1]])
 
 
-CASE_GROUPS = [linear_cases, loss_cases]
+# ---------- optimizers (tests/nn/test_optimizers.cpp) ----------
+
+OPTIM_STEPS = 6
+
+
+def optim_data():
+    """Shared parameters and a fixed sequence of gradients: optim_data/param/<name> and
+    optim_data/grad<k>/<name> for k = 0 .. OPTIM_STEPS - 1."""
+    params = {"w": randn(3, 4, seed=40), "b": randn(4, seed=41), "k": randn(2, 3, 2, seed=42)}
+    grads = [{n: randn(*p.shape, seed=100 + 10 * k + i) for i, (n, p) in enumerate(params.items())}
+             for k in range(OPTIM_STEPS)]
+    for n, p in params.items():
+        OUT[f"optim_data/param/{n}"] = to_np(p)
+    for k, g in enumerate(grads):
+        for n, v in g.items():
+            OUT[f"optim_data/grad{k}/{n}"] = to_np(v)
+    return params, grads
+
+
+def torch_optim_case(name, make, params, grads):
+    """Steps torch.optim.<make> with the given gradients; stores <name>/step<k>/<param> after
+    update k (1-based)."""
+    ps = {n: p.clone().requires_grad_(True) for n, p in params.items()}
+    opt = make(list(ps.values()))
+    for k, g in enumerate(grads):
+        for n, p in ps.items():
+            p.grad = g[n].clone()
+        opt.step()
+        for n, p in ps.items():
+            OUT[f"{name}/step{k + 1}/{n}"] = to_np(p).copy()  # p changes in place
+
+
+def numpy_optim_case(name, rule, params, grads):
+    """The same for a rule written here in NumPy: rule(t, p, g, state) -> new p."""
+    ps = {n: to_np(p).copy() for n, p in params.items()}
+    states = {n: {} for n in ps}
+    for k, g in enumerate(grads):
+        for n in ps:
+            ps[n] = rule(k + 1, ps[n], to_np(g[n]), states[n])
+            OUT[f"{name}/step{k + 1}/{n}"] = ps[n].copy()
+
+
+def lion_rule(lr, b1, b2, wd):
+    """Lion, from Chen et al. 2023 (Algorithm 2) as mlx.optimizers.Lion writes it; torch 1.13
+    has no Lion, so this is an independent NumPy reference."""
+    def rule(t, p, g, st):
+        m = st.get("m", np.zeros_like(p))
+        c = b1 * m + (1 - b1) * g
+        st["m"] = b2 * m + (1 - b2) * g
+        p = p * (1 - lr * wd)
+        return p - lr * np.sign(c)
+    return rule
+
+
+def adafactor_rule(lr=None, eps=(1e-30, 1e-3), clip=1.0, decay=-0.8, beta1=None, wd=0.0,
+                   scale_parameter=True, relative_step=True, warmup_init=False):
+    """Adafactor, from Shazeer & Stern 2018 as Hugging Face's transformers.Adafactor writes it;
+    torch 1.13 has no Adafactor, so this is an independent NumPy reference."""
+    def rms(x):
+        return np.sqrt(np.mean(x * x))
+
+    def rule(t, p, g, st):
+        if relative_step:
+            rho = min(1e-6 * t if warmup_init else 1e-2, 1.0 / np.sqrt(t))
+        else:
+            rho = lr
+        step_lr = max(eps[1], rms(p)) * rho if scale_parameter else rho
+        beta2 = 1.0 - t ** decay
+        u = g * g + eps[0]
+        if p.ndim >= 2:
+            row = beta2 * st.get("row", np.zeros(p.shape[:-1])) + (1 - beta2) * u.mean(-1)
+            col = beta2 * st.get("col", np.zeros(p.shape[:-2] + p.shape[-1:])) + (1 - beta2) * u.mean(-2)
+            st["row"], st["col"] = row, col
+            r = 1 / np.sqrt(row / row.mean(-1, keepdims=True))
+            c = 1 / np.sqrt(col)
+            u = r[..., :, None] * c[..., None, :] * g
+        else:
+            v = beta2 * st.get("v", np.zeros_like(p)) + (1 - beta2) * u
+            st["v"] = v
+            u = g / np.sqrt(v)
+        u = u / max(1.0, rms(u) / clip)
+        u = step_lr * u
+        if beta1 is not None:
+            st["m"] = beta1 * st.get("m", np.zeros_like(p)) + (1 - beta1) * u
+            u = st["m"]
+        if wd != 0:
+            p = p - wd * step_lr * p
+        return p - u
+    return rule
+
+
+def optimizer_cases():
+    params, grads = optim_data()
+    O = torch.optim
+    cases = {
+        "sgd_plain": lambda ps: O.SGD(ps, lr=0.1),
+        "sgd_nesterov_wd": lambda ps: O.SGD(ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+        "sgd_dampening": lambda ps: O.SGD(ps, lr=0.05, momentum=0.8, dampening=0.3),
+        "adam": lambda ps: O.Adam(ps, lr=0.01),
+        "adam_wd_amsgrad": lambda ps: O.Adam(ps, lr=0.02, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1,
+                                             amsgrad=True),
+        "adamw": lambda ps: O.AdamW(ps, lr=0.01, weight_decay=0.1),
+        "adamw_amsgrad": lambda ps: O.AdamW(ps, lr=0.01, amsgrad=True),
+        "adamax": lambda ps: O.Adamax(ps),
+        "adamax_wd": lambda ps: O.Adamax(ps, lr=0.01, betas=(0.8, 0.9), weight_decay=0.05),
+        "rmsprop": lambda ps: O.RMSprop(ps),
+        "rmsprop_centered_momentum": lambda ps: O.RMSprop(ps, lr=0.01, alpha=0.9, eps=1e-6, weight_decay=0.02,
+                                                          momentum=0.5, centered=True),
+        "rmsprop_centered": lambda ps: O.RMSprop(ps, lr=0.01, centered=True),
+        "adagrad": lambda ps: O.Adagrad(ps, lr=0.1),
+        "adagrad_all": lambda ps: O.Adagrad(ps, lr=0.1, lr_decay=0.05, weight_decay=0.1,
+                                            initial_accumulator_value=0.2, eps=1e-8),
+        "adadelta": lambda ps: O.Adadelta(ps),
+        "adadelta_all": lambda ps: O.Adadelta(ps, lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1),
+    }
+    for name, make in cases.items():
+        torch_optim_case("optim_" + name, make, params, grads)
+    numpy_optim_case("optim_lion", lion_rule(0.01, 0.9, 0.99, 0.0), params, grads)
+    numpy_optim_case("optim_lion_wd", lion_rule(0.01, 0.8, 0.95, 0.1), params, grads)
+    numpy_optim_case("optim_adafactor", adafactor_rule(), params, grads)
+    numpy_optim_case("optim_adafactor_fixed", adafactor_rule(lr=0.01, clip=0.5, beta1=0.9, wd=0.1,
+                                                             scale_parameter=False, relative_step=False),
+                     params, grads)
+    numpy_optim_case("optim_adafactor_warmup", adafactor_rule(warmup_init=True, beta1=0.5, decay=-0.5),
+                     params, grads)
+
+    # clip_grad_norm_: one call that clips, one that does not.
+    for name, max_norm in [("clip_grad_norm", 1.5), ("clip_grad_norm_noop", 100.0)]:
+        gs = {n: g.clone() for n, g in grads[0].items()}
+        ps = [torch.zeros_like(g, requires_grad=True) for g in gs.values()]
+        for p, g in zip(ps, gs.values()):
+            p.grad = g.clone()
+        total = torch.nn.utils.clip_grad_norm_(ps, max_norm)
+        OUT[f"{name}/total"] = to_np(total)
+        for (n, _), p in zip(gs.items(), ps):
+            OUT[f"{name}/clipped/{n}"] = to_np(p.grad)
+
+
+CASE_GROUPS = [linear_cases, loss_cases, optimizer_cases]
 
 
 def main():
