@@ -255,7 +255,264 @@ def transformer_cases():
          {"src_mask": keep, "memory_mask": mem_keep}, 47)
 
 
-CASE_GROUPS = [linear_cases, attention_cases, transformer_cases]
+# ---------- losses (tests/nn/test_losses.cpp) ----------
+
+def loss_case(name, fn, inputs, consts=None, seed=0):
+    """A loss as a function of its inputs; consts (class weights, pos_weight) are stored under
+    <name>/<key> and passed to fn by keyword, never differentiated."""
+    consts = consts or {}
+    for k, v in consts.items():
+        OUT[f"{name}/{k}"] = to_np(v)
+    record(name, None, inputs, forward=lambda _, *xs: fn(*xs, **consts), seed=seed)
+
+
+def loss_cases():
+    import warnings
+    F = torch.nn.functional
+    logits = randn(6, 5, seed=10)
+    t = torch.tensor([0, 3, 4, 1, 3, 2])
+    t_ign = torch.tensor([0, -100, 4, 1, -100, 2])
+    w = torch.rand(5, generator=torch.Generator().manual_seed(11)) + 0.5
+    for red in ["mean", "sum", "none"]:
+        loss_case(f"ce_{red}", lambda x, y: F.cross_entropy(x, y, reduction=red), [logits, t])
+        loss_case(f"ce_all_{red}", lambda x, y, weight: F.cross_entropy(
+            x, y, weight=weight, ignore_index=-100, label_smoothing=0.15, reduction=red),
+            [logits, t_ign], {"weight": w})
+        loss_case(f"nll_{red}", lambda x, y, weight: F.nll_loss(
+            x, y, weight=weight, reduction=red), [F.log_softmax(logits, -1), t_ign], {"weight": w})
+    loss_case("ce_ignore3_smooth", lambda x, y: F.cross_entropy(x, y, ignore_index=3, label_smoothing=0.2),
+              [logits, t])
+    loss_case("ce_weight", lambda x, y, weight: F.cross_entropy(x, y, weight=weight), [logits, t], {"weight": w})
+    # (N, L, C) channels last; PyTorch wants (N, C, L).
+    l3 = randn(2, 3, 4, seed=12)
+    t3 = torch.tensor([[0, 3, -100], [2, 1, 1]])
+    loss_case("ce_3d_none", lambda x, y: F.cross_entropy(x.permute(0, 2, 1), y, reduction="none",
+                                                         label_smoothing=0.1), [l3, t3])
+    loss_case("ce_3d_mean", lambda x, y, weight: F.cross_entropy(x.permute(0, 2, 1), y, weight=weight),
+              [l3, t3], {"weight": w[:4]})
+    loss_case("ce_unbatched", lambda x, y: F.cross_entropy(x, y), [randn(5, seed=13), torch.tensor(2)])
+    probs = torch.softmax(randn(6, 5, seed=14), -1)
+    loss_case("ce_probs", lambda x, y: F.cross_entropy(x, y), [logits, probs])
+    loss_case("ce_probs_all", lambda x, y, weight: F.cross_entropy(
+        x, y, weight=weight, label_smoothing=0.1, reduction="sum"), [logits, probs], {"weight": w})
+
+    p = torch.sigmoid(randn(4, 5, seed=15))
+    q = torch.rand(4, 5, generator=torch.Generator().manual_seed(16))
+    for red in ["mean", "sum", "none"]:
+        loss_case(f"bce_{red}", lambda x, y, weight: F.binary_cross_entropy(x, y, weight=weight, reduction=red),
+                  [p, q], {"weight": w})
+        loss_case(f"bce_logits_{red}", lambda x, y, weight, pos_weight: F.binary_cross_entropy_with_logits(
+            x, y, weight=weight, pos_weight=pos_weight, reduction=red),
+            [randn(4, 5, seed=17) * 3, q], {"weight": w[:1], "pos_weight": w.flip(0)})
+    loss_case("bce_plain", lambda x, y: F.binary_cross_entropy(x, y), [p, q])
+    loss_case("bce_logits_plain", lambda x, y: F.binary_cross_entropy_with_logits(x, y),
+              [randn(4, 5, seed=18) * 30, q])
+
+    a, b = randn(3, 4, seed=19), randn(3, 4, seed=20)
+    for red in ["mean", "sum", "none"]:
+        loss_case(f"mse_{red}", lambda x, y: F.mse_loss(x, y, reduction=red), [a, b])
+        loss_case(f"l1_{red}", lambda x, y: F.l1_loss(x, y, reduction=red), [a, b])
+        loss_case(f"huber_{red}", lambda x, y: F.huber_loss(x, y, delta=0.7, reduction=red), [a, b])
+        loss_case(f"smooth_l1_{red}", lambda x, y: F.smooth_l1_loss(x, y, beta=0.6, reduction=red), [a, b])
+    loss_case("smooth_l1_beta0", lambda x, y: F.smooth_l1_loss(x, y, beta=0.0), [a, b])
+    # MLX's log_cosh_loss and hinge_loss have no PyTorch function: their formulas in torch.
+    loss_case("log_cosh", lambda x, y: (torch.logaddexp(x - y, y - x) - np.log(2.0)).mean(), [a * 10, b])
+    sgn = torch.where(randn(3, 4, seed=21) > 0, 1.0, -1.0)
+    loss_case("hinge", lambda x, y: torch.clamp(1 - x * y, min=0).mean(), [a, sgn])
+    loss_case("hinge_embedding", lambda x, y: F.hinge_embedding_loss(x, y, margin=1.5), [a, sgn])
+    loss_case("hinge_embedding_none", lambda x, y: F.hinge_embedding_loss(x, y, reduction="none"), [a, sgn])
+
+    lp = F.log_softmax(randn(3, 4, seed=22), -1)
+    tp = torch.softmax(randn(3, 4, seed=23), -1)
+    with warnings.catch_warnings():  # PyTorch's note that 'mean' is not 'batchmean'
+        warnings.simplefilter("ignore")
+        for red in ["none", "mean", "sum", "batchmean"]:
+            loss_case(f"kl_div_{red}", lambda x, y: F.kl_div(x, y, reduction=red), [lp, tp])
+    # A zero target: 0 log 0 = 0. PyTorch's gradient with respect to that target is NaN (0 / 0),
+    # alloy's is finite, so the target is a constant here.
+    tz = tp.clone()
+    tz[0, 1] = 0.0
+    loss_case("kl_div_zero_target", lambda x, target: F.kl_div(x, target, reduction="sum"), [lp],
+              {"target": tz})
+    loss_case("kl_div_log_target", lambda x, y: F.kl_div(x, y, reduction="batchmean", log_target=True),
+              [lp, F.log_softmax(randn(3, 4, seed=24), -1)])
+
+    x1, x2 = randn(4, 5, seed=25), randn(4, 5, seed=26)
+    loss_case("cosine_similarity", lambda u, v: F.cosine_similarity(u, v, dim=-1), [x1, x2])
+    loss_case("cosine_similarity_axis0", lambda u, v: F.cosine_similarity(u, v, dim=0, eps=1e-3),
+              [randn(3, 4, 2, seed=27), randn(3, 4, 2, seed=28)])
+    loss_case("cosine_similarity_broadcast", lambda u, v: F.cosine_similarity(u, v, dim=1),
+              [x1, randn(1, 5, seed=29)])
+    # Norms below eps: the clamp acts on the value only.
+    loss_case("cosine_similarity_small", lambda u, v: F.cosine_similarity(u, v, dim=-1, eps=0.5),
+              [x1 * 0.1, x2 * 0.1])
+    ypm = torch.tensor([1.0, -1.0, -1.0, 1.0])
+    for red in ["mean", "none"]:
+        loss_case(f"cosine_embedding_{red}", lambda u, v, y: F.cosine_embedding_loss(
+            u, v, y, margin=-0.2, reduction=red), [x1, x2, ypm])
+    loss_case("cosine_embedding_unbatched", lambda u, v, y: F.cosine_embedding_loss(u, v, y),
+              [x1[0], x2[0], torch.tensor(-1.0)])
+    loss_case("margin_ranking", lambda u, v, y: F.margin_ranking_loss(u, v, y, margin=0.3),
+              [randn(6, seed=30), randn(6, seed=31), torch.tensor([1.0, -1, 1, 1, -1, -1])])
+
+    an, po, ne = randn(4, 5, seed=32), randn(4, 5, seed=33), randn(4, 5, seed=34)
+    loss_case("triplet", lambda a_, p_, n_: F.triplet_margin_loss(a_, p_, n_, margin=2.0), [an, po, ne])
+    loss_case("triplet_p1_swap_none", lambda a_, p_, n_: F.triplet_margin_loss(
+        a_, p_, n_, margin=1.5, p=1, swap=True, reduction="none"), [an, po, ne])
+    loss_case("triplet_p3_sum", lambda a_, p_, n_: F.triplet_margin_loss(
+        a_, p_, n_, margin=3.0, p=3, eps=1e-3, reduction="sum"), [an, po * 0.5, ne])
+
+    mu, tg = randn(4, 3, seed=35), randn(4, 3, seed=36)
+    var = torch.rand(4, 3, generator=torch.Generator().manual_seed(37)) + 0.1
+    var[1, 2] = 1e-8  # below eps: clamped
+    loss_case("gaussian_nll", lambda m, y, v: F.gaussian_nll_loss(m, y, v), [mu, tg, var])
+    loss_case("gaussian_nll_full_sum", lambda m, y, v: F.gaussian_nll_loss(m, y, v, full=True, eps=1e-4,
+                                                                           reduction="sum"), [mu, tg, var])
+    loss_case("gaussian_nll_per_sample", lambda m, y, v: F.gaussian_nll_loss(m, y, v, reduction="none"),
+              [mu, tg, var[:, 0]])
+    loss_case("gaussian_nll_per_sample1", lambda m, y, v: F.gaussian_nll_loss(m, y, v),
+              [mu, tg, var[:, :1]])
+
+
+# ---------- optimizers (tests/nn/test_optimizers.cpp) ----------
+
+OPTIM_STEPS = 6
+
+
+def optim_data():
+    """Shared parameters and a fixed sequence of gradients: optim_data/param/<name> and
+    optim_data/grad<k>/<name> for k = 0 .. OPTIM_STEPS - 1."""
+    params = {"w": randn(3, 4, seed=40), "b": randn(4, seed=41), "k": randn(2, 3, 2, seed=42)}
+    grads = [{n: randn(*p.shape, seed=100 + 10 * k + i) for i, (n, p) in enumerate(params.items())}
+             for k in range(OPTIM_STEPS)]
+    for n, p in params.items():
+        OUT[f"optim_data/param/{n}"] = to_np(p)
+    for k, g in enumerate(grads):
+        for n, v in g.items():
+            OUT[f"optim_data/grad{k}/{n}"] = to_np(v)
+    return params, grads
+
+
+def torch_optim_case(name, make, params, grads):
+    """Steps torch.optim.<make> with the given gradients; stores <name>/step<k>/<param> after
+    update k (1-based)."""
+    ps = {n: p.clone().requires_grad_(True) for n, p in params.items()}
+    opt = make(list(ps.values()))
+    for k, g in enumerate(grads):
+        for n, p in ps.items():
+            p.grad = g[n].clone()
+        opt.step()
+        for n, p in ps.items():
+            OUT[f"{name}/step{k + 1}/{n}"] = to_np(p).copy()  # p changes in place
+
+
+def numpy_optim_case(name, rule, params, grads):
+    """The same for a rule written here in NumPy: rule(t, p, g, state) -> new p."""
+    ps = {n: to_np(p).copy() for n, p in params.items()}
+    states = {n: {} for n in ps}
+    for k, g in enumerate(grads):
+        for n in ps:
+            ps[n] = rule(k + 1, ps[n], to_np(g[n]), states[n])
+            OUT[f"{name}/step{k + 1}/{n}"] = ps[n].copy()
+
+
+def lion_rule(lr, b1, b2, wd):
+    """Lion, from Chen et al. 2023 (Algorithm 2) as mlx.optimizers.Lion writes it; torch 1.13
+    has no Lion, so this is an independent NumPy reference."""
+    def rule(t, p, g, st):
+        m = st.get("m", np.zeros_like(p))
+        c = b1 * m + (1 - b1) * g
+        st["m"] = b2 * m + (1 - b2) * g
+        p = p * (1 - lr * wd)
+        return p - lr * np.sign(c)
+    return rule
+
+
+def adafactor_rule(lr=None, eps=(1e-30, 1e-3), clip=1.0, decay=-0.8, beta1=None, wd=0.0,
+                   scale_parameter=True, relative_step=True, warmup_init=False):
+    """Adafactor, from Shazeer & Stern 2018 as Hugging Face's transformers.Adafactor writes it;
+    torch 1.13 has no Adafactor, so this is an independent NumPy reference."""
+    def rms(x):
+        return np.sqrt(np.mean(x * x))
+
+    def rule(t, p, g, st):
+        if relative_step:
+            rho = min(1e-6 * t if warmup_init else 1e-2, 1.0 / np.sqrt(t))
+        else:
+            rho = lr
+        step_lr = max(eps[1], rms(p)) * rho if scale_parameter else rho
+        beta2 = 1.0 - t ** decay
+        u = g * g + eps[0]
+        if p.ndim >= 2:
+            row = beta2 * st.get("row", np.zeros(p.shape[:-1])) + (1 - beta2) * u.mean(-1)
+            col = beta2 * st.get("col", np.zeros(p.shape[:-2] + p.shape[-1:])) + (1 - beta2) * u.mean(-2)
+            st["row"], st["col"] = row, col
+            r = 1 / np.sqrt(row / row.mean(-1, keepdims=True))
+            c = 1 / np.sqrt(col)
+            u = r[..., :, None] * c[..., None, :] * g
+        else:
+            v = beta2 * st.get("v", np.zeros_like(p)) + (1 - beta2) * u
+            st["v"] = v
+            u = g / np.sqrt(v)
+        u = u / max(1.0, rms(u) / clip)
+        u = step_lr * u
+        if beta1 is not None:
+            st["m"] = beta1 * st.get("m", np.zeros_like(p)) + (1 - beta1) * u
+            u = st["m"]
+        if wd != 0:
+            p = p - wd * step_lr * p
+        return p - u
+    return rule
+
+
+def optimizer_cases():
+    params, grads = optim_data()
+    O = torch.optim
+    cases = {
+        "sgd_plain": lambda ps: O.SGD(ps, lr=0.1),
+        "sgd_nesterov_wd": lambda ps: O.SGD(ps, lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01),
+        "sgd_dampening": lambda ps: O.SGD(ps, lr=0.05, momentum=0.8, dampening=0.3),
+        "adam": lambda ps: O.Adam(ps, lr=0.01),
+        "adam_wd_amsgrad": lambda ps: O.Adam(ps, lr=0.02, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1,
+                                             amsgrad=True),
+        "adamw": lambda ps: O.AdamW(ps, lr=0.01, weight_decay=0.1),
+        "adamw_amsgrad": lambda ps: O.AdamW(ps, lr=0.01, amsgrad=True),
+        "adamax": lambda ps: O.Adamax(ps),
+        "adamax_wd": lambda ps: O.Adamax(ps, lr=0.01, betas=(0.8, 0.9), weight_decay=0.05),
+        "rmsprop": lambda ps: O.RMSprop(ps),
+        "rmsprop_centered_momentum": lambda ps: O.RMSprop(ps, lr=0.01, alpha=0.9, eps=1e-6, weight_decay=0.02,
+                                                          momentum=0.5, centered=True),
+        "rmsprop_centered": lambda ps: O.RMSprop(ps, lr=0.01, centered=True),
+        "adagrad": lambda ps: O.Adagrad(ps, lr=0.1),
+        "adagrad_all": lambda ps: O.Adagrad(ps, lr=0.1, lr_decay=0.05, weight_decay=0.1,
+                                            initial_accumulator_value=0.2, eps=1e-8),
+        "adadelta": lambda ps: O.Adadelta(ps),
+        "adadelta_all": lambda ps: O.Adadelta(ps, lr=0.5, rho=0.8, eps=1e-5, weight_decay=0.1),
+    }
+    for name, make in cases.items():
+        torch_optim_case("optim_" + name, make, params, grads)
+    numpy_optim_case("optim_lion", lion_rule(0.01, 0.9, 0.99, 0.0), params, grads)
+    numpy_optim_case("optim_lion_wd", lion_rule(0.01, 0.8, 0.95, 0.1), params, grads)
+    numpy_optim_case("optim_adafactor", adafactor_rule(), params, grads)
+    numpy_optim_case("optim_adafactor_fixed", adafactor_rule(lr=0.01, clip=0.5, beta1=0.9, wd=0.1,
+                                                             scale_parameter=False, relative_step=False),
+                     params, grads)
+    numpy_optim_case("optim_adafactor_warmup", adafactor_rule(warmup_init=True, beta1=0.5, decay=-0.5),
+                     params, grads)
+
+    # clip_grad_norm_: one call that clips, one that does not.
+    for name, max_norm in [("clip_grad_norm", 1.5), ("clip_grad_norm_noop", 100.0)]:
+        gs = {n: g.clone() for n, g in grads[0].items()}
+        ps = [torch.zeros_like(g, requires_grad=True) for g in gs.values()]
+        for p, g in zip(ps, gs.values()):
+            p.grad = g.clone()
+        total = torch.nn.utils.clip_grad_norm_(ps, max_norm)
+        OUT[f"{name}/total"] = to_np(total)
+        for (n, _), p in zip(gs.items(), ps):
+            OUT[f"{name}/clipped/{n}"] = to_np(p.grad)
+
+
+CASE_GROUPS = [linear_cases, attention_cases, transformer_cases, loss_cases, optimizer_cases]
 
 
 def main():

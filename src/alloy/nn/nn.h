@@ -6,6 +6,7 @@
 #include "alloy/nn/checkpoint.h"
 #include "alloy/nn/init.h"
 #include "alloy/nn/linear.h"
+#include "alloy/nn/losses.h"
 #include "alloy/nn/mixed_precision.h"
 #include "alloy/nn/module.h"
 #include "alloy/nn/module_list.h"
