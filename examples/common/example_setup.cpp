@@ -64,8 +64,13 @@ void write_history(const TrainingLog& log, const std::string& out_dir, const std
                    const std::string& title, const std::vector<std::vector<std::string>>& panels) {
   std::string base = out_dir + "/" + name;
   log.write_csv(base + ".csv");
-  log.write_png(base + ".png", title, panels);
-  std::printf("history: %s.csv, %s.png\n", base.c_str(), base.c_str());
+  std::printf("history: %s.csv\n", base.c_str());
+  try {
+    log.write_png(base + ".png", title, panels);
+    std::printf("chart: %s.png\n", base.c_str());
+  } catch (const std::runtime_error& e) {
+    std::printf("chart: %s\n", e.what());
+  }
 }
 
 }  // namespace alloy::examples

@@ -1,6 +1,8 @@
 #include "training_log.h"
 
+#ifdef ALLOY_HAVE_CAIRO
 #include <cairo.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -33,6 +35,12 @@ void TrainingLog::write_csv(const std::string& path) const {
   }
 }
 
+#ifndef ALLOY_HAVE_CAIRO
+void TrainingLog::write_png(const std::string& path, const std::string&,
+                            const std::vector<std::vector<std::string>>&) const {
+  throw std::runtime_error("[TrainingLog] " + path + " not drawn: built without cairo (apt-get install libcairo2-dev)");
+}
+#else
 void TrainingLog::write_png(const std::string& path, const std::string& title,
                             const std::vector<std::vector<std::string>>& panels) const {
   const int panel_w = 480, panel_h = 340, top = 40;
@@ -110,5 +118,6 @@ void TrainingLog::write_png(const std::string& path, const std::string& title,
   cairo_surface_destroy(surface);
   if (status != CAIRO_STATUS_SUCCESS) throw std::runtime_error("[TrainingLog] cannot write " + path);
 }
+#endif
 
 }  // namespace alloy::examples

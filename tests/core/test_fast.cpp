@@ -96,6 +96,41 @@ TEST(Fast, AttentionMatchesComposition) {
   }
 }
 
+TEST(Fast, AdamUpdateMatchesComposition) {
+  for (Dtype t : {float32, float64, bfloat16}) {
+    auto arr = [&](uint64_t seed, double lo, double hi) {
+      return astype(random::uniform({37, 19}, float32, lo, hi, random::key(seed)), t);
+    };
+    array p = arr(1, -1, 1), g = arr(2, -1, 1), m = arr(3, -0.1, 0.1), v = arr(4, 0, 0.01), vmax = arr(5, 0, 0.02);
+    for (bool decoupled : {false, true}) {
+      for (double wd : {0.0, 0.1}) {
+        for (bool ams : {false, true}) {
+          fast::AdamStep st{1e-2, 0.9, 0.999, 1e-8, wd, decoupled, 3};
+          std::optional<array> mx;
+          if (ams) mx = vmax;
+          auto fused = fast::adam_update(p, g, m, v, mx, st);
+          auto composed = fast::composed::adam_update(p, g, m, v, mx, st);
+          ASSERT_EQ(fused.size(), ams ? 4u : 3u);
+          for (size_t i = 0; i < fused.size(); ++i) {
+            expect_close(fused[i], composed[i], t,
+                         "adam_update output " + std::to_string(i) + (decoupled ? " decoupled" : " L2") +
+                             (ams ? " amsgrad" : "") + " wd " + std::to_string(wd));
+          }
+        }
+      }
+    }
+  }
+  // Hand-computed first step of Adam: m = 0.1 g, v = 0.001 g^2, p -= lr * g / (|g| + eps').
+  array p = array({1.0f, 2.0f}), g = array({0.5f, -0.25f});
+  auto out = fast::adam_update(p, g, zeros({2}), zeros({2}), std::nullopt, {0.1, 0.9, 0.999, 0.0, 0.0, false, 1});
+  EXPECT_TRUE(allclose(out[0], array({0.9f, 2.1f}), 1e-6, 1e-6)) << out[0];
+  EXPECT_TRUE(allclose(out[1], array({0.05f, -0.025f}), 1e-6, 1e-7)) << out[1];
+  EXPECT_THROW(fast::adam_update(p, g, zeros({3}), zeros({2}), std::nullopt, {0.1, 0.9, 0.999, 0, 0, false, 1}),
+               std::invalid_argument);
+  EXPECT_THROW(fast::adam_update(p, g, zeros({2}), zeros({2}), std::nullopt, {0.1, 0.9, 0.999, 0, 0, false, 0}),
+               std::invalid_argument);
+}
+
 TEST(Fast, Gradients) {
   using test::gradcheck;
   array x = test::random_f64({3, 6}, -2, 2, 1);

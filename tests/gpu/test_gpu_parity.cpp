@@ -165,6 +165,17 @@ TEST(GpuParity, FusedOps) {
       expect_parity("rope partial", [traditional](auto& in, Device d) {
         return fast::rope(in[0], 32, traditional, 500000.0f, 0.5f, 0, d); }, {q});
     }
+    array p = input({300, 77}, dt, 32), g = input({300, 77}, dt, 33), m = input({300, 77}, dt, 34, -0.1, 0.1);
+    array v = input({300, 77}, dt, 35, 0, 0.01), vmax = input({300, 77}, dt, 36, 0, 0.02);
+    for (bool ams : {false, true}) {
+      for (int out = 0; out < (ams ? 4 : 3); ++out) {
+        expect_parity("adam_update " + std::to_string(out), [ams, out](auto& in, Device d) {
+          std::optional<array> mx;
+          if (ams) mx = in[4];
+          return fast::adam_update(in[0], in[1], in[2], in[3], mx, {1e-3, 0.9, 0.95, 1e-8, 0.1, true, 7}, d)[out];
+        }, {p, g, m, v, vmax});
+      }
+    }
   }
 }
 

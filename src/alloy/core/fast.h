@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 #include <string>
 
 #include "alloy/core/array.h"
@@ -32,6 +33,20 @@ array scaled_dot_product_attention(const array& q, const array& k, const array& 
                                    const std::optional<array>& mask = std::nullopt, bool causal = false,
                                    StreamOrDevice s = {});
 
+// One Adam or AdamW step for one parameter in a single kernel, as torch.optim.Adam(W) computes
+// it (t counts from 1): with L2 weight decay g += wd p; with decoupled decay p *= 1 - lr wd;
+// m += (1 - b1)(g - m); v = b2 v + (1 - b2) g^2; with amsgrad vmax = max(vmax, v) is used for v;
+// p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps). Arrays share shape and a
+// floating dtype. Returns (param, exp_avg, exp_avg_sq[, max_exp_avg_sq]). Not differentiable.
+struct AdamStep {
+  double lr, beta1, beta2, eps, weight_decay;
+  bool decoupled;  // AdamW
+  int64_t t;
+};
+std::vector<array> adam_update(const array& param, const array& grad, const array& exp_avg,
+                               const array& exp_avg_sq, const std::optional<array>& max_exp_avg_sq,
+                               const AdamStep& step, StreamOrDevice s = {});
+
 // The same functions composed from plain ops: what the fused kernels are tested and benchmarked
 // against, and what their gradients are computed from.
 namespace composed {
@@ -43,6 +58,9 @@ array rope(const array& x, int dims, bool traditional, float base, float scale, 
 array scaled_dot_product_attention(const array& q, const array& k, const array& v, float scale,
                                    const std::optional<array>& mask = std::nullopt, bool causal = false,
                                    StreamOrDevice s = {});
+std::vector<array> adam_update(const array& param, const array& grad, const array& exp_avg,
+                               const array& exp_avg_sq, const std::optional<array>& max_exp_avg_sq,
+                               const AdamStep& step, StreamOrDevice s = {});
 }  // namespace composed
 
 }  // namespace alloy::fast

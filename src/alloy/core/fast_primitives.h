@@ -2,6 +2,7 @@
 // fallback of Fused) for gradients.
 #pragma once
 
+#include "alloy/core/fast.h"
 #include "alloy/core/primitives.h"
 
 namespace alloy {
@@ -54,6 +55,18 @@ class ScaledDotProductAttention : public Fused {
  private:
   float scale_;
   bool causal_, has_mask_;
+};
+
+// Inputs (param, grad, exp_avg, exp_avg_sq[, max_exp_avg_sq]); the outputs replace all but grad.
+class AdamUpdate : public Fused {
+ public:
+  AdamUpdate(Stream s, Fallback f, fast::AdamStep step) : Fused(s, std::move(f)), step_(step) {}
+  ALLOY_EVAL_MULTI
+  ALLOY_NAME("adam_update")
+  const fast::AdamStep& step() const { return step_; }
+
+ private:
+  fast::AdamStep step_;
 };
 
 }  // namespace alloy

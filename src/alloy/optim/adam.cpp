@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "alloy/core/fast.h"
 #include "alloy/core/ops.h"
 
 namespace alloy::optim {
@@ -29,30 +30,17 @@ nn::NamedArrays Adam::init_state(const array& param) const {
 
 array Adam::update_one(const array& param, const array& grad, nn::NamedArrays& slots,
                        const StepInfo& step) const {
+  // One fused kernel per parameter (fast::adam_update holds the rule and its composition).
   const auto [b1, b2] = options_.betas;
-  const double wd = options_.weight_decay;
-  array p = param, g = grad;
-  if (wd != 0) {
-    if (decoupled_) {
-      p = multiply(p, array(1.0 - step.lr * wd));
-    } else {
-      g = add(g, multiply(array(wd), p));
-    }
-  }
-  array m = slots.at("exp_avg");
-  m = add(m, multiply(array(1.0 - b1), subtract(g, m)));  // PyTorch's lerp
-  array v = add(multiply(array(b2), slots.at("exp_avg_sq")), multiply(array(1.0 - b2), square(g)));
-  slots.set("exp_avg", m);
-  slots.set("exp_avg_sq", v);
-  if (options_.amsgrad) {
-    v = maximum(slots.at("max_exp_avg_sq"), v);
-    slots.set("max_exp_avg_sq", v);
-  }
-  const double t = double(step.t);
-  const double step_size = step.lr / (1.0 - std::pow(b1, t));
-  const double bias_correction2_sqrt = std::sqrt(1.0 - std::pow(b2, t));
-  array denom = add(divide(sqrt(v), array(bias_correction2_sqrt)), array(options_.eps));
-  return subtract(p, multiply(array(step_size), divide(m, denom)));
+  std::optional<array> max_sq;
+  if (options_.amsgrad) max_sq = slots.at("max_exp_avg_sq");
+  std::vector<array> out = fast::adam_update(
+      param, grad, slots.at("exp_avg"), slots.at("exp_avg_sq"), max_sq,
+      fast::AdamStep{step.lr, b1, b2, options_.eps, options_.weight_decay, decoupled_, step.t});
+  slots.set("exp_avg", out[1]);
+  slots.set("exp_avg_sq", out[2]);
+  if (options_.amsgrad) slots.set("max_exp_avg_sq", out[3]);
+  return out[0];
 }
 
 }  // namespace alloy::optim
