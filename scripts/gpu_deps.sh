@@ -9,7 +9,8 @@ if [ "${1:-}" = "--download" ]; then
   mkdir -p "$2" && cd "$2"
   apt-get download libopenblas-dev libopenblas-pthread-dev libopenblas0-pthread libopenblas0 \
     libgfortran5 nlohmann-json3-dev libzip-dev libzip4 libgtest-dev libgmock-dev \
-    libbenchmark-dev libbenchmark1debian pkgconf pkgconf-bin libpkgconf3 libpcre2-dev libpcre2-8-0
+    libbenchmark-dev libbenchmark1debian pkgconf pkgconf-bin libpkgconf3 libpcre2-dev libpcre2-8-0 \
+    zlib1g-dev zlib1g
   exit 0
 fi
 

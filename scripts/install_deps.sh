@@ -2,7 +2,7 @@
 # Installs what alloy needs from Debian 12's archive (only what is missing).
 set -euo pipefail
 packages=(build-essential cmake pkg-config ccache libopenblas-dev nlohmann-json3-dev libzip-dev
-          libpcre2-dev zlib1g-dev libcairo2-dev python3-torch dataset-fashion-mnist
+          libpcre2-dev zlib1g-dev libcairo2-dev python3-torch dataset-fashion-mnist fortunes
           libgtest-dev libgmock-dev libbenchmark-dev python3-numpy clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do

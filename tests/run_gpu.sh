@@ -3,10 +3,12 @@
 # makes the Debian build dependencies usable there (carried as .debs in .deps/, see
 # scripts/gpu_deps.sh), builds with every core, runs the GPU tests, the core suite on the GPU,
 # the GPU benchmarks and PyTorch's figures for the same cases, the LLM tests on the GPU and
-# `alloy bench` on the issue's model shapes, and prints a short table last. The LLM test data
-# travels in a git-ignored gpu-data/ (made by `tests/run_gpu.sh --pack-data` here: hf/, models/,
-# quant/, tokenizers/ and chat-templates/ from ../shared/data). Logs and JSON go to $OUT (or ./gpu-out).
-#   tests/run_gpu.sh [tests|bench|llm|all]   (default all)
+# `alloy bench` on the issue's model shapes, the nn tests on the GPU and the training examples
+# and benchmarks (train), and prints a short table last. The test data travels in a git-ignored
+# gpu-data/ (made by `tests/run_gpu.sh --pack-data` here: hf/, models/, quant/, tokenizers/ and
+# chat-templates/ from ../shared/data, Fashion-MNIST and the fortunes corpus from Debian's
+# packages). Logs and JSON go to $OUT (or ./gpu-out).
+#   tests/run_gpu.sh [tests|bench|llm|train|all]   (default all)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-all}"
@@ -14,6 +16,9 @@ if [ "$what" = "--pack-data" ]; then
   rm -rf gpu-data && mkdir -p gpu-data
   cp -r ../shared/data/hf ../shared/data/models ../shared/data/quant ../shared/data/tokenizers \
     ../shared/data/chat-templates gpu-data/
+  cp -r /usr/share/datasets/fashion-mnist gpu-data/fashion-mnist
+  mkdir -p gpu-data/fortunes && find /usr/share/games/fortunes -maxdepth 1 -type f ! -name "*.dat" \
+    -exec cp {} gpu-data/fortunes/ \;
   du -sh gpu-data
   exit 0
 fi
@@ -27,8 +32,10 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python="$(command -v python3)"
 start=$(date +%s)
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DALLOY_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DALLOY_PYTHON="$python" -DALLOY_BUILD_EXAMPLES=OFF > "$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
-cmake --build build-gpu -j"$(nproc)" --target test_gpu test_core test_llm bench_gpu alloy_cli >> "$out/build.log" 2>&1 ||
+  -DALLOY_PYTHON="$python" > "$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
+targets="test_gpu test_core test_llm bench_gpu alloy_cli"
+[ "$what" = "train" ] || [ "$what" = "all" ] && targets="$targets test_nn mnist_mlp mnist_cnn gpt bench_train_gpt"
+cmake --build build-gpu -j"$(nproc)" --target $targets >> "$out/build.log" 2>&1 ||
   { grep -E "error" -A3 "$out/build.log" | head -60; exit 1; }
 echo "build: $(( $(date +%s) - start )) s"
 summary=()
@@ -65,6 +72,21 @@ if [ "$what" = "bench" ] || [ "$what" = "all" ]; then
   ./build-gpu/bench/bench_gpu "$out/bench_gpu.json"
   PYTHONUNBUFFERED=1 "$python" bench/bench_gpu_torch.py "$out/bench_gpu_torch.json" > "$out/bench_gpu_torch.txt"
   "$python" bench/gpu_table.py "$out/bench_gpu.json" "$out/bench_gpu_torch.json" | tee "$out/gpu_table.md"
+fi
+if [ "$what" = "train" ] || [ "$what" = "all" ]; then
+  export ALLOY_FASHION_MNIST="$PWD/gpu-data/fashion-mnist"
+  ALLOY_DEFAULT_DEVICE=gpu ALLOY_GPU_FALLBACK=silent timeout 900 ./build-gpu/tests/test_nn --gtest_brief=1 \
+    > "$out/test_nn_on_gpu.log" 2>&1
+  summary+=("test_nn on the GPU: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_nn_on_gpu.log" | tr '\n' ' ')")
+  grep -E -A4 "Failure" "$out/test_nn_on_gpu.log" | grep -vE "^--$|Failure$" | head -40
+  ./build-gpu/examples/mnist_mlp --device gpu --epochs 2 --out "$out" | tee "$out/mnist_mlp_gpu.txt" | tail -4
+  ./build-gpu/examples/mnist_cnn --device gpu --epochs 2 --out "$out" | tee "$out/mnist_cnn_gpu.txt" | tail -4
+  ./build-gpu/examples/gpt --device gpu --steps "${GPT_STEPS:-400}" --batch 32 --corpus gpu-data/fortunes \
+    --out "$out" --sample-tokens 200 2>&1 | tee "$out/gpt_gpu.txt" | tail -14
+  for b in ${TRAIN_BATCHES:-16}; do
+    ./build-gpu/bench/bench_train_gpt --device gpu --batch "$b" 2> "$out/bench_train_gpt.log" | head -1
+    "$python" bench/bench_train_gpt_torch.py --batch "$b" 2>> "$out/bench_train_gpt.log" | head -1
+  done
 fi
 echo "== summary"
 for line in "${summary[@]}"; do echo "$line"; done
