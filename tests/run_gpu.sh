@@ -5,20 +5,24 @@
 # the GPU benchmarks and PyTorch's figures for the same cases, the LLM tests on the GPU and
 # `alloy bench` on the issue's model shapes, the nn tests on the GPU and the training examples
 # and benchmarks (train), and prints a short table last. The test data travels in a git-ignored
-# gpu-data/ (made by `tests/run_gpu.sh --pack-data` here: hf/, models/, quant/, tokenizers/ and
-# chat-templates/ from ../shared/data, Fashion-MNIST and the fortunes corpus from Debian's
-# packages). Logs and JSON go to $OUT (or ./gpu-out).
+# gpu-data/, made here by `tests/run_gpu.sh --pack-data [llm|train]`: llm takes hf/, models/,
+# quant/, tokenizers/ and chat-templates/ from ../shared/data; train takes Fashion-MNIST and the
+# fortunes corpus from Debian's packages. Logs and JSON go to $OUT (or ./gpu-out).
 #   tests/run_gpu.sh [tests|bench|llm|train|all]   (default all)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-all}"
 if [ "$what" = "--pack-data" ]; then
+  # gpu-data must fit the 64 MiB a GPU run carries: the LLM set or the training set.
   rm -rf gpu-data && mkdir -p gpu-data
-  cp -r ../shared/data/hf ../shared/data/models ../shared/data/quant ../shared/data/tokenizers \
-    ../shared/data/chat-templates gpu-data/
-  cp -r /usr/share/datasets/fashion-mnist gpu-data/fashion-mnist
-  mkdir -p gpu-data/fortunes && find /usr/share/games/fortunes -maxdepth 1 -type f ! -name "*.dat" \
-    -exec cp {} gpu-data/fortunes/ \;
+  if [ "${2:-llm}" = "train" ]; then
+    cp -r /usr/share/datasets/fashion-mnist gpu-data/fashion-mnist
+    mkdir -p gpu-data/fortunes && find /usr/share/games/fortunes -maxdepth 1 -type f ! -name "*.dat" \
+      -exec cp {} gpu-data/fortunes/ \;
+  else
+    cp -r ../shared/data/hf ../shared/data/models ../shared/data/quant ../shared/data/tokenizers \
+      ../shared/data/chat-templates gpu-data/
+  fi
   du -sh gpu-data
   exit 0
 fi
