@@ -13,15 +13,23 @@ array s(double v) { return array(v); }
 
 }  // namespace
 
-array relu(const array& x) { return maximum(x, s(0.0)); }
-array relu6(const array& x) { return minimum(maximum(x, s(0.0)), s(6.0)); }
+// The piecewise functions take PyTorch's gradient at their kinks (relu'(0) = 0, hardtanh' = 0 at
+// both ends, leaky_relu'(0) = slope, elu'(0) = alpha): maximum and minimum pass a tie's gradient
+// to their first argument, so the argument that should get it comes first (maximum(x, 0) gave
+// relu'(0) = 1). They avoid where, whose CPU kernel is many times slower than maximum. Branches
+// with an exponential get min(x, 0), so that exp never overflows for large x (its zero cotangent
+// would become 0 * inf = NaN).
+array relu(const array& x) { return maximum(s(0.0), x); }
+array relu6(const array& x) { return hard_tanh(x, 0.0, 6.0); }
 
 array leaky_relu(const array& x, double negative_slope) {
-  return where(greater(x, s(0.0)), x, multiply(x, s(negative_slope)));
+  // x for x > 0, slope * x below: the larger of the two for slope <= 1, the smaller above.
+  array scaled = multiply(x, s(negative_slope));
+  return negative_slope <= 1 ? maximum(scaled, x) : minimum(scaled, x);
 }
 
 array elu(const array& x, double alpha) {
-  return where(greater(x, s(0.0)), x, multiply(s(alpha), expm1(x)));
+  return add(maximum(s(0.0), x), multiply(s(alpha), expm1(minimum(x, s(0.0)))));
 }
 
 array selu(const array& x) {
@@ -32,7 +40,7 @@ array selu(const array& x) {
 
 array celu(const array& x, double alpha) {
   if (alpha == 0) throw std::invalid_argument("[celu] alpha must not be 0");
-  return add(maximum(x, s(0.0)), minimum(s(0.0), multiply(s(alpha), expm1(divide(x, s(alpha))))));
+  return add(maximum(s(0.0), x), multiply(s(alpha), expm1(divide(minimum(x, s(0.0)), s(alpha)))));
 }
 
 array gelu(const array& x, const std::string& approximate) {
@@ -58,18 +66,29 @@ array mish(const array& x) { return multiply(x, tanh(softplus(x))); }
 
 array softplus(const array& x, double beta, double threshold) {
   array bx = multiply(x, s(beta));
-  // log1p(exp(bx)) written stably as max(bx, 0) + log1p(exp(-|bx|)).
-  array soft = divide(add(maximum(bx, s(0.0)), log1p(exp(negative(abs(bx))))), s(beta));
-  return where(greater(bx, s(threshold)), x, soft);
+  // log(1 + exp(bx)) as max(bx, 0) + log1p(exp(-|bx|)), stable for large bx, with max(bx, 0)
+  // written (bx + |bx|) / 2: maximum's tie at bx = 0 gave the gradient 1 there, not sigmoid(0) =
+  // 1/2. (logaddexp(bx, 0) is exact too but twice as slow on the CPU.)
+  array abs_bx = abs(bx);
+  array soft = divide(add(multiply(add(bx, abs_bx), s(0.5)), log1p(exp(negative(abs_bx)))), s(beta));
+  // Where bx > threshold: soft + (x - soft), which is x exactly (x - soft is exact while soft
+  // <= 2x, i.e. for thresholds of log 2 and more), with gradient 1.
+  array linear = astype(greater(bx, s(threshold)), x.dtype());
+  return add(soft, multiply(linear, subtract(x, soft)));
 }
 
 array softsign(const array& x) { return divide(x, add(s(1.0), abs(x))); }
 
-array hardswish(const array& x) { return divide(multiply(x, relu6(add(x, s(3.0)))), s(6.0)); }
+// x * relu6(x + 3) / 6, in PyTorch's order of operations. At the kinks the gradient is the right
+// derivative (-1/2 at -3, 1 at 3), as PyTorch's vectorized CPU kernel gives it (its scalar tail
+// loop gives 3/2 at 3).
+array hardswish(const array& x) {
+  return divide(multiply(x, minimum(s(6.0), maximum(add(x, s(3.0)), s(0.0)))), s(6.0));
+}
 
 array hard_tanh(const array& x, double min_val, double max_val) {
   if (min_val > max_val) throw std::invalid_argument("[hard_tanh] min_val must not exceed max_val");
-  return clip(x, s(min_val), s(max_val));
+  return minimum(s(max_val), maximum(s(min_val), x));
 }
 
 array glu(const array& x, int axis) {
@@ -88,7 +107,7 @@ array prelu(const array& x, const array& weight) {
                                 " must be (1,) or (C,) with C the last axis of the input " +
                                 shape_to_string(x.shape()));
   }
-  return add(maximum(x, s(0.0)), multiply(weight, minimum(x, s(0.0))));
+  return add(maximum(s(0.0), x), multiply(weight, minimum(x, s(0.0))));
 }
 
 PReLU::PReLU(int64_t num_parameters, double init, Dtype dtype)

@@ -118,8 +118,10 @@ array orthogonal(const Shape& shape, double gain, Dtype dtype, Key key) {
     for (int64_t i = 0; i < m; ++i) norm += a[i * n + j] * a[i * n + j];
     norm = std::sqrt(norm);
     // Gram-Schmidt gives R's diagonal positive, which is PyTorch's sign fix.
-    for (int64_t i = 0; i < m; ++i) a[i * n + j] = gain * a[i * n + j] / norm;
+    for (int64_t i = 0; i < m; ++i) a[i * n + j] /= norm;
   }
+  // The gain only after all columns are orthonormal: the projections above need unit columns.
+  for (double& v : a) v *= gain;
   array q(a, Shape{m, n});
   if (rows < cols) q = transpose(q);  // (rows, cols) with orthonormal rows
   return astype(reshape(q, shape), dtype);
