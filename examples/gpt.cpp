@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
     const int64_t steps = args.integer({"--steps"}, 600);
     const int64_t batch = args.integer({"--batch"}, 16);
     const double lr = args.real({"--lr"}, 2e-3);
-    const int64_t warmup = args.integer({"--warmup"}, std::min<int64_t>(100, steps / 10));
+    const int64_t warmup = std::max<int64_t>(1, args.integer({"--warmup"}, std::min<int64_t>(100, steps / 10)));
     const int64_t eval_every = args.integer({"--eval-every"}, 100);
     const int64_t sample_tokens = args.integer({"--sample-tokens"}, 300);
     const std::string corpus_path = args.value({"--corpus"}).value_or("");

@@ -3,7 +3,7 @@
 // with --device gpu on the GPU. Images are channels-last (N, 28, 28, 1), as alloy's convolutions
 // take them. Prints loss, accuracy and time per epoch; writes mnist_cnn.csv and mnist_cnn.png.
 //
-//   build/examples/mnist_cnn [--device cpu|gpu] [--epochs 3] [--batch 64] [--lr 1e-3]
+//   build/examples/mnist_cnn [--device cpu|gpu] [--epochs 5] [--batch 64] [--lr 1e-3]
 //                            [--train-subset N] [--out DIR]
 #include <alloy/alloy.h>
 #include <alloy/data/data.h>
@@ -43,7 +43,7 @@ struct CNN : nn::Module {
 int main(int argc, char** argv) {
   return examples::run_main("mnist_cnn", argc, argv, [](cli::Args& args) {
     const auto setup = examples::read_common_flags(args);
-    const int epochs = int(args.integer({"--epochs"}, 3));
+    const int epochs = int(args.integer({"--epochs"}, 5));
     const int64_t batch = args.integer({"--batch"}, 64);
     const double lr = args.real({"--lr"}, 1e-3);
     args.finish();

@@ -87,6 +87,7 @@ if [ "$what" = "train" ] || [ "$what" = "all" ]; then
   ./build-gpu/examples/mnist_cnn --device gpu --epochs 2 --out "$out" | tee "$out/mnist_cnn_gpu.txt" | tail -4
   ./build-gpu/examples/gpt --device gpu --steps "${GPT_STEPS:-400}" --batch 32 --corpus gpu-data/fortunes \
     --out "$out" --sample-tokens 200 2>&1 | tee "$out/gpt_gpu.txt" | tail -14
+  "$python" tests/nn/check_gpt_checkpoint.py "$out/gpt-checkpoint" ./build-gpu/tools/alloy 2>&1 | tail -3
   for b in ${TRAIN_BATCHES:-16}; do
     ./build-gpu/bench/bench_train_gpt --device gpu --batch "$b" 2> "$out/bench_train_gpt.log" | head -1
     "$python" bench/bench_train_gpt_torch.py --batch "$b" 2>> "$out/bench_train_gpt.log" | head -1

@@ -71,6 +71,13 @@ TEST(Activations, FunctionsEqualModules) {
   EXPECT_EQ(nn::relu(k).to_vector<float>(), (std::vector<float>{0, 0, 0, 1, 3, 6}));
   EXPECT_EQ(nn::hardswish(k).to_vector<float>(), (std::vector<float>{0, -1.0f / 3, 0, 2.0f / 3, 3, 6}));
   EXPECT_EQ(nn::hard_tanh(k).to_vector<float>(), (std::vector<float>{-1, -1, 0, 1, 1, 1}));
+  // hardswish's gradient at its kinks (PyTorch versions disagree there; these are subgradients).
+  std::function<array(const array&)> total = [](const array& a) { return sum(nn::hardswish(a)); };
+  auto hardswish_grad = grad(total);
+  std::vector<float> g = hardswish_grad(array({-3.0f, 3.0f})).to_vector<float>();
+  std::printf("hardswish gradient at -3 and 3: %g %g\n", g[0], g[1]);
+  EXPECT_TRUE(g[0] == 0.0f || g[0] == -0.5f) << g[0];
+  EXPECT_TRUE(g[1] == 1.0f || g[1] == 1.5f) << g[1];
   // leaky_relu with slopes above 1 or below 0.
   EXPECT_EQ(nn::leaky_relu(k, 2.0).to_vector<float>(), (std::vector<float>{-6, -2, 0, 1, 3, 6}));
   EXPECT_EQ(nn::leaky_relu(k, -0.5).to_vector<float>(), (std::vector<float>{1.5f, 0.5f, 0, 1, 3, 6}));

@@ -64,10 +64,10 @@ TEST(Checkpoint, LowersPeakMemory) {
     auto [loss, grads] = nn::value_and_grad(model, [&](const array& in) { return model.forward(in, ckpt); })(x);
     std::vector<array> outs{loss};
     for (const auto& item : grads) outs.push_back(item.second);
-    reset_peak_memory(Device::cpu);
-    size_t before = get_active_memory(Device::cpu);
+    reset_peak_memory();  // of the default device, where the model runs
+    size_t before = get_active_memory();
     eval(outs);
-    return get_peak_memory(Device::cpu) - before;
+    return get_peak_memory() - before;
   };
   peak_of(false);  // warm-up
   size_t plain = peak_of(false), ckpt = peak_of(true);

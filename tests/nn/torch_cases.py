@@ -343,9 +343,11 @@ def loss_cases():
               [randn(3, 4, 2, seed=27), randn(3, 4, 2, seed=28)])
     loss_case("cosine_similarity_broadcast", lambda u, v: F.cosine_similarity(u, v, dim=1),
               [x1, randn(1, 5, seed=29)])
-    # Norms below eps: the clamp acts on the value only.
-    loss_case("cosine_similarity_small", lambda u, v: F.cosine_similarity(u, v, dim=-1, eps=0.5),
-              [x1 * 0.1, x2 * 0.1])
+    # Norms below eps: the clamp acts on the value only. PyTorch 2 differentiates through the
+    # clamp differently (it normalizes each input first), so this case is PyTorch 1's.
+    if torch.__version__ < "2":
+        loss_case("cosine_similarity_small", lambda u, v: F.cosine_similarity(u, v, dim=-1, eps=0.5),
+                  [x1 * 0.1, x2 * 0.1])
     ypm = torch.tensor([1.0, -1.0, -1.0, 1.0])
     for red in ["mean", "none"]:
         loss_case(f"cosine_embedding_{red}", lambda u, v, y: F.cosine_embedding_loss(
@@ -681,7 +683,12 @@ def activation_cases():
         "softmax": nn.Softmax(dim=-1), "log_softmax": nn.LogSoftmax(dim=-1), "prelu": nn.PReLU(),
     }
     for name, module in cases.items():
-        record(f"act_{name}", module, [x])
+        inp = x
+        if name == "hardswish":
+            # PyTorch's gradient at x = -3 is -0.5 in 1.13's vectorized kernel and 0 in 2.x: the
+            # kinks are left out (test_activations.cpp pins alloy's values there).
+            inp = torch.where(x.abs() == 3, x * 1.01, x)
+        record(f"act_{name}", module, [inp])
     prelu = nn.PReLU(10)
     with torch.no_grad():
         prelu.weight.copy_(torch.linspace(-0.5, 0.9, 10))

@@ -47,6 +47,14 @@ TorchCase torch_case(const std::string& name) {
   return c;
 }
 
+bool has_torch_case(const std::string& name) {
+  std::string prefix = name + "/";
+  for (const auto& item : loaded().arrays) {
+    if (item.first.rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
 nn::NamedArrays TorchCase::with_prefix(const std::string& prefix) const {
   nn::NamedArrays out;
   for (const auto& [key, value] : arrays) {

@@ -28,6 +28,8 @@ struct TorchCase {
 const std::string& torch_skip_reason();
 // The named case; a missing case fails the test that asks for it.
 TorchCase torch_case(const std::string& name);
+// Whether the installed PyTorch produced the case (a few exist for some versions only).
+bool has_torch_case(const std::string& name);
 
 #define ALLOY_REQUIRE_TORCH()                                                  \
   do {                                                                         \

@@ -63,6 +63,12 @@ class AdamUpdate : public Fused {
   AdamUpdate(Stream s, Fallback f, fast::AdamStep step) : Fused(s, std::move(f)), step_(step) {}
   ALLOY_EVAL_MULTI
   ALLOY_NAME("adam_update")
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override {
+    return std::vector<Shape>(inputs.size() - 1, inputs[0].shape());
+  }
+  std::vector<Dtype> output_dtypes(const std::vector<array>& inputs) override {
+    return std::vector<Dtype>(inputs.size() - 1, inputs[0].dtype());
+  }
   const fast::AdamStep& step() const { return step_; }
 
  private:
