@@ -39,6 +39,7 @@ cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DALLOY_CUDA=ON -DCMAKE_CUDA_
   -DALLOY_PYTHON="$python" > "$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
 targets="test_gpu test_core test_llm bench_gpu alloy_cli"
 [ "$what" = "train" ] || [ "$what" = "all" ] && targets="$targets test_nn mnist_mlp mnist_cnn gpt bench_train_gpt"
+[ "$what" = "profile" ] && targets="bench_train_gpt"
 cmake --build build-gpu -j"$(nproc)" --target $targets >> "$out/build.log" 2>&1 ||
   { grep -E "error" -A3 "$out/build.log" | head -60; exit 1; }
 echo "build: $(( $(date +%s) - start )) s"
@@ -92,6 +93,14 @@ if [ "$what" = "train" ] || [ "$what" = "all" ]; then
     ./build-gpu/bench/bench_train_gpt --device gpu --batch "$b" 2> "$out/bench_train_gpt.log" | head -1
     "$python" bench/bench_train_gpt_torch.py --batch "$b" 2>> "$out/bench_train_gpt.log" | head -1
   done
+fi
+if [ "$what" = "profile" ]; then
+  # Where a GPT-2-small training step spends its GPU time: alloy's profiler (CUDA events around
+  # each primitive) over one warm-up and two timed steps.
+  ALLOY_GPU_PROFILE=1 ./build-gpu/bench/bench_train_gpt --device gpu --steps 2 --warmup 1 \
+    > "$out/profile.txt" 2> "$out/profile.log"
+  head -1 "$out/profile.txt"
+  grep -A32 "ALLOY_GPU_PROFILE" "$out/profile.log"
 fi
 echo "== summary"
 for line in "${summary[@]}"; do echo "$line"; done

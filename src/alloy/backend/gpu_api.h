@@ -33,6 +33,11 @@ uint64_t begin_op(Stream s);
 // held so far.
 void on_complete(Stream s, uint64_t op, std::function<void(std::exception_ptr)> done);
 void flush(Stream s);
+// ALLOY_GPU_PROFILE=1: the kernels each primitive enqueues between profile_begin and profile_end
+// are timed with CUDA events; a table of GPU time per primitive name goes to stderr at exit.
+bool profiling();
+void profile_begin(Stream s);
+void profile_end(Stream s, const char* name);
 // Blocks until all enqueued device work of the stream has finished.
 void synchronize(Stream s);
 // Host-readable copy of GPU-resident data, made on first use and cached in data.mirror (the

@@ -34,6 +34,10 @@ void run_primitive(std::vector<array>& outs, Stream s) {
     try {
       if (s.device.type == Device::cpu) {
         prim->eval_cpu(inputs, outs);
+      } else if (gpu::profiling()) {
+        gpu::profile_begin(s);
+        prim->eval_gpu(inputs, outs);
+        gpu::profile_end(s, prim->name().c_str());
       } else {
         prim->eval_gpu(inputs, outs);
       }

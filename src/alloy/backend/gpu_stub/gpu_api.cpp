@@ -15,6 +15,9 @@ std::string unavailable_reason() { return "alloy was built without CUDA"; }
 void new_stream(Stream) { fail(); }
 uint64_t begin_op(Stream) { fail(); }
 void on_complete(Stream, uint64_t, std::function<void(std::exception_ptr)>) { fail(); }
+bool profiling() { return false; }
+void profile_begin(Stream) { fail(); }
+void profile_end(Stream, const char*) { fail(); }
 void flush(Stream) { fail(); }
 void synchronize(Stream) { fail(); }
 void* host_view(Data&) { fail(); }
