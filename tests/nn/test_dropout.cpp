@@ -118,5 +118,35 @@ TEST(Dropout, Errors) {
   EXPECT_EQ(nn::Dropout2d().describe(), "Dropout2d(p=0.5)");
 }
 
+// nn::dropout, the function Dropout and MultiHeadAttention share: the same masks as Dropout
+// from the same seed, in any mode, and p = 1 (PyTorch's F.dropout takes it) gives zeros.
+TEST(Dropout, FunctionalDropout) {
+  array x = random::uniform({4, 500}, float32, 0.5, 1.5, random::key(20));
+  nn::Dropout d(0.3);
+  random::seed(21);
+  array by_module = d(x);
+  random::seed(21);
+  array by_function = nn::dropout(x, 0.3);
+  EXPECT_TRUE(array_equal(by_function, by_module));
+  std::vector<float> xv = x.to_vector<float>(), yv = by_function.to_vector<float>();
+  int64_t kept = 0;
+  for (size_t i = 0; i < xv.size(); ++i) {
+    if (yv[i] == 0.0f) continue;
+    ++kept;
+    ASSERT_EQ(yv[i], xv[i] * float(1.0 / 0.7)) << i;
+  }
+  EXPECT_NEAR(double(kept), 1400.0, 5 * std::sqrt(2000 * 0.3 * 0.7));  // Binomial(2000, 0.7)
+  d.eval();  // the module stops dropping, the function does not
+  EXPECT_TRUE(array_equal(d(x), x));
+  EXPECT_FALSE(array_equal(nn::dropout(x, 0.3), x));
+  EXPECT_TRUE(array_equal(nn::dropout(x, 0.0), x));
+  EXPECT_TRUE(array_equal(nn::dropout(x, 1.0), zeros({4, 500})));
+  EXPECT_EQ(nn::dropout(astype(x, bfloat16), 0.5).dtype(), bfloat16);
+  EXPECT_THROW(nn::dropout(x, -0.1), std::invalid_argument);
+  EXPECT_THROW(nn::dropout(x, 1.5), std::invalid_argument);
+  EXPECT_THROW(nn::dropout(x, NAN), std::invalid_argument);
+  EXPECT_THROW(nn::dropout(ones({3}, int32), 0.5), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace alloy

@@ -127,10 +127,51 @@ TEST(TransformerEncoderLayer, NamesFollowPyTorch) {
   EXPECT_NE(t.summary().find("layers: ModuleList(3)"), std::string::npos) << t.summary();
 }
 
+// The norms and dropouts are nn::LayerNorm and nn::Dropout, configured from the layer's arguments.
+TEST(TransformerEncoderLayer, NormsAndDropoutsAreTheNnLayers) {
+  nn::TransformerDecoderLayer dec(8, 2, 16, 0.25, "relu", 1e-6, false, /*bias=*/false);
+  for (nn::LayerNorm* n : {&dec.norm1, &dec.norm2, &dec.norm3}) {
+    EXPECT_EQ(n->describe(), "LayerNorm((8,), eps=1e-06, elementwise_affine=true, bias=false)");
+    ASSERT_TRUE(n->weight.has_value());
+    EXPECT_FALSE(n->bias.has_value());
+  }
+  for (nn::Dropout* d : {&dec.dropout, &dec.dropout1, &dec.dropout2, &dec.dropout3}) {
+    EXPECT_EQ(d->p(), 0.25);
+  }
+  // train() / eval() reach them through the layer.
+  dec.eval();
+  EXPECT_FALSE(dec.dropout3.training());
+  array x = random::normal({2, 3, 8}, float32, 0, 1, random::key(32));
+  EXPECT_TRUE(array_equal(dec.dropout2(x), x));
+  dec.train();
+  EXPECT_TRUE(dec.dropout2.training());
+  // A layer's norm is LayerNorm over d_model with the layer's eps.
+  nn::TransformerEncoderLayer enc(8, 2, 16, 0.0, "relu", 1e-3);
+  enc.norm1.update({{"weight", random::normal({8}, float32, 0, 1, random::key(33))},
+                    {"bias", random::normal({8}, float32, 0, 1, random::key(34))}});
+  array mean = expand_dims(sum(x, -1) / array(8.0f), -1);
+  array var = expand_dims(sum(square(x - mean), -1) / array(8.0f), -1);
+  array expected = (x - mean) / sqrt(var + array(1e-3f)) * *enc.norm1.weight + *enc.norm1.bias;
+  EXPECT_TRUE(all_close(enc.norm1(x), expected, 1e-5, 1e-5));
+
+  // The stacks' final norm is an optional LayerNorm with the layer's eps and bias.
+  nn::TransformerEncoder with_norm(nn::TransformerEncoderLayer(8, 2, 16, 0.1, "relu", 1e-6, false, false), 1, true);
+  ASSERT_TRUE(with_norm.norm.has_value());
+  EXPECT_EQ(with_norm.norm->describe(), "LayerNorm((8,), eps=1e-06, elementwise_affine=true, bias=false)");
+  EXPECT_EQ(with_norm.describe(), "TransformerEncoder(num_layers=1, norm=true)");
+  EXPECT_TRUE(with_norm.parameters().contains("norm.weight"));
+  EXPECT_FALSE(with_norm.parameters().contains("norm.bias"));
+  nn::TransformerDecoder no_norm(nn::TransformerDecoderLayer(8, 2, 16), 2);
+  EXPECT_FALSE(no_norm.norm.has_value());
+  EXPECT_EQ(no_norm.describe(), "TransformerDecoder(num_layers=2, norm=false)");
+  with_norm.eval();
+  EXPECT_FALSE(with_norm.norm->training());
+}
+
 TEST(TransformerEncoder, LayersStartAsCopiesOfTheLayer) {
   nn::TransformerEncoderLayer layer(8, 2, 16);
   nn::TransformerEncoder encoder(layer, 3);
-  EXPECT_EQ(encoder.norm, nullptr);
+  EXPECT_FALSE(encoder.norm.has_value());
   EXPECT_EQ(encoder.layers.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
     for (const auto& [name, value] : layer.state()) {
@@ -177,6 +218,12 @@ TEST(Transformer, Errors) {
   EXPECT_THROW(nn::TransformerEncoderLayer(0, 1), std::invalid_argument);
   EXPECT_THROW(nn::TransformerEncoderLayer(8, 2, 0), std::invalid_argument);
   EXPECT_THROW(nn::TransformerEncoderLayer(8, 2, 16, -0.1), std::invalid_argument);
+  try {
+    nn::TransformerEncoderLayer(8, 2, 16, 1.0);  // nn::Dropout's range
+    ADD_FAILURE() << "expected an error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_EQ(std::string(e.what()), "[TransformerEncoderLayer] dropout must be in [0, 1), got 1.000000");
+  }
   EXPECT_THROW(nn::TransformerEncoderLayer(8, 2, 16, 0.1, "tanh"), std::invalid_argument);
   EXPECT_THROW(nn::TransformerDecoderLayer(8, 2, 16, 0.1, "relu", 0.0), std::invalid_argument);
   try {

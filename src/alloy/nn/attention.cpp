@@ -9,7 +9,7 @@
 
 #include "alloy/core/fast.h"
 #include "alloy/core/ops.h"
-#include "alloy/core/random.h"
+#include "alloy/nn/dropout.h"
 
 namespace alloy::nn {
 namespace {
@@ -128,13 +128,7 @@ array MultiHeadAttention::forward(const array& queries, const array& keys, const
       scores = mask->dtype() == bool_ ? where(*mask, scores, array(-INFINITY))
                                       : add(scores, astype(*mask, scores.dtype()));
     }
-    array weights = softmax(scores, -1);
-    if (dropout_ >= 1.0) {
-      weights = zeros_like(weights);
-    } else {
-      array keep = random::bernoulli(array(1.0 - dropout_), weights.shape());
-      weights = where(keep, multiply(weights, array(1.0 / (1.0 - dropout_))), array(0.0));
-    }
+    array weights = nn::dropout(softmax(scores, -1), dropout_);  // (N, H, L, S)
     o = matmul(weights, v);
   } else {
     o = fast::scaled_dot_product_attention(q, k, v, scale, mask);

@@ -32,6 +32,16 @@ array drop(const array& x, const Shape& mask_shape, double p) {
 
 }  // namespace
 
+array dropout(const array& x, double p) {
+  if (!(p >= 0 && p <= 1)) throw std::invalid_argument("[dropout] p must be in [0, 1], got " + number(p));
+  if (!is_floating(x.dtype())) {
+    throw std::invalid_argument("[dropout] expects a floating input, got " + std::string(dtype_name(x.dtype())));
+  }
+  if (p == 0) return x;
+  if (p == 1) return zeros_like(x);
+  return drop(x, x.shape(), p);
+}
+
 Dropout::Dropout(double p) : p_(checked_p("Dropout", p)) {}
 
 array Dropout::forward(const array& x) {
@@ -39,7 +49,7 @@ array Dropout::forward(const array& x) {
   if (!is_floating(x.dtype())) {
     throw std::invalid_argument("[Dropout] expects a floating input, got " + std::string(dtype_name(x.dtype())));
   }
-  return drop(x, x.shape(), p_);
+  return dropout(x, p_);
 }
 
 std::string Dropout::describe() const { return "Dropout(p=" + number(p_) + ")"; }

@@ -9,6 +9,12 @@
 
 namespace alloy::nn {
 
+// x (any shape, floating) with each element zeroed with probability p and the others scaled by
+// 1 / (1 - p), whatever the training mode (torch.nn.functional.dropout with training=True): what
+// Dropout applies, and MultiHeadAttention to its attention weights. p must be in [0, 1]; p = 1
+// gives zeros, as PyTorch's.
+array dropout(const array& x, double p);
+
 class Dropout : public UnaryModule {
  public:
   explicit Dropout(double p = 0.5);

@@ -86,11 +86,34 @@ const Linear& checked_float(const Linear& linear) {
   return linear;
 }
 
+// Validates before the Embedding base is built, so errors name QuantizedEmbedding.
+int64_t checked_dims(int64_t dims, int bits, int group_size) {
+  quant::Type type = quantization_type(bits, group_size, "QuantizedEmbedding");
+  int block = quant::format(type).block_size;
+  if (dims <= 0 || dims % block != 0) {
+    fail("QuantizedEmbedding", "dims must be a positive multiple of the " + std::string(quant::name(type)) +
+                                   " block size " + std::to_string(block) + ", got " + std::to_string(dims));
+  }
+  return dims;
+}
+
+const Embedding& checked_float(const Embedding& embedding) {
+  if (embedding.is_quantized()) {
+    fail("QuantizedEmbedding",
+         std::string("the Embedding is already quantized (") + quant::name(*embedding.quant_type()) + ")");
+  }
+  return embedding;
+}
+
 void quantize_tree(Module& m, const std::string& path, int bits, int group_size, int block,
                    const QuantizePredicate& predicate) {
   if (auto* linear = dynamic_cast<Linear*>(&m)) {
     if (!linear->is_quantized() && linear->in_features() % block == 0 && (!predicate || predicate(path, m))) {
       linear->quantize(bits, group_size);
+    }
+  } else if (auto* embedding = dynamic_cast<Embedding*>(&m)) {
+    if (!embedding->is_quantized() && embedding->dims() % block == 0 && (!predicate || predicate(path, m))) {
+      embedding->quantize(bits, group_size);
     }
   }
   for (const auto& [name, child] : m.children()) {
@@ -119,6 +142,25 @@ std::string QuantizedLinear::describe() const {
   return "QuantizedLinear(" + std::to_string(in_features()) + ", " + std::to_string(out_features()) +
          ", bias=" + (bias ? "true" : "false") + ", bits=" + std::to_string(bits) +
          ", group_size=" + std::to_string(group_size) + ", " + quant::name(*quant_type()) + ")";
+}
+
+QuantizedEmbedding::QuantizedEmbedding(int64_t num_embeddings, int64_t dims, int bits, int group_size, Dtype dtype)
+    : Embedding(num_embeddings, checked_dims(dims, bits, group_size), dtype) {
+  quantize(bits, group_size);
+}
+
+QuantizedEmbedding::QuantizedEmbedding(const Embedding& embedding, int bits, int group_size)
+    : Embedding(embedding.num_embeddings(), checked_dims(checked_float(embedding).dims(), bits, group_size),
+                embedding.weight.dtype()) {
+  weight = embedding.weight;
+  quantize(bits, group_size);
+}
+
+std::string QuantizedEmbedding::describe() const {
+  auto [bits, group_size] = quantization_bits(*quant_type());
+  return "QuantizedEmbedding(" + std::to_string(num_embeddings()) + ", " + std::to_string(dims()) +
+         ", bits=" + std::to_string(bits) + ", group_size=" + std::to_string(group_size) + ", " +
+         quant::name(*quant_type()) + ")";
 }
 
 void quantize(Module& model, int bits, int group_size, const QuantizePredicate& predicate) {

@@ -1,12 +1,13 @@
-// Quantized layers, as MLX's nn.QuantizedLinear / nn.quantize, on alloy's quantized kernels:
-// ggml's block formats (core/quant_formats.h), so weights are the blocks a GGUF file holds.
-// A quantized weight W (N, K) is a uint8 array (N, row_bytes(type, K)), a buffer of its layer
-// (saved and loaded under the parameter's name, never trained); only the biases stay
-// parameters. (bits, group_size) picks the format:
+// Quantized layers, as MLX's nn.QuantizedLinear / nn.QuantizedEmbedding / nn.quantize, on
+// alloy's quantized kernels: ggml's block formats (core/quant_formats.h), so weights are the
+// blocks a GGUF file holds. A quantized weight W (N, K) is a uint8 array (N, row_bytes(type, K)),
+// a buffer of its layer (saved and loaded under the parameter's name, never trained); only the
+// biases stay parameters. (bits, group_size) picks the format:
 //   (8, 32) Q8_0   (4, 32) Q4_0   (4, 256) Q4_K   (5, 256) Q5_K   (6, 256) Q6_K
-// group_size is the format's block size: K (in_features) must be a multiple of it.
-// quantized_matmul quantizes the activations to 8 bits per block (Q8_0 for Q4_0/Q8_0 weights,
-// Q8_K for the K formats), as llama.cpp does; gradients flow to the input, not the weights.
+// group_size is the format's block size: K (a Linear's in_features, an Embedding's dims) must be
+// a multiple of it. quantized_matmul quantizes the activations to 8 bits per block (Q8_0 for
+// Q4_0/Q8_0 weights, Q8_K for the K formats), as llama.cpp does; gradients flow to the input,
+// not the weights. A quantized Embedding's lookup decodes the rows it takes (core dequantize).
 #pragma once
 
 #include <functional>
@@ -15,6 +16,7 @@
 
 #include "alloy/core/array.h"
 #include "alloy/core/quant_formats.h"
+#include "alloy/nn/embedding.h"
 #include "alloy/nn/linear.h"
 #include "alloy/nn/module.h"
 
@@ -40,13 +42,23 @@ class QuantizedLinear : public Linear {
   std::string describe() const override;
 };
 
+// An Embedding constructed quantized: from a fresh initialization (N(0, 1), as Embedding's), or
+// from an existing (float) Embedding's weights.
+class QuantizedEmbedding : public Embedding {
+ public:
+  QuantizedEmbedding(int64_t num_embeddings, int64_t dims, int bits = 4, int group_size = 32, Dtype dtype = float32);
+  explicit QuantizedEmbedding(const Embedding& embedding, int bits = 4, int group_size = 32);
+  std::string describe() const override;
+};
+
 // Which modules nn::quantize converts: (dotted path, module) -> bool. The path of the model
 // itself is "".
 using QuantizePredicate = std::function<bool(const std::string& path, Module& module)>;
 
-// Quantizes, in place, every Linear of the model's tree (the model included) whose
-// in_features is a multiple of the format's block size and that `predicate` (if given)
-// accepts; Linears already quantized are left as they are. The model's state then holds the
+// Quantizes, in place, every Linear and Embedding of the model's tree (the model included)
+// whose in_features (dims) is a multiple of the format's block size and that `predicate` (if
+// given) accepts; layers already quantized are left as they are. A tied output layer
+// (Embedding::as_linear) is quantized with its Embedding. The model's state then holds the
 // blocks under the weights' names, so save_weights / load_weights round-trip it (load into a
 // model quantized the same way).
 void quantize(Module& model, int bits = 4, int group_size = 32, const QuantizePredicate& predicate = {});

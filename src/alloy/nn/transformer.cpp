@@ -1,71 +1,17 @@
-// The transformer layers. Norms and dropouts are stand-ins (TransformerLayerNorm,
-// TransformerDropout below) with nn::LayerNorm's and nn::Dropout's names and formulas, until
-// those classes (branch nn-layers) are merged.
+// The transformer layers: MultiHeadAttention, Linear, nn::LayerNorm and nn::Dropout members
+// composed as PyTorch's forward passes.
 #include "alloy/nn/transformer.h"
 
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 
-#include "alloy/core/fast.h"
 #include "alloy/core/ops.h"
-#include "alloy/core/random.h"
 #include "alloy/nn/activations.h"
 #include "alloy/nn/init.h"
 
 namespace alloy::nn {
 namespace {
-
-// LayerNorm over the last axis: weight (ones) and optional bias (zeros), both (dims,).
-class TransformerLayerNorm : public UnaryModule {
- public:
-  TransformerLayerNorm(int64_t dims, double eps, bool has_bias, Dtype dtype)
-      : weight(ones({dims}, dtype)), eps_(eps) {
-    register_parameter("weight", weight);
-    if (has_bias) {
-      bias = zeros({dims}, dtype);
-      register_parameter("bias", *bias);
-    }
-  }
-  array forward(const array& x) override { return fast::layer_norm(x, weight, bias, float(eps_)); }
-  std::string describe() const override {
-    std::ostringstream s;
-    s << "LayerNorm(" << weight.shape(0) << ", eps=" << eps_ << ", bias=" << (bias ? "true" : "false") << ")";
-    return s.str();
-  }
-
-  array weight;
-  std::optional<array> bias;
-
- private:
-  double eps_;
-};
-
-// Inverted dropout: in training mode zeroes each element with probability p and scales the
-// others by 1 / (1 - p); the identity in evaluation mode.
-class TransformerDropout : public UnaryModule {
- public:
-  explicit TransformerDropout(double p) : p_(p) {}
-  array forward(const array& x) override {
-    if (!training() || p_ == 0.0) return x;
-    if (p_ >= 1.0) return zeros_like(x);
-    array keep = random::bernoulli(array(1.0 - p_), x.shape());
-    return where(keep, multiply(x, array(1.0 / (1.0 - p_))), array(0.0));
-  }
-  std::string describe() const override {
-    std::ostringstream s;
-    s << "Dropout(p=" << p_ << ")";
-    return s.str();
-  }
-
- private:
-  double p_;
-};
-
-template <typename M, typename... Args>
-UnaryModule& make_part(detail::OwnedParts& parts, Args&&... args) {
-  parts.push_back(std::make_unique<M>(std::forward<Args>(args)...));
-  return *parts.back();
-}
 
 const TransformerLayerConfig& checked(const TransformerLayerConfig& c, const char* cls) {
   auto fail = [&](const std::string& m) { throw std::invalid_argument(std::string("[") + cls + "] " + m); };
@@ -75,7 +21,8 @@ const TransformerLayerConfig& checked(const TransformerLayerConfig& c, const cha
          std::to_string(c.nhead));
   }
   if (c.dim_feedforward <= 0) fail("dim_feedforward must be positive, got " + std::to_string(c.dim_feedforward));
-  if (!(c.dropout >= 0.0 && c.dropout <= 1.0)) fail("dropout must be in [0, 1], got " + std::to_string(c.dropout));
+  // nn::Dropout's range: PyTorch also takes 1, but a layer that drops everything learns nothing.
+  if (!(c.dropout >= 0.0 && c.dropout < 1.0)) fail("dropout must be in [0, 1), got " + std::to_string(c.dropout));
   if (c.activation != "relu" && c.activation != "gelu") {
     fail("activation must be \"relu\" or \"gelu\", got \"" + c.activation + "\"");
   }
@@ -123,11 +70,11 @@ TransformerEncoderLayer::TransformerEncoderLayer(const TransformerLayerConfig& c
                 config_.dropout, dtype),
       linear1(config_.d_model, config_.dim_feedforward, config_.bias, dtype),
       linear2(config_.dim_feedforward, config_.d_model, config_.bias, dtype),
-      norm1(make_part<TransformerLayerNorm>(parts_, config_.d_model, config_.layer_norm_eps, config_.bias, dtype)),
-      norm2(make_part<TransformerLayerNorm>(parts_, config_.d_model, config_.layer_norm_eps, config_.bias, dtype)),
-      dropout(make_part<TransformerDropout>(parts_, config_.dropout)),
-      dropout1(make_part<TransformerDropout>(parts_, config_.dropout)),
-      dropout2(make_part<TransformerDropout>(parts_, config_.dropout)) {
+      norm1(config_.d_model, config_.layer_norm_eps, /*elementwise_affine=*/true, config_.bias, dtype),
+      norm2(config_.d_model, config_.layer_norm_eps, /*elementwise_affine=*/true, config_.bias, dtype),
+      dropout(config_.dropout),
+      dropout1(config_.dropout),
+      dropout2(config_.dropout) {
   // PyTorch's registration order, so state() lists entries as its state_dict does.
   register_module("self_attn", self_attn);
   register_module("linear1", linear1);
@@ -173,13 +120,13 @@ TransformerDecoderLayer::TransformerDecoderLayer(const TransformerLayerConfig& c
                      config_.dropout, dtype),
       linear1(config_.d_model, config_.dim_feedforward, config_.bias, dtype),
       linear2(config_.dim_feedforward, config_.d_model, config_.bias, dtype),
-      norm1(make_part<TransformerLayerNorm>(parts_, config_.d_model, config_.layer_norm_eps, config_.bias, dtype)),
-      norm2(make_part<TransformerLayerNorm>(parts_, config_.d_model, config_.layer_norm_eps, config_.bias, dtype)),
-      norm3(make_part<TransformerLayerNorm>(parts_, config_.d_model, config_.layer_norm_eps, config_.bias, dtype)),
-      dropout(make_part<TransformerDropout>(parts_, config_.dropout)),
-      dropout1(make_part<TransformerDropout>(parts_, config_.dropout)),
-      dropout2(make_part<TransformerDropout>(parts_, config_.dropout)),
-      dropout3(make_part<TransformerDropout>(parts_, config_.dropout)) {
+      norm1(config_.d_model, config_.layer_norm_eps, /*elementwise_affine=*/true, config_.bias, dtype),
+      norm2(config_.d_model, config_.layer_norm_eps, /*elementwise_affine=*/true, config_.bias, dtype),
+      norm3(config_.d_model, config_.layer_norm_eps, /*elementwise_affine=*/true, config_.bias, dtype),
+      dropout(config_.dropout),
+      dropout1(config_.dropout),
+      dropout2(config_.dropout),
+      dropout3(config_.dropout) {
   register_module("self_attn", self_attn);
   register_module("multihead_attn", multihead_attn);
   register_module("linear1", linear1);
@@ -231,7 +178,8 @@ TransformerEncoder::TransformerEncoder(const TransformerEncoderLayer& layer, int
   register_module("layers", layers);
   if (final_norm) {
     const TransformerLayerConfig& c = layer.config();
-    norm = &register_module("norm", std::make_unique<TransformerLayerNorm>(c.d_model, c.layer_norm_eps, c.bias, dtype));
+    norm.emplace(c.d_model, c.layer_norm_eps, /*elementwise_affine=*/true, c.bias, dtype);
+    register_module("norm", *norm);
   }
   train(layer.training());
 }
@@ -239,7 +187,7 @@ TransformerEncoder::TransformerEncoder(const TransformerEncoderLayer& layer, int
 array TransformerEncoder::forward(const array& src, const std::optional<array>& mask) {
   array x = src;
   for (size_t i = 0; i < layers.size(); ++i) x = layers[i](x, mask);
-  return norm ? (*norm)(x) : x;
+  return norm ? norm->forward(x) : x;
 }
 
 std::string TransformerEncoder::describe() const {
@@ -256,7 +204,8 @@ TransformerDecoder::TransformerDecoder(const TransformerDecoderLayer& layer, int
   register_module("layers", layers);
   if (final_norm) {
     const TransformerLayerConfig& c = layer.config();
-    norm = &register_module("norm", std::make_unique<TransformerLayerNorm>(c.d_model, c.layer_norm_eps, c.bias, dtype));
+    norm.emplace(c.d_model, c.layer_norm_eps, /*elementwise_affine=*/true, c.bias, dtype);
+    register_module("norm", *norm);
   }
   train(layer.training());
 }
@@ -265,7 +214,7 @@ array TransformerDecoder::forward(const array& tgt, const array& memory, const s
                                   const std::optional<array>& memory_mask) {
   array x = tgt;
   for (size_t i = 0; i < layers.size(); ++i) x = layers[i](x, memory, tgt_mask, memory_mask);
-  return norm ? (*norm)(x) : x;
+  return norm ? norm->forward(x) : x;
 }
 
 std::string TransformerDecoder::describe() const {

@@ -11,20 +11,21 @@
 // block (multihead_attn over the memory, with norm2) between the two, and norm3 for ff.
 // Masks are MultiHeadAttention's: additive floating, or bool with true = may attend (PyTorch's
 // bool masks are the opposite), broadcastable to (N, nhead, L, S); a key padding mask is a
-// mask of shape (N, 1, 1, S).
+// mask of shape (N, 1, 1, S). The norms are nn::LayerNorm, the dropouts nn::Dropout, so dropout
+// must be in [0, 1) (PyTorch also takes 1, which drops everything).
 #pragma once
 
-#include <memory>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "alloy/core/array.h"
 #include "alloy/core/dtype.h"
 #include "alloy/nn/attention.h"
+#include "alloy/nn/dropout.h"
 #include "alloy/nn/linear.h"
 #include "alloy/nn/module.h"
 #include "alloy/nn/module_list.h"
+#include "alloy/nn/normalization.h"
 
 namespace alloy::nn {
 
@@ -33,19 +34,12 @@ struct TransformerLayerConfig {
   int64_t d_model;
   int64_t nhead;
   int64_t dim_feedforward = 2048;
-  double dropout = 0.1;
+  double dropout = 0.1;  // in [0, 1)
   std::string activation = "relu";  // "relu" or "gelu" (exact, with erf)
   double layer_norm_eps = 1e-5;
   bool norm_first = false;
   bool bias = true;  // in the linear layers, the attention projections and the layer norms
 };
-
-namespace detail {
-// A layer's norms and dropouts: stand-ins for nn::LayerNorm and nn::Dropout (branch
-// nn-layers), defined in transformer.cpp and owned by the layer until those replace them.
-using OwnedParts = std::vector<std::unique_ptr<UnaryModule>>;
-
-}  // namespace detail
 
 class TransformerEncoderLayer : public Module {
  public:
@@ -63,18 +57,17 @@ class TransformerEncoderLayer : public Module {
   const TransformerLayerConfig& config() const { return config_; }
 
  private:
-  TransformerLayerConfig config_;
-  detail::OwnedParts parts_;
+  TransformerLayerConfig config_;  // declared first: the members below are built from it
 
  public:
   MultiHeadAttention self_attn;
   Linear linear1;  // (dim_feedforward, d_model)
   Linear linear2;  // (d_model, dim_feedforward)
-  UnaryModule& norm1;
-  UnaryModule& norm2;
-  UnaryModule& dropout;  // after the activation
-  UnaryModule& dropout1;  // after self_attn
-  UnaryModule& dropout2;  // after linear2
+  LayerNorm norm1;  // (d_model,)
+  LayerNorm norm2;
+  Dropout dropout;   // after the activation
+  Dropout dropout1;  // after self_attn
+  Dropout dropout2;  // after linear2
 };
 
 class TransformerDecoderLayer : public Module {
@@ -96,21 +89,20 @@ class TransformerDecoderLayer : public Module {
   const TransformerLayerConfig& config() const { return config_; }
 
  private:
-  TransformerLayerConfig config_;
-  detail::OwnedParts parts_;
+  TransformerLayerConfig config_;  // declared first: the members below are built from it
 
  public:
   MultiHeadAttention self_attn;
   MultiHeadAttention multihead_attn;  // queries from tgt, keys and values from memory
-  Linear linear1;
-  Linear linear2;
-  UnaryModule& norm1;
-  UnaryModule& norm2;
-  UnaryModule& norm3;
-  UnaryModule& dropout;
-  UnaryModule& dropout1;
-  UnaryModule& dropout2;
-  UnaryModule& dropout3;
+  Linear linear1;  // (dim_feedforward, d_model)
+  Linear linear2;  // (d_model, dim_feedforward)
+  LayerNorm norm1;  // before/after self_attn
+  LayerNorm norm2;  // before/after multihead_attn
+  LayerNorm norm3;  // before/after the feed-forward block
+  Dropout dropout;   // after the activation
+  Dropout dropout1;  // after self_attn
+  Dropout dropout2;  // after multihead_attn
+  Dropout dropout3;  // after linear2
 };
 
 // num_layers layers configured as `layer`, each starting as a copy of its weights (PyTorch
@@ -126,7 +118,7 @@ class TransformerEncoder : public Module {
   std::string describe() const override;
 
   ModuleList<TransformerEncoderLayer> layers;
-  UnaryModule* norm = nullptr;  // the final norm, or none
+  std::optional<LayerNorm> norm;  // the final norm, or none
 };
 
 class TransformerDecoder : public Module {
@@ -141,7 +133,7 @@ class TransformerDecoder : public Module {
   std::string describe() const override;
 
   ModuleList<TransformerDecoderLayer> layers;
-  UnaryModule* norm = nullptr;
+  std::optional<LayerNorm> norm;  // the final norm, or none
 };
 
 // PyTorch's nn.Transformer: an encoder and a decoder, each with a final LayerNorm, and every
