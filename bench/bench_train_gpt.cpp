@@ -13,6 +13,7 @@
 #include <cstdio>
 
 #include "../examples/gpt/gpt_model.h"
+#include "alloy/backend/gpu_api.h"
 #include "../tools/alloy/args.h"
 
 using namespace alloy;
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
       last_loss = loss.item<float>();
       double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (s >= warmup) seconds += dt;
+      if (s + 1 == warmup && device == "gpu" && gpu::profiling()) gpu::profile_reset();  // time steady steps only
       std::fprintf(stderr, "step %lld: loss %.4f, %.1f ms\n", (long long)s, last_loss, dt * 1e3);
     }
     double tokens_per_s = double(batch * cfg.context * steps) / seconds;

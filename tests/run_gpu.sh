@@ -96,11 +96,11 @@ if [ "$what" = "train" ] || [ "$what" = "all" ]; then
 fi
 if [ "$what" = "profile" ]; then
   # Where a GPT-2-small training step spends its GPU time: alloy's profiler (CUDA events around
-  # each primitive) over one warm-up and two timed steps.
-  ALLOY_GPU_PROFILE=1 ./build-gpu/bench/bench_train_gpt --device gpu --steps 2 --warmup 1 \
+  # each primitive) over two timed steps after two warm-up steps.
+  ALLOY_GPU_PROFILE=1 ./build-gpu/bench/bench_train_gpt --device gpu --steps 2 --warmup 2 \
     > "$out/profile.txt" 2> "$out/profile.log"
   head -1 "$out/profile.txt"
-  grep -A32 "ALLOY_GPU_PROFILE" "$out/profile.log"
+  grep -A62 "ALLOY_GPU_PROFILE" "$out/profile.log"
 fi
 echo "== summary"
 for line in "${summary[@]}"; do echo "$line"; done

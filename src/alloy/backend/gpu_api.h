@@ -38,6 +38,7 @@ void flush(Stream s);
 bool profiling();
 void profile_begin(Stream s);
 void profile_end(Stream s, const char* name);
+void profile_reset();  // drops what was recorded so far (e.g. warm-up steps)
 // Blocks until all enqueued device work of the stream has finished.
 void synchronize(Stream s);
 // Host-readable copy of GPU-resident data, made on first use and cached in data.mirror (the

@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "alloy/backend/gpu_api.h"
+#include "alloy/core/ops.h"
 #include "alloy/core/primitives.h"
 #include "alloy/core/scheduler.h"
 #include "alloy/core/transforms.h"
@@ -35,9 +36,13 @@ void run_primitive(std::vector<array>& outs, Stream s) {
       if (s.device.type == Device::cpu) {
         prim->eval_cpu(inputs, outs);
       } else if (gpu::profiling()) {
+        // Labelled "matmul bfloat16 (16,1024,768)x(768,2304)": the same op at different shapes
+        // differs in cost.
+        std::string label = prim->name() + " " + dtype_name(outs[0].dtype()) + " ";
+        for (size_t i = 0; i < inputs.size(); ++i) label += (i ? "x" : "") + shape_to_string(inputs[i].shape());
         gpu::profile_begin(s);
         prim->eval_gpu(inputs, outs);
-        gpu::profile_end(s, prim->name().c_str());
+        gpu::profile_end(s, label.c_str());
       } else {
         prim->eval_gpu(inputs, outs);
       }

@@ -48,6 +48,7 @@ void print_profile() {
   std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return a.second.first > b.second.first; });
   std::fprintf(stderr, "\nALLOY_GPU_PROFILE: %.1f ms of GPU time in %zu primitives\n", total, records().size());
   std::fprintf(stderr, "%10s %6s %8s %10s  %s\n", "ms", "%", "count", "us/each", "primitive");
+  if (rows.size() > 60) rows.resize(60);
   for (const auto& [name, e] : rows) {
     std::fprintf(stderr, "%10.2f %6.1f %8lld %10.1f  %s\n", e.first, 100 * e.first / std::max(total, 1e-9),
                  (long long)e.second, 1e3 * e.first / double(e.second), name.c_str());
@@ -79,6 +80,16 @@ void profile_end(Stream s, const char* name) {
   cuda::check(cudaEventRecord(stop, cuda::stream_of(s)), "cudaEventRecord");
   std::lock_guard lk(records_mutex());
   records().push_back(Record{name, pending_start, stop});
+}
+
+void profile_reset() {
+  cudaDeviceSynchronize();
+  std::lock_guard lk(records_mutex());
+  for (Record& r : records()) {
+    cudaEventDestroy(r.start);
+    cudaEventDestroy(r.stop);
+  }
+  records().clear();
 }
 
 }  // namespace alloy::gpu

@@ -18,6 +18,7 @@ void on_complete(Stream, uint64_t, std::function<void(std::exception_ptr)>) { fa
 bool profiling() { return false; }
 void profile_begin(Stream) { fail(); }
 void profile_end(Stream, const char*) { fail(); }
+void profile_reset() {}
 void flush(Stream) { fail(); }
 void synchronize(Stream) { fail(); }
 void* host_view(Data&) { fail(); }
