@@ -69,24 +69,18 @@ int main(int argc, char** argv) {
     std::printf("%5s %10s %10s %9s %9s %9s\n", "epoch", "train_loss", "test_loss", "test_acc", "time_s", "step_ms");
     for (int epoch = 1; epoch <= epochs; ++epoch) {
       model.train();
-      auto t0 = std::chrono::steady_clock::now();
-      double loss_sum = 0;
-      int64_t steps = 0;
-      auto batches = loader.epoch(epoch - 1);
-      for (data::Batch b; batches.next(b);) {
+      auto [mean_loss, seconds, steps] = examples::train_epoch(loader, epoch - 1, [&](const data::Batch& b) {
         auto [loss, grads] = loss_and_grad(b[0], b[1]);
         opt.update(model, grads);  // evaluates the new parameters and state
-        loss_sum += loss.item<float>();
-        ++steps;
-      }
-      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        return loss;
+      });
       model.eval();
       auto [test_loss, test_acc] = examples::evaluate_classifier(
           [&](const array& x) { return model.forward(x); }, test_x, test_y, 500);
-      std::printf("%5d %10.4f %10.4f %8.2f%% %9.2f %9.2f\n", epoch, loss_sum / double(steps), test_loss,
+      std::printf("%5d %10.4f %10.4f %8.2f%% %9.2f %9.2f\n", epoch, mean_loss, test_loss,
                   100 * test_acc, seconds, 1e3 * seconds / double(steps));
       std::fflush(stdout);
-      log.add(epoch, {{"train_loss", loss_sum / double(steps)}, {"test_loss", test_loss},
+      log.add(epoch, {{"train_loss", mean_loss}, {"test_loss", test_loss},
                       {"test_accuracy", test_acc}, {"step_ms", 1e3 * seconds / double(steps)}});
     }
     examples::write_history(log, setup.out_dir, "mnist_cnn", "mnist_cnn: 2 conv blocks + MLP on Fashion-MNIST",

@@ -2,6 +2,7 @@
 
 #include <alloy/nn/losses.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 
@@ -39,6 +40,19 @@ int run_main(const char* name, int argc, char** argv, const std::function<int(cl
     std::fprintf(stderr, "%s: error: %s\n", name, e.what());
     return 1;
   }
+}
+
+EpochResult train_epoch(data::DataLoader& loader, int64_t epoch, const std::function<array(const data::Batch&)>& step) {
+  auto t0 = std::chrono::steady_clock::now();
+  double loss_sum = 0;
+  int64_t steps = 0;
+  auto batches = loader.epoch(epoch);
+  for (data::Batch b; batches.next(b);) {
+    loss_sum += step(b).item<float>();
+    ++steps;
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return {loss_sum / double(std::max<int64_t>(steps, 1)), seconds, steps};
 }
 
 std::pair<double, double> evaluate_classifier(const std::function<array(const array&)>& forward, const array& x,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <alloy/alloy.h>
+#include <alloy/data/loader.h>
 #include <alloy/nn/module.h>
 
 #include <functional>
@@ -27,6 +28,13 @@ CommonFlags read_common_flags(cli::Args& args);
 
 // Runs body(args) and turns usage errors and exceptions into a message and exit code.
 int run_main(const char* name, int argc, char** argv, const std::function<int(cli::Args&)>& body);
+
+// One pass over the loader: step(batch) trains on a batch and returns its loss.
+struct EpochResult {
+  double mean_loss, seconds;
+  int64_t steps;
+};
+EpochResult train_epoch(data::DataLoader& loader, int64_t epoch, const std::function<array(const data::Batch&)>& step);
 
 // Mean cross-entropy and accuracy of logits = forward(x) over (x, y) in batches.
 std::pair<double, double> evaluate_classifier(const std::function<array(const array&)>& forward, const array& x,
