@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "alloy/backend/common/elementwise_ops.h"
+#include "alloy/backend/common/fast_math.h"
 
 namespace alloy::ew::binary {
 
@@ -108,6 +109,9 @@ struct Power {
 struct LogAddExp {
   template <typename T>
   ALLOY_HD T operator()(T a, T b) const {
+#ifndef __CUDA_ARCH__
+    if constexpr (std::is_same_v<T, float>) return fast_logaddexpf(a, b);  // vectorizes
+#endif
     if (a != a || b != b) return std::numeric_limits<T>::quiet_NaN();
     T m = a > b ? a : b;
     if (m == -std::numeric_limits<T>::infinity()) return m;
