@@ -37,23 +37,15 @@ ALLOY_FN2(LogicalOr, bool(a) || bool(b))
 ALLOY_FN2(ArcTan2, std::atan2(a, b))
 #undef ALLOY_FN2
 
+// NaN from either argument wins, as in NumPy and PyTorch (a != a is false for integers, so
+// the test costs them nothing; floats compare once more and blend, which still vectorizes).
 struct Maximum {
   template <typename T>
-  ALLOY_HD T operator()(T a, T b) const {
-    if constexpr (std::is_floating_point_v<T>) {
-      if (a != a) return a;
-    }
-    return a > b || b != b ? a : b;
-  }
+  ALLOY_HD T operator()(T a, T b) const { return a > b || a != a ? a : b; }
 };
 struct Minimum {
   template <typename T>
-  ALLOY_HD T operator()(T a, T b) const {
-    if constexpr (std::is_floating_point_v<T>) {
-      if (a != a) return a;
-    }
-    return a < b || b != b ? a : b;
-  }
+  ALLOY_HD T operator()(T a, T b) const { return a < b || a != a ? a : b; }
 };
 struct FloorDivide {
   template <typename T>
