@@ -113,6 +113,23 @@ for name, (fn, lo, hi) in UNARY_FLOAT.items():
             y = fn(xf)
         case(f"{name}_{dt}", name, [(x, dt)], y, dt)
 
+# expm1, log1p and erf near 0 (where exp(x) - 1 and log(1 + x) cancel) and for large |x| (overflow,
+# saturation at -1 and +-1, log1p's pole at -1); float16 stays inside its range (max 65504).
+EDGE = {
+    "expm1": {"wide": [-1e-7, -3e-5, 0.0, 2e-6, 1e-4, -0.3, 0.4, -20.0, -90.0, 30.0, 80.0, 88.5],
+              "float16": [-1e-4, -3e-3, 0.0, 2e-3, 1e-2, -0.3, 0.4, -12.0, -20.0, 5.0, 9.5, 10.5]},
+    "log1p": {"wide": [-1e-7, -3e-5, 0.0, 2e-6, 1e-4, -0.999, -0.5, 3.0, 1e6, 1e30, 3e38, -1.0],
+              "float16": [-1e-4, -3e-3, 0.0, 2e-3, 1e-2, -0.99, -0.5, 3.0, 100.0, 6e4, 30.0, -1.0]},
+    "erf": {"wide": [-1e-7, -3e-5, 0.0, 2e-6, 1e-4, -0.89, 0.91, 2.0, -3.5, 3.95, 5.0, -30.0],
+            "float16": [-1e-4, -3e-3, 0.0, 2e-3, 1e-2, -0.89, 0.91, 2.0, -3.5, 3.95, 5.0, -30.0]},
+}
+for name, sets in EDGE.items():
+    ref = {"expm1": np.expm1, "log1p": np.log1p, "erf": erf64}[name]
+    for dt in FLOATS:
+        x = store(np.array(sets["float16" if dt == "float16" else "wide"]).reshape(3, 4), dt)
+        with np.errstate(divide="ignore"):
+            case(f"{name}_edges_{dt}", name, [(x, dt)], ref(x.astype(np.float64)), dt)
+
 for name, fn in {"abs": np.abs, "negative": np.negative, "sign": np.sign, "square": np.square}.items():
     for dt in ["int8", "int32", "int64"]:
         x = rand((4, 3), -9, 9, dt)
@@ -156,6 +173,15 @@ for name, (fn, alo, ahi, blo, bhi) in BINARY_FLOAT.items():
     a, b = rand((1, 4), alo, ahi, "float32"), rand((5, 4), blo, bhi, "float32")
     case(f"{name}_broadcast_view", name, [(a, "float32", (5, 4)), (b, "float32")],
          fn(np.broadcast_to(a, (5, 4)).astype(np.float64), b.astype(np.float64)), "float32")
+
+# maximum/minimum take NaN from either argument (NumPy), in every float dtype.
+for name, fn in {"maximum": np.maximum, "minimum": np.minimum}.items():
+    for dt in FLOATS:
+        a = store(np.array([[1.0, np.nan, np.nan, -2.0], [3.0, -np.inf, 0.0, np.nan]]), dt)
+        b = store(np.array([[np.nan, 2.0, np.nan, -3.0], [np.inf, np.nan, -0.5, 4.0]]), dt)
+        case(f"{name}_nan_{dt}", name, [(a, dt), (b, dt)], fn(a.astype(np.float64), b.astype(np.float64)), dt)
+        case(f"{name}_nan_scalar_{dt}", name, [(a, dt), (np.array(np.nan), dt, (2, 4))],
+             np.full((2, 4), np.nan), dt)
 
 INT_BINARY = {"add": np.add, "subtract": np.subtract, "multiply": np.multiply,
               "floor_divide": np.floor_divide, "remainder": np.remainder,
@@ -205,6 +231,20 @@ for dt in ["float32", "int32", "bfloat16"]:
          np.where(c, x.astype(np.float64) if "float" in dt else x,
                   np.broadcast_to(y, (4, 5)).astype(np.float64) if "float" in dt else y),
          dt)
+# where in every element size, with a broadcast mask and scalar branches.
+c_row = rand((1, 5), 0, 2, "bool")
+for dt in ["float16", "float64", "int8", "uint16", "int64", "bool"]:
+    x, y = rand((4, 5), -3, 3, dt), rand((4, 5), -3, 3, dt)
+    case(f"where_{dt}", "where", [(c, "bool"), (x, dt), (y, dt)], np.where(c, x, y), dt)
+    case(f"where_row_mask_{dt}", "where", [(c_row, "bool", (4, 5)), (x, dt), (y[:1], dt, (4, 5))],
+         np.where(c_row, x, y[:1]), dt)
+x = rand((4, 5), -3, 3, "float32")
+case("where_scalars", "where", [(c, "bool"), (np.array(1.5), "float32", (4, 5)), (x, "float32")],
+     np.where(c, 1.5, x), "float32")
+x = store(np.array([[np.nan, 1.0, -np.inf, 2.0, np.nan]]), "float32")
+case("where_nan", "where", [(c, "bool"), (x, "float32", (4, 5)), (np.array(0.0), "float32", (4, 5))],
+     np.where(c, x, 0.0), "float32")
+
 x = rand((4, 5), -3, 3, "float32")
 case("clip", "clip", [(x, "float32")], np.clip(x, -1.0, 1.5), "float32", {"min": -1.0, "max": 1.5})
 

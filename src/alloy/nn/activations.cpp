@@ -16,7 +16,7 @@ array s(double v) { return array(v); }
 // The piecewise functions take PyTorch's gradient at their kinks (relu'(0) = 0, hardtanh' = 0 at
 // both ends, leaky_relu'(0) = slope, elu'(0) = alpha): maximum and minimum pass a tie's gradient
 // to their first argument, so the argument that should get it comes first (maximum(x, 0) gave
-// relu'(0) = 1). They avoid where, whose CPU kernel is many times slower than maximum. Branches
+// relu'(0) = 1). maximum/minimum read one operand less than where and need no mask. Branches
 // with an exponential get min(x, 0), so that exp never overflows for large x (its zero cotangent
 // would become 0 * inf = NaN).
 array relu(const array& x) { return maximum(s(0.0), x); }

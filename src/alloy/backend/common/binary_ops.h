@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "alloy/backend/common/elementwise_ops.h"
+#include "alloy/backend/common/fast_math.h"
 
 namespace alloy::ew::binary {
 
@@ -36,23 +37,15 @@ ALLOY_FN2(LogicalOr, bool(a) || bool(b))
 ALLOY_FN2(ArcTan2, std::atan2(a, b))
 #undef ALLOY_FN2
 
+// NaN from either argument wins, as in NumPy and PyTorch (a != a is false for integers, so
+// the test costs them nothing; floats compare once more and blend, which still vectorizes).
 struct Maximum {
   template <typename T>
-  ALLOY_HD T operator()(T a, T b) const {
-    if constexpr (std::is_floating_point_v<T>) {
-      if (a != a) return a;
-    }
-    return a > b || b != b ? a : b;
-  }
+  ALLOY_HD T operator()(T a, T b) const { return a > b || a != a ? a : b; }
 };
 struct Minimum {
   template <typename T>
-  ALLOY_HD T operator()(T a, T b) const {
-    if constexpr (std::is_floating_point_v<T>) {
-      if (a != a) return a;
-    }
-    return a < b || b != b ? a : b;
-  }
+  ALLOY_HD T operator()(T a, T b) const { return a < b || a != a ? a : b; }
 };
 struct FloorDivide {
   template <typename T>
@@ -108,6 +101,9 @@ struct Power {
 struct LogAddExp {
   template <typename T>
   ALLOY_HD T operator()(T a, T b) const {
+#ifndef __CUDA_ARCH__
+    if constexpr (std::is_same_v<T, float>) return fast_logaddexpf(a, b);  // vectorizes
+#endif
     if (a != a || b != b) return std::numeric_limits<T>::quiet_NaN();
     T m = a > b ? a : b;
     if (m == -std::numeric_limits<T>::infinity()) return m;

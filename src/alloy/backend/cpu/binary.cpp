@@ -152,28 +152,76 @@ void Binary::eval_cpu(const std::vector<array>& inputs, array& out) {
 }
 
 namespace {
-template <typename T>
-ALLOY_SIMD_CLONES void select_row(const bool* c, int64_t cs, const T* x, int64_t xs, const T* y, int64_t ys,
-                                  T* out, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) out[i] = c[i * cs] ? x[i * xs] : y[i * ys];
+// where() copies words, so it runs on unsigned words of the element size (NaN payloads and all
+// bits kept). The select is a mask blend, which GCC vectorizes where `c ? x : y` on a byte mask
+// and wider words does not. CS/XS/YS: compile-time inner strides (1 dense, 0 broadcast) for the
+// layouts that matter; select_row_strided takes any strides.
+template <typename U>
+inline U select_word(uint8_t c, U x, U y) {
+  U m = U(U(0) - U(c != 0));
+  return U((x & m) | (y & U(~m)));
+}
+
+template <typename U, int CS, int XS, int YS>
+ALLOY_SIMD_CLONES void select_row(const uint8_t* c, const U* x, const U* y, U* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = select_word<U>(c[i * CS], x[i * XS], y[i * YS]);
+}
+
+template <typename U>
+ALLOY_SIMD_CLONES void select_row_strided(const uint8_t* c, int64_t cs, const U* x, int64_t xs, const U* y,
+                                          int64_t ys, U* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = select_word<U>(c[i * cs], x[i * xs], y[i * ys]);
+}
+
+// One row; the output is row-contiguous, so its inner stride is 1.
+template <typename U>
+void select_any(const uint8_t* c, int64_t cs, const U* x, int64_t xs, const U* y, int64_t ys, U* out, int64_t n) {
+  auto unit = [](int64_t st) { return st == 0 || st == 1; };
+  if (!unit(cs) || !unit(xs) || !unit(ys)) return select_row_strided<U>(c, cs, x, xs, y, ys, out, n);
+  switch (cs * 4 + xs * 2 + ys) {
+    case 0: return select_row<U, 0, 0, 0>(c, x, y, out, n);
+    case 1: return select_row<U, 0, 0, 1>(c, x, y, out, n);
+    case 2: return select_row<U, 0, 1, 0>(c, x, y, out, n);
+    case 3: return select_row<U, 0, 1, 1>(c, x, y, out, n);
+    case 4: return select_row<U, 1, 0, 0>(c, x, y, out, n);
+    case 5: return select_row<U, 1, 0, 1>(c, x, y, out, n);
+    case 6: return select_row<U, 1, 1, 0>(c, x, y, out, n);
+    case 7: return select_row<U, 1, 1, 1>(c, x, y, out, n);
+  }
+}
+
+template <typename U>
+void select_apply(const array& c, const array& x, const array& y, array& out) {
+  // Read the input pointers first: donating moves the buffer into `out`.
+  const uint8_t* cp = static_cast<const uint8_t*>(const_cast<array&>(c).raw_data_ptr());
+  const U* xp = static_cast<const U*>(const_cast<array&>(x).raw_data_ptr());
+  const U* yp = static_cast<const U*>(const_cast<array&>(y).raw_data_ptr());
+  if (x.is_donatable() && x.flags().row_contiguous) out.move_shared_buffer(x);
+  else if (y.is_donatable() && y.flags().row_contiguous) out.move_shared_buffer(y);
+  else cpu::allocate(out);
+  U* op = static_cast<U*>(out.raw_data_ptr());
+  if (c.flags().row_contiguous && x.flags().row_contiguous && y.flags().row_contiguous) {
+    cpu::parallel_for(int64_t(out.size()), 1 << 14, [&](int64_t s, int64_t e) {
+      select_row<U, 1, 1, 1>(cp + s, xp + s, yp + s, op + s, e - s);
+    });
+    return;
+  }
+  cpu::for_each_row<4>(out.shape(), {c.strides(), x.strides(), y.strides(), out.strides()},
+                       [&](const std::array<int64_t, 4>& off, int64_t n, const std::array<int64_t, 4>& st) {
+                         select_any<U>(cp + off[0], st[0], xp + off[1], st[1], yp + off[2], st[2], op + off[3], n);
+                       });
 }
 }  // namespace
 
 void Select::eval_cpu(const std::vector<array>& inputs, array& out) {
-  cpu::allocate(out);
   const array &c = inputs[0], &x = inputs[1], &y = inputs[2];
-  const bool* cp = static_cast<const bool*>(const_cast<array&>(c).raw_data_ptr());
-  dispatch_dtype(out.dtype(), [&](auto v) {
-    using T = decltype(v);
-    const T* xp = static_cast<const T*>(const_cast<array&>(x).raw_data_ptr());
-    const T* yp = static_cast<const T*>(const_cast<array&>(y).raw_data_ptr());
-    T* op = static_cast<T*>(out.raw_data_ptr());
-    cpu::for_each_row<4>(out.shape(), {c.strides(), x.strides(), y.strides(), out.strides()},
-                         [&](const std::array<int64_t, 4>& off, int64_t n, const std::array<int64_t, 4>& st) {
-                           select_row<T>(cp + off[0], st[0], xp + off[1], st[1], yp + off[2], st[2],
-                                         op + off[3], n);
-                         });
-  });
+  switch (size_of(out.dtype())) {
+    case 1: return select_apply<uint8_t>(c, x, y, out);
+    case 2: return select_apply<uint16_t>(c, x, y, out);
+    case 4: return select_apply<uint32_t>(c, x, y, out);
+    case 8: return select_apply<uint64_t>(c, x, y, out);
+  }
+  throw std::invalid_argument(std::string("[where] unsupported element size of ") + dtype_name(out.dtype()));
 }
 
 }  // namespace alloy
