@@ -9,6 +9,8 @@
 # quant/, tokenizers/ and chat-templates/ from ../shared/data; train takes Fashion-MNIST and the
 # fortunes corpus from Debian's packages. Logs and JSON go to $OUT (or ./gpu-out).
 #   tests/run_gpu.sh [tests|bench|llm|train|all]   (default all)
+#   tests/run_gpu.sh step: test_gpu, then the GPT-2-small training step next to PyTorch and its
+#   profile (the quick loop for training-speed work)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-all}"
@@ -40,6 +42,7 @@ cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DALLOY_CUDA=ON -DCMAKE_CUDA_
 targets="test_gpu test_core test_llm bench_gpu alloy_cli"
 [ "$what" = "train" ] || [ "$what" = "all" ] && targets="$targets test_nn mnist_mlp mnist_cnn gpt bench_train_gpt"
 [ "$what" = "profile" ] && targets="bench_train_gpt"
+[ "$what" = "step" ] && targets="test_gpu bench_train_gpt"
 cmake --build build-gpu -j"$(nproc)" --target $targets >> "$out/build.log" 2>&1 ||
   { grep -E "error" -A3 "$out/build.log" | head -60; exit 1; }
 echo "build: $(( $(date +%s) - start )) s"
@@ -94,7 +97,14 @@ if [ "$what" = "train" ] || [ "$what" = "all" ]; then
     "$python" bench/bench_train_gpt_torch.py --batch "$b" 2>> "$out/bench_train_gpt.log" | head -1
   done
 fi
-if [ "$what" = "profile" ]; then
+if [ "$what" = "step" ]; then
+  ./build-gpu/tests/test_gpu --gtest_brief=1 > "$out/test_gpu.log" 2>&1
+  summary+=("test_gpu: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_gpu.log" | tr '\n' ' ')")
+  grep -E -A4 "Failure" "$out/test_gpu.log" | grep -vE "^--$|Failure$" | head -60
+  ./build-gpu/bench/bench_train_gpt --device gpu --batch 16 2> "$out/bench_train_gpt.log" | head -1
+  "$python" bench/bench_train_gpt_torch.py --batch 16 2>> "$out/bench_train_gpt.log" | head -1
+fi
+if [ "$what" = "profile" ] || [ "$what" = "step" ]; then
   # Where a GPT-2-small training step spends its GPU time: alloy's profiler (CUDA events around
   # each primitive) over two timed steps after two warm-up steps.
   ALLOY_GPU_PROFILE=1 ./build-gpu/bench/bench_train_gpt --device gpu --steps 2 --warmup 2 \

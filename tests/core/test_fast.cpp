@@ -96,6 +96,113 @@ TEST(Fast, AttentionMatchesComposition) {
   }
 }
 
+// RMSNorm's fused backward against the composition's gradient.
+TEST(Fast, RmsNormGradientMatchesComposition) {
+  for (Dtype t : {float32, bfloat16}) {
+    for (int64_t d : {7, 96, 768}) {
+      array x = astype(test::random_f64({3, 5, d}, -2, 2, 31), t);
+      array w = astype(test::random_f64({d}, 0.5, 1.5, 32), t);
+      array cot = astype(test::random_f64({3, 5, d}, -1, 1, 33), t);
+      for (bool with_w : {true, false}) {
+        auto run = [&](bool fused) {
+          std::vector<array> primals{x};
+          if (with_w) primals.push_back(w);
+          return vjp([&](const std::vector<array>& a) {
+                       std::optional<array> wt;
+                       if (with_w) wt = a[1];
+                       return std::vector<array>{fused ? fast::rms_norm(a[0], wt, 1e-5f)
+                                                       : fast::composed::rms_norm(a[0], wt, 1e-5f)};
+                     },
+                     primals, {cot})
+              .second;
+        };
+        auto got = run(true), want = run(false);
+        EXPECT_EQ(got[0].primitive().name(), "rms_norm_grad");
+        // bfloat16: the composition rounds its intermediate products, the kernel does not.
+        const double tol = t == float32 ? 1e-5 : 3e-2;
+        for (size_t i = 0; i < got.size(); ++i) {
+          EXPECT_TRUE(allclose(astype(got[i], float32), astype(want[i], float32), tol, tol))
+              << (i ? "dw" : "dx") << " " << t << " D=" << d << " weight " << with_w;
+        }
+      }
+    }
+  }
+}
+
+// RoPE's gradient (the rotation by the opposite angle) against the composition's, float32.
+TEST(Fast, RopeGradientMatchesComposition) {
+  array x = astype(test::random_f64({2, 3, 5, 8}, -1, 1, 21), float32);
+  array cot = astype(test::random_f64({2, 3, 5, 8}, -1, 1, 22), float32);
+  for (bool traditional : {false, true}) {
+    for (int dims : {8, 4}) {
+      auto run = [&](bool fused) {
+        return vjp([&](const std::vector<array>& a) {
+                     return std::vector<array>{fused ? fast::rope(a[0], dims, traditional, 1e4f, 0.5f, 3)
+                                                     : fast::composed::rope(a[0], dims, traditional, 1e4f, 0.5f, 3)};
+                   },
+                   {x}, {cot})
+            .second[0];
+      };
+      array got = run(true);
+      EXPECT_EQ(got.primitive().name(), "rope");
+      EXPECT_TRUE(allclose(got, run(false), 1e-5, 1e-6)) << "traditional " << traditional << " dims " << dims;
+    }
+  }
+}
+
+// The fused backward (P recomputed from the forward's log-sum-exp) against the composition's
+// gradient, float32 on the CPU, for every mask kind and grouped heads.
+TEST(Fast, AttentionGradientMatchesComposition) {
+  struct Case {
+    int64_t tq, tk;
+    int mask;  // 0 none, 1 causal, 2 boolean, 3 additive
+  };
+  for (Case c : {Case{5, 7, 0}, Case{7, 7, 1}, Case{3, 9, 1}, Case{6, 6, 2}, Case{4, 5, 3}, Case{600, 600, 1}}) {
+    const int64_t d = c.tq > 100 ? 16 : 8;
+    array q = astype(test::random_f64({2, 4, c.tq, d}, -1, 1, 11), float32);
+    array k = astype(test::random_f64({2, 2, c.tk, d}, -1, 1, 12), float32);
+    array v = astype(test::random_f64({2, 2, c.tk, d}, -1, 1, 13), float32);
+    array cot = astype(test::random_f64({2, 4, c.tq, d}, -1, 1, 14), float32);
+    std::optional<array> mask;
+    // Boolean: every row keeps key 0, so no row is fully masked.
+    array keep = logical_or(greater(test::random_f64({c.tq, c.tk}, 0, 1, 15), array(0.4)),
+                            equal(arange(c.tk), array(int64_t(0))));
+    if (c.mask == 2) mask = keep;
+    if (c.mask == 3) mask = astype(test::random_f64({1, 4, c.tq, c.tk}, -2, 0, 16), float32);
+    bool causal = c.mask == 1;
+    auto run = [&](bool fused) {
+      return vjp([&](const std::vector<array>& a) {
+                   return std::vector<array>{fused ? fast::scaled_dot_product_attention(a[0], a[1], a[2], 0.3f, mask, causal)
+                                                   : fast::composed::scaled_dot_product_attention(a[0], a[1], a[2], 0.3f,
+                                                                                                  mask, causal)};
+                 },
+                 {q, k, v}, {cot})
+          .second;
+    };
+    auto got = run(true), want = run(false);
+    ASSERT_EQ(got[0].primitive().name(), "scaled_dot_product_attention_grad");  // the fused backward ran
+    const char* names[] = {"dq", "dk", "dv"};
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_TRUE(allclose(got[i], want[i], 1e-4, 1e-5))
+          << names[i] << " tq=" << c.tq << " tk=" << c.tk << " mask=" << c.mask;
+    }
+  }
+  // An additive mask computed from a differentiated input gets its gradient (by the composition).
+  array q = astype(test::random_f64({1, 2, 4, 8}, -1, 1, 17), float32);
+  array m = astype(test::random_f64({4, 4}, -1, 0, 18), float32);
+  auto g = grad(ScalarFn([&](const std::vector<array>& a) {
+                  return sum(multiply(fast::scaled_dot_product_attention(a[0], a[0], a[0], 0.5f, a[1]), a[0]));
+                }),
+                {0, 1});
+  auto gc = grad(ScalarFn([&](const std::vector<array>& a) {
+                   return sum(multiply(fast::composed::scaled_dot_product_attention(a[0], a[0], a[0], 0.5f, a[1]), a[0]));
+                 }),
+                 {0, 1});
+  auto gf = g({q, m}), gw = gc({q, m});
+  EXPECT_TRUE(allclose(gf[0], gw[0], 1e-4, 1e-5));
+  EXPECT_TRUE(allclose(gf[1], gw[1], 1e-4, 1e-5));
+}
+
 TEST(Fast, AdamUpdateMatchesComposition) {
   for (Dtype t : {float32, float64, bfloat16}) {
     auto arr = [&](uint64_t seed, double lo, double hi) {

@@ -280,6 +280,81 @@ TEST(GpuParity, Attention) {
   }
 }
 
+// The fused backward kernels of rms_norm and rope against the CPU's.
+TEST(GpuParity, NormAndRopeGradients) {
+  ALLOY_REQUIRE_GPU();
+  for (Dtype dt : {float32, float16, bfloat16}) {
+    double bound = dt == float32 ? 1e-5 : (dt == float16 ? 2e-3 : 1e-2);
+    for (int64_t d : {7, 64, 768, 1024}) {
+      array x = input({4, 33, d}, dt, 81), w = input({d}, dt, 82, 0.5, 1.5), cot = input({4, 33, d}, dt, 83);
+      for (int which : {0, 1}) {
+        expect_parity("rms_norm grad " + std::string(which ? "dw" : "dx") + " D=" + std::to_string(d),
+                      [which](auto& in, Device dev) {
+                        auto fn = [&](const std::vector<array>& a) {
+                          return std::vector<array>{fast::rms_norm(a[0], a[1], 1e-5f, dev)};
+                        };
+                        return vjp(fn, {in[0], in[1]}, {in[2]}).second[which];
+                      },
+                      {x, w, cot}, bound);
+      }
+    }
+    array q = input({2, 4, 37, 64}, dt, 84), cq = input({2, 4, 37, 64}, dt, 85);
+    expect_parity("rope grad", [](auto& in, Device dev) {
+      auto fn = [&](const std::vector<array>& a) {
+        return std::vector<array>{fast::rope(a[0], 64, false, 1e4f, 1.0f, 5, dev)};
+      };
+      return vjp(fn, {in[0]}, {in[1]}).second[0];
+    }, {q, cq}, bound);
+  }
+}
+
+// The flash backward (bf16/f16 tensor cores) against the CPU's float32 backward from the same
+// inputs, and no CPU fallback on the way.
+TEST(GpuParity, AttentionGradient) {
+  ALLOY_REQUIRE_GPU();
+  auto fallbacks = [] {
+    uint64_t n = 0;
+    for (auto& [name, c] : gpu_fallback_counts()) {
+      if (name.find("attention") != std::string::npos) n += c;
+    }
+    return n;
+  };
+  const uint64_t before = fallbacks();
+  for (Dtype dt : {bfloat16, float16}) {
+    double bound = dt == float16 ? 4e-3 : 2e-2;
+    for (auto [tq, tk] : {std::pair{33, 33}, std::pair{77, 77}, std::pair{128, 256}, std::pair{200, 200},
+                          std::pair{1, 70}}) {
+      for (int d_head : {64, 128}) {
+        array q = input({2, 8, tq, d_head}, dt, 71), k = input({2, 2, tk, d_head}, dt, 72),
+              v = input({2, 2, tk, d_head}, dt, 73), cot = input({2, 8, tq, d_head}, dt, 74);
+        array keep = logical_or(greater(input({tq, tk}, float32, 75), array(-1.0f), Device::cpu),
+                                equal(arange(double(tk), int32, Device::cpu), array(0), Device::cpu), Device::cpu);
+        float scale = 1.0f / std::sqrt(float(d_head));
+        for (int mask_kind : {0, 1, 2}) {
+          for (int which = 0; which < 3; ++which) {
+            std::string what = std::string("sdpa grad d") + "qkv"[which] + " Tq=" + std::to_string(tq) +
+                               " Tk=" + std::to_string(tk) + " D=" + std::to_string(d_head) +
+                               (mask_kind == 1 ? " causal" : mask_kind == 2 ? " bool mask" : "");
+            expect_parity(what,
+                          [scale, mask_kind, which](auto& in, Device d) {
+                            std::optional<array> mask;
+                            if (mask_kind == 2) mask = in[4];
+                            auto fn = [&](const std::vector<array>& a) {
+                              return std::vector<array>{fast::scaled_dot_product_attention(
+                                  a[0], a[1], a[2], scale, mask, mask_kind == 1, d)};
+                            };
+                            std::vector<array> primals{in[0], in[1], in[2]};
+                            return vjp(fn, primals, {in[3]}).second[which];
+                          },
+                          {q, k, v, cot, keep}, bound);
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(fallbacks(), before);
+}
+
 TEST(GpuParity, RandomMatchesCpuBits) {
   ALLOY_REQUIRE_GPU();
   for (Shape shape : {Shape{1}, Shape{7}, Shape{1001}, Shape{33, 17}}) {

@@ -1,6 +1,9 @@
 #include "torch_reference.h"
 
 #include <cmath>
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 
@@ -15,7 +18,8 @@ struct Loaded {
 const Loaded& loaded() {
   static Loaded l = [] {
     Loaded out;
-    std::string path = testing::TempDir() + "alloy_nn_torch_cases.npz";
+    // One file per process: ctest runs test processes side by side.
+    std::string path = testing::TempDir() + "alloy_nn_torch_cases_" + std::to_string(getpid()) + ".npz";
     std::string cmd = std::string(ALLOY_PYTHON) + " " + ALLOY_TORCH_CASES_SCRIPT + " " + path;
     if (std::system(cmd.c_str()) != 0) {
       out.skip_reason = "could not run " + cmd +
@@ -23,6 +27,7 @@ const Loaded& loaded() {
       return out;
     }
     auto m = io::load_npz(path);
+    std::remove(path.c_str());
     std::vector<std::string> names;
     for (const auto& item : m) names.push_back(item.first);
     std::sort(names.begin(), names.end());

@@ -170,6 +170,7 @@ std::vector<array> array::outputs() const {
   std::vector<array> out;
   out.reserve(n);
   size_t k = 0;
+  bool recreated = false;
   for (size_t i = 0; i < n; ++i) {
     if (int(i) == desc_->position) {
       out.push_back(*this);
@@ -182,6 +183,20 @@ std::vector<array> array::outputs() const {
       auto shapes = desc_->primitive->output_shapes(desc_->inputs);
       auto dtypes = desc_->primitive->output_dtypes(desc_->inputs);
       out.emplace_back(shapes[i], dtypes[i], desc_->primitive, desc_->inputs);
+      recreated = true;
+    }
+  }
+  if (recreated) {
+    // Link the placeholders both ways, so that every output finds the same arrays while they
+    // live: a gradient may hold a placeholder (attention's log-sum-exp), and the evaluation of
+    // the node, reached through any of its outputs, must write that one.
+    for (size_t i = 0; i < n; ++i) {
+      auto& d = *out[i].desc_;
+      d.position = int(i);
+      d.siblings.clear();
+      for (size_t j = 0; j < n; ++j) {
+        if (j != i) d.siblings.push_back(out[j].desc_);
+      }
     }
   }
   return out;

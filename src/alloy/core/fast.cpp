@@ -6,6 +6,7 @@
 
 #include "alloy/core/fast_primitives.h"
 #include "alloy/core/ops_util.h"
+#include "alloy/core/transforms.h"
 
 namespace alloy::fast {
 using detail::fail;
@@ -170,11 +171,13 @@ array sdpa_impl(const array& q, const array& k, const array& v, float scale, con
       scores = where(keep, scores, array(-INFINITY), s);
     }
     array p = softmax(scores, -1, s);
-    return std::vector<array>{astype(matmul(p, astype(vv, acc, s), s), t, s)};
+    // The second output, (B, Hq, Tq) float32: what the fused backward recomputes P from.
+    array lse = astype(logsumexp(scores, -1, false, s), float32, s);
+    return std::vector<array>{astype(matmul(p, astype(vv, acc, s), s), t, s), lse};
   };
   if (compose || t == float64) return composed(inputs)[0];
   Shape out_shape{B, Hq, Tq, v.shape(3)};
-  return array::make_arrays({out_shape}, {t},
+  return array::make_arrays({out_shape, Shape{B, Hq, Tq}}, {t, float32},
                             std::make_shared<ScaledDotProductAttention>(s, composed, scale, causal, has_mask),
                             inputs)[0];
 }
@@ -214,3 +217,62 @@ array scaled_dot_product_attention(const array& q, const array& k, const array& 
 }  // namespace composed
 
 }  // namespace alloy::fast
+
+namespace alloy {
+
+std::vector<array> RMSNorm::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                                const std::vector<int>& argnums, const std::vector<array>& outputs) {
+  const array& x = primals[0];
+  if (x.dtype() == float64 || x.shape(-1) > kMaxFusedGradD) return Fused::vjp(primals, cotangents, argnums, outputs);
+  Fallback composed = [forward = fallback_](const std::vector<array>& in) {
+    std::vector<array> xw(in.begin(), in.end() - 1);  // in: x[, weight], g
+    return alloy::vjp(forward, xw, {in.back()}).second;
+  };
+  std::vector<array> in(primals);
+  in.push_back(cotangents[0]);
+  std::vector<Shape> shapes;
+  std::vector<Dtype> dtypes;
+  for (const array& p : primals) {
+    shapes.push_back(p.shape());
+    dtypes.push_back(p.dtype());
+  }
+  auto grads = array::make_arrays(shapes, dtypes, std::make_shared<RMSNormGrad>(stream(), composed, eps_), in);
+  std::vector<array> out;
+  for (int a : argnums) out.push_back(grads[a]);
+  return out;
+}
+
+std::vector<array> RoPE::vjp(const std::vector<array>&, const std::vector<array>& cotangents,
+                             const std::vector<int>&, const std::vector<array>&) {
+  return {fast::rope(cotangents[0], dims_, traditional_, base_, -scale_, offset_, stream())};
+}
+
+// The fused backward unless the mask itself needs a gradient (an additive mask computed from
+// the differentiated inputs), which only the composition gives.
+std::vector<array> ScaledDotProductAttention::vjp(const std::vector<array>& primals,
+                                                  const std::vector<array>& cotangents,
+                                                  const std::vector<int>& argnums,
+                                                  const std::vector<array>& outputs) {
+  for (int a : argnums) {
+    if (a >= 3) return Fused::vjp(primals, cotangents, argnums, outputs);
+  }
+  const size_t n_primals = has_mask_ ? 4 : 3;
+  // The composition's gradient, for the CPU fallback's tests and for higher-order derivatives.
+  Fallback composed = [forward = fallback_, n_primals](const std::vector<array>& in) {
+    std::vector<array> qkv(in.begin(), in.begin() + n_primals);  // in: q, k, v[, mask], out, lse, d_out
+    auto out_only = [&](const std::vector<array>& x) { return std::vector<array>{forward(x)[0]}; };
+    auto grads = alloy::vjp(out_only, qkv, {in.back()}).second;
+    return std::vector<array>{grads[0], grads[1], grads[2]};
+  };
+  std::vector<array> in(primals.begin(), primals.begin() + n_primals);
+  in.insert(in.end(), {outputs[0], outputs[1], cotangents[0]});
+  auto grads = array::make_arrays(
+      {primals[0].shape(), primals[1].shape(), primals[2].shape()},
+      {primals[0].dtype(), primals[1].dtype(), primals[2].dtype()},
+      std::make_shared<ScaledDotProductAttentionGrad>(stream(), composed, scale_, causal_, has_mask_), in);
+  std::vector<array> out;
+  for (int a : argnums) out.push_back(grads[a]);
+  return out;
+}
+
+}  // namespace alloy

@@ -12,6 +12,30 @@ class RMSNorm : public Fused {
   RMSNorm(Stream s, Fallback f, float eps) : Fused(s, std::move(f)), eps_(eps) {}
   ALLOY_EVAL_MULTI
   ALLOY_NAME("rms_norm")
+  // RMSNormGrad for rows of up to kMaxFusedGradD (float32 and 16-bit), else the composition's.
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
+  static constexpr int64_t kMaxFusedGradD = 1024;
+
+ private:
+  float eps_;
+};
+
+// The backward of RMSNorm. Inputs (x[, weight], g); outputs (dx[, dweight]). Per row, in
+// float32, with inv = 1 / sqrt(mean(x^2) + eps) and gw = g * weight:
+// dx = inv gw - x inv^3 mean(gw x); dweight = sum over rows of g * (x inv rounded to x's dtype).
+class RMSNormGrad : public Fused {
+ public:
+  RMSNormGrad(Stream s, Fallback f, float eps) : Fused(s, std::move(f)), eps_(eps) {}
+  ALLOY_EVAL_MULTI
+  ALLOY_NAME("rms_norm_grad")
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override {
+    if (inputs.size() == 2) return {inputs[0].shape()};
+    return {inputs[0].shape(), inputs[1].shape()};
+  }
+  std::vector<Dtype> output_dtypes(const std::vector<array>& inputs) override {
+    return std::vector<Dtype>(inputs.size() - 1, inputs[0].dtype());
+  }
 
  private:
   float eps_;
@@ -36,6 +60,9 @@ class RoPE : public Fused {
         offset_(offset) {}
   ALLOY_EVAL_MULTI
   ALLOY_NAME("rope")
+  // A rotation's transpose is the rotation by the opposite angle: rope of the cotangent with -scale.
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
 
  private:
   int dims_;
@@ -44,13 +71,48 @@ class RoPE : public Fused {
   int offset_;
 };
 
-// Inputs (q, k, v[, mask]); mask already broadcast to (B, Hq, Tq, Tk).
+// Inputs (q, k, v[, mask]); mask already broadcast to (B, Hq, Tq, Tk). Outputs (out, lse): lse
+// (B, Hq, Tq) float32 is the log-sum-exp of each row's scaled, masked scores (-inf for a row that
+// sees no key), kept for the backward. Its vjp is ScaledDotProductAttentionGrad unless the mask
+// needs a gradient.
 class ScaledDotProductAttention : public Fused {
  public:
   ScaledDotProductAttention(Stream s, Fallback f, float scale, bool causal, bool has_mask)
       : Fused(s, std::move(f)), scale_(scale), causal_(causal), has_mask_(has_mask) {}
   ALLOY_EVAL_MULTI
   ALLOY_NAME("scaled_dot_product_attention")
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override {
+    const Shape& q = inputs[0].shape();
+    return {Shape{q[0], q[1], q[2], inputs[2].shape(3)}, Shape{q[0], q[1], q[2]}};
+  }
+  std::vector<Dtype> output_dtypes(const std::vector<array>& inputs) override {
+    return {inputs[0].dtype(), float32};
+  }
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
+
+ private:
+  float scale_;
+  bool causal_, has_mask_;
+};
+
+// The backward of ScaledDotProductAttention. Inputs (q, k, v[, mask], out, lse, d_out); outputs
+// (dq, dk, dv) shaped and typed as q, k, v. P is recomputed from lse, so nothing of size
+// (Tq, Tk) is kept between the passes: with delta = rowsum(d_out * out),
+// dV = P^T dO, dS = P * (dO V^T - delta), dQ = scale dS K, dK = scale dS^T Q. Rows that see no
+// key get zero gradients.
+class ScaledDotProductAttentionGrad : public Fused {
+ public:
+  ScaledDotProductAttentionGrad(Stream s, Fallback f, float scale, bool causal, bool has_mask)
+      : Fused(s, std::move(f)), scale_(scale), causal_(causal), has_mask_(has_mask) {}
+  ALLOY_EVAL_MULTI
+  ALLOY_NAME("scaled_dot_product_attention_grad")
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override {
+    return {inputs[0].shape(), inputs[1].shape(), inputs[2].shape()};
+  }
+  std::vector<Dtype> output_dtypes(const std::vector<array>& inputs) override {
+    return {inputs[0].dtype(), inputs[1].dtype(), inputs[2].dtype()};
+  }
 
  private:
   float scale_;

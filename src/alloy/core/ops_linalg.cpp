@@ -37,6 +37,14 @@ array matmul(const array& a_in, const array& b_in, SD sd) {
     fail("matmul", "inner dimensions differ: shapes ", shape_to_string(a_in.shape()), " and ",
          shape_to_string(b_in.shape()));
   }
+  if (a.ndim() > 2 && b.ndim() == 2) {
+    // (..., M, K) @ (K, N) is one GEMM over the stacked rows: its weight gradient is then one
+    // GEMM over all of them too, not a product per batch summed afterwards.
+    Shape out_shape = a.shape();
+    out_shape.back() = b.shape(-1);
+    array out = reshape(matmul(reshape(a, {-1, a.shape(-1)}, s), b, s), out_shape, s);
+    return b_vec ? squeeze(out, Axes{-1}, s) : out;
+  }
   try {
     std::tie(a, b) = broadcast_batch(a, b, s);
   } catch (const std::invalid_argument&) {
@@ -63,6 +71,12 @@ array addmm(const array& c, const array& a_in, const array& b_in, float alpha, f
   if (a.shape(-1) != b.shape(-2)) {
     fail("addmm", "inner dimensions differ: shapes ", shape_to_string(a_in.shape()), " and ",
          shape_to_string(b_in.shape()));
+  }
+  if (a.ndim() > 2 && b.ndim() == 2 && c.ndim() <= 1) {
+    // As matmul: one GEMM over the stacked rows (a bias of shape (N,) or () broadcasts the same).
+    Shape out_shape = a.shape();
+    out_shape.back() = b.shape(-1);
+    return reshape(addmm(c, reshape(a, {-1, a.shape(-1)}, s), b, alpha, beta, s), out_shape, s);
   }
   std::tie(a, b) = broadcast_batch(a, b, s);
   Shape out_shape = a.shape();

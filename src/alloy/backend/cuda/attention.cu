@@ -22,86 +22,12 @@
 #include <cstdint>
 #include <optional>
 
-#include "alloy/backend/cuda/kernel_utils.cuh"
+#include "alloy/backend/cuda/attention_common.cuh"
 #include "alloy/core/fast_primitives.h"
 
 namespace alloy {
 namespace cuda {
 namespace {
-
-enum class MaskKind { none, boolean, additive };
-
-// Everything the kernels need about one call. Pointers are row-contiguous (B, H, T, D) except
-// the mask, read as mask[b*ms[0] + h*ms[1] + qi*ms[2] + kj*ms[3]].
-struct AttnArgs {
-  const void* q;
-  const void* k;
-  const void* v;
-  void* out;
-  const void* mask;
-  int64_t ms[4];
-  int B, Hq, Hkv, Tq, Tk, D, Dv, groups;
-  float scale;
-  bool causal;
-  bool nan_empty;  // value of a row that sees no key: NaN, else 0
-};
-
-constexpr float kNegInf = -INFINITY;
-
-template <typename T>
-__device__ __forceinline__ float fast_exp(float x) {
-  if constexpr (std::is_same_v<T, float>) return expf(x);  // float32 inputs: full precision
-  else return __expf(x);
-}
-
-// The score of (row qi of head h, key kj) after the mask: s (already scaled) plus the additive
-// mask, or -inf where the boolean mask is false.
-template <typename T, MaskKind MK>
-__device__ __forceinline__ float apply_mask(const AttnArgs& a, int b, int h, int qi, int kj, float s) {
-  if constexpr (MK == MaskKind::none) {
-    return s;
-  } else {
-    int64_t off = int64_t(b) * a.ms[0] + int64_t(h) * a.ms[1] + int64_t(qi) * a.ms[2] + int64_t(kj) * a.ms[3];
-    if constexpr (MK == MaskKind::boolean) {
-      return static_cast<const bool*>(a.mask)[off] ? s : kNegInf;
-    } else {
-      return s + convert<float>(static_cast<const T*>(a.mask)[off]);
-    }
-  }
-}
-
-__device__ __forceinline__ float warp_max(float v) {
-#pragma unroll
-  for (int k = 16; k > 0; k >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, k));
-  return v;
-}
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-  for (int k = 16; k > 0; k >>= 1) v += __shfl_xor_sync(0xffffffffu, v, k);
-  return v;
-}
-
-// Two adjacent elements of T as float2, and back.
-template <typename T>
-struct Pair;
-template <>
-struct Pair<__half> {
-  using type = __half2;
-  __device__ __forceinline__ static float2 to_float2(type v) { return __half22float2(v); }
-  __device__ __forceinline__ static type from_float2(float x, float y) { return __floats2half2_rn(x, y); }
-};
-template <>
-struct Pair<__nv_bfloat16> {
-  using type = __nv_bfloat162;
-  __device__ __forceinline__ static float2 to_float2(type v) { return __bfloat1622float2(v); }
-  __device__ __forceinline__ static type from_float2(float x, float y) { return __floats2bfloat162_rn(x, y); }
-};
-template <>
-struct Pair<float> {
-  using type = float2;
-  __device__ __forceinline__ static float2 to_float2(type v) { return v; }
-  __device__ __forceinline__ static type from_float2(float x, float y) { return make_float2(x, y); }
-};
 
 // ------------------------------------------------------------------------------------------
 // Flash attention (prefill), tensor cores.
@@ -116,67 +42,6 @@ constexpr int flash_smem_bytes() {
   // Two stages of K and V tiles of 16-bit elements, rows padded by 16 bytes; the Q tile is staged
   // in the second stage before the loop.
   return 4 * kFlashBN * (D + 8) * 2;
-}
-
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16 bytes global -> shared, zero-filled when !valid (src is then not read).
-__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_addr(dst)), "l"(src),
-               "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-
-template <typename T>
-__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  } else {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-        "{%0,%1,%2,%3};\n"
-        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
-}
-
-template <typename T>
-__device__ __forceinline__ uint32_t pack2(float x, float y) {
-  typename Pair<T>::type p = Pair<T>::from_float2(x, y);
-  return *reinterpret_cast<uint32_t*>(&p);
-}
-
-// rows [r0, r0 + ROWS) of a (nrows, D) row-major matrix into tile[ROWS][D + 8]; rows past nrows
-// are zero.
-template <typename T, int D, int ROWS>
-__device__ __forceinline__ void load_tile_async(T* tile, const T* src, int r0, int nrows) {
-  constexpr int chunks = D / 8;  // 16-byte chunks per row
-  static_assert(ROWS * chunks % kFlashThreads == 0, "tile split");
-#pragma unroll
-  for (int j = 0; j < ROWS * chunks / kFlashThreads; ++j) {
-    const int c = threadIdx.x + j * kFlashThreads;
-    int row = c / chunks, col = (c % chunks) * 8;
-    int g = r0 + row;
-    bool valid = g < nrows;
-    const T* p = valid ? src + int64_t(g) * D + col : src;
-    cp_async16(tile + row * (D + 8) + col, p, valid);
-  }
-}
-
-__device__ __forceinline__ float fast_exp2(float x) {
-  float y;
-  asm("ex2.approx.f32 %0, %1;" : "=f"(y) : "f"(x));
-  return y;
 }
 
 // grid (ceil(Tq / 128), Hq, B), 256 threads, flash_smem_bytes<D>() dynamic shared memory.
@@ -216,10 +81,10 @@ __global__ void __launch_bounds__(kFlashThreads, 1) flash_kernel(AttnArgs a) {
   const int wq0 = m0 + warp * 16;  // the warp's first query
   const float scale = a.scale, scale_l2 = a.scale * kLog2e;
 
-  load_tile_async<T, D, kFlashBM>(Qs, Q, m0, Tq);
+  load_tile_async<T, D, kFlashBM, kFlashThreads>(Qs, Q, m0, Tq);
   if (ntiles > 0) {
-    load_tile_async<T, D, kFlashBN>(buf, K, 0, Tk);
-    load_tile_async<T, D, kFlashBN>(buf + kFlashBN * SD, V, 0, Tk);
+    load_tile_async<T, D, kFlashBN, kFlashThreads>(buf, K, 0, Tk);
+    load_tile_async<T, D, kFlashBN, kFlashThreads>(buf + kFlashBN * SD, V, 0, Tk);
   }
   cp_async_commit();
   cp_async_wait<0>();
@@ -236,8 +101,8 @@ __global__ void __launch_bounds__(kFlashThreads, 1) flash_kernel(AttnArgs a) {
   }
   __syncthreads();  // every warp has its Q fragments: stage 1 is free
   if (ntiles > 1) {
-    load_tile_async<T, D, kFlashBN>(buf + 2 * kFlashBN * SD, K, kFlashBN, Tk);
-    load_tile_async<T, D, kFlashBN>(buf + 3 * kFlashBN * SD, V, kFlashBN, Tk);
+    load_tile_async<T, D, kFlashBN, kFlashThreads>(buf + 2 * kFlashBN * SD, K, kFlashBN, Tk);
+    load_tile_async<T, D, kFlashBN, kFlashThreads>(buf + 3 * kFlashBN * SD, V, kFlashBN, Tk);
   }
   cp_async_commit();
 
@@ -352,8 +217,8 @@ __global__ void __launch_bounds__(kFlashThreads, 1) flash_kernel(AttnArgs a) {
 
     __syncthreads();  // every warp is done with this stage
     if (it + 2 < ntiles) {
-      load_tile_async<T, D, kFlashBN>(buf + (2 * stg) * kFlashBN * SD, K, n0 + 2 * kFlashBN, Tk);
-      load_tile_async<T, D, kFlashBN>(buf + (2 * stg + 1) * kFlashBN * SD, V, n0 + 2 * kFlashBN, Tk);
+      load_tile_async<T, D, kFlashBN, kFlashThreads>(buf + (2 * stg) * kFlashBN * SD, K, n0 + 2 * kFlashBN, Tk);
+      load_tile_async<T, D, kFlashBN, kFlashThreads>(buf + (2 * stg + 1) * kFlashBN * SD, V, n0 + 2 * kFlashBN, Tk);
     }
     cp_async_commit();
   }
@@ -369,6 +234,10 @@ __global__ void __launch_bounds__(kFlashThreads, 1) flash_kernel(AttnArgs a) {
     const bool empty = !(l > 0.0f);
     const float inv = empty ? 0.0f : 1.0f / l;
     const float fill = a.nan_empty ? NAN : 0.0f;
+    if (t4 == 0) {
+      constexpr float kLn2 = 0.6931471805599453f;
+      a.lse[(int64_t(b) * a.Hq + h) * Tq + qi] = empty ? kNegInf : (m_r[r] + log2f(l)) * kLn2;
+    }
     T* orow = O + int64_t(qi) * D;
 #pragma unroll
     for (int i = 0; i < D / 8; ++i) {
@@ -611,7 +480,8 @@ constexpr int kCombThreads = 128;
 
 template <typename T, int D>
 __global__ void __launch_bounds__(kCombThreads) decode_combine(const float* po, const float* pm, const float* pl,
-                                                               T* out, int64_t rows, int splits, bool nan_empty) {
+                                                               T* out, float* lse, int64_t rows, int splits,
+                                                               bool nan_empty) {
   constexpr int LPG = D / 4;                       // lanes per group (float4 each)
   constexpr int NSUB = kCombThreads / LPG;         // groups in the CTA
   __shared__ __align__(16) float red[NSUB][D];
@@ -624,6 +494,7 @@ __global__ void __launch_bounds__(kCombThreads) decode_combine(const float* po, 
   if (mstar == kNegInf) {
     const float fill = nan_empty ? NAN : 0.0f;
     for (int d = tid; d < D; d += kCombThreads) orow[d] = convert<T>(fill);
+    if (tid == 0) lse[row] = kNegInf;
     return;
   }
   float L = 0.0f;
@@ -632,6 +503,7 @@ __global__ void __launch_bounds__(kCombThreads) decode_combine(const float* po, 
     L += fast_exp<T>(pm[i] - mstar) * pl[i];
   }
   L = warp_sum(L);
+  if (tid == 0) lse[row] = mstar + logf(L);
   const float inv = 1.0f / L;
 
   const int col = (tid % LPG) * 4, sub = tid / LPG;
@@ -749,6 +621,7 @@ __global__ void __launch_bounds__(kRowWarps * 32) rowwise_kernel(AttnArgs a) {
   const bool empty = !(l > 0.0f);
   const float inv = empty ? 0.0f : 1.0f / l;
   const float fill = a.nan_empty ? NAN : 0.0f;
+  if (lane == 0) a.lse[row] = empty ? kNegInf : m + logf(l);
 #pragma unroll
   for (int j = 0; j < NPL; ++j) {
     int d = lane + 32 * j;
@@ -758,8 +631,6 @@ __global__ void __launch_bounds__(kRowWarps * 32) rowwise_kernel(AttnArgs a) {
 
 // ------------------------------------------------------------------------------------------
 // Launchers.
-
-inline bool aligned_to(const void* p, size_t n) { return (reinterpret_cast<uintptr_t>(p) % n) == 0; }
 
 template <typename T, int D, MaskKind MK>
 void launch_flash(const AttnArgs& a, cudaStream_t st) {
@@ -793,7 +664,7 @@ void launch_decode_rows(const AttnArgs& a, const Stream& s, cudaStream_t st) {
   dim3 grid(unsigned(splits), unsigned(a.Hkv * row_chunks), unsigned(a.B));
   decode_kernel<T, D, RB, MK><<<grid, kDecThreads, 0, st>>>(a, chunk, row_chunks, po, pm, pl);
   ALLOY_CUDA_LAUNCH_CHECK("scaled_dot_product_attention (decode)");
-  decode_combine<T, D><<<unsigned(rows), kCombThreads, 0, st>>>(po, pm, pl, static_cast<T*>(a.out), rows, splits,
+  decode_combine<T, D><<<unsigned(rows), kCombThreads, 0, st>>>(po, pm, pl, static_cast<T*>(a.out), a.lse, rows, splits,
                                                                  a.nan_empty);
   ALLOY_CUDA_LAUNCH_CHECK("scaled_dot_product_attention (decode combine)");
 }
@@ -857,9 +728,11 @@ void ScaledDotProductAttention::eval_gpu(const std::vector<array>& inputs, std::
   array k = cuda::as_row_contiguous(inputs[1], stream());
   array v = cuda::as_row_contiguous(inputs[2], stream());
   cuda::allocate(out);
-  if (out.size() == 0) return;
+  cuda::allocate(outputs[1]);
+  if (out.size() == 0) return;  // no query rows (D, Dv > 0): lse is empty too
 
   cuda::AttnArgs a{};
+  a.lse = cuda::out_ptr<float>(outputs[1]);
   a.B = int(B);
   a.Hq = int(Hq);
   a.Hkv = int(Hkv);

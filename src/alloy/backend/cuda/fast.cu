@@ -96,6 +96,94 @@ __global__ void rms_norm_kernel(const T* x, const T* w, T* out, int64_t rows, in
   }
 }
 
+// RMSNorm's backward, a warp per row (D <= 32 NPL), 8 warps per block. x, g, dx (rows, D); w (D)
+// or null; partial (gridDim.x, D) float32: each block's sum over its rows of g * (x inv rounded
+// to T), which rms_norm_grad_columns adds up into dw. The lanes of a warp hold the columns
+// lane + 32 j (j < NPL) of each row, and their share of dw across rows.
+constexpr int kGradWarps = 8;
+
+template <typename T, int NPL, bool HasW>
+__global__ void __launch_bounds__(kGradWarps * 32) rms_norm_grad_kernel(const T* x, const T* w, const T* g, T* dx,
+                                                                        float* partial, int64_t rows, int D, float eps) {
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  float wv[NPL], dwp[NPL];
+#pragma unroll
+  for (int j = 0; j < NPL; ++j) {
+    const int d = lane + 32 * j;
+    wv[j] = HasW && d < D ? convert<float>(w[d]) : 1.0f;
+    dwp[j] = 0.0f;
+  }
+  for (int64_t r = int64_t(blockIdx.x) * kGradWarps + warp; r < rows; r += int64_t(gridDim.x) * kGradWarps) {
+    const T* xr = x + r * D;
+    const T* gr = g + r * D;
+    float xv[NPL], gv[NPL];
+    float ss = 0.0f, dot = 0.0f;
+#pragma unroll
+    for (int j = 0; j < NPL; ++j) {
+      const int d = lane + 32 * j;
+      xv[j] = d < D ? convert<float>(xr[d]) : 0.0f;
+      gv[j] = d < D ? convert<float>(gr[d]) : 0.0f;
+      ss += xv[j] * xv[j];
+      dot += gv[j] * wv[j] * xv[j];
+    }
+#pragma unroll
+    for (int k = 16; k > 0; k >>= 1) {
+      ss += __shfl_xor_sync(0xffffffffu, ss, k);
+      dot += __shfl_xor_sync(0xffffffffu, dot, k);
+    }
+    const float inv = 1.0f / sqrtf(ss / float(D) + eps);
+    const float c = inv * inv * inv * dot / float(D);
+    T* dxr = dx + r * D;
+#pragma unroll
+    for (int j = 0; j < NPL; ++j) {
+      const int d = lane + 32 * j;
+      if (d < D) {
+        dxr[d] = convert<T>(inv * gv[j] * wv[j] - xv[j] * c);
+        if constexpr (HasW) dwp[j] += gv[j] * round_to<T, float>(xv[j] * inv);
+      }
+    }
+  }
+  if constexpr (HasW) {
+    __shared__ float red[kGradWarps][32 * NPL];
+#pragma unroll
+    for (int j = 0; j < NPL; ++j) red[warp][lane + 32 * j] = dwp[j];
+    __syncthreads();
+    for (int d = threadIdx.x; d < D; d += kGradWarps * 32) {
+      float acc = 0.0f;
+#pragma unroll
+      for (int k = 0; k < kGradWarps; ++k) acc += red[k][d];
+      partial[int64_t(blockIdx.x) * D + d] = acc;
+    }
+  }
+}
+
+// dw[d] = sum over the P partial rows, a thread per column.
+template <typename T>
+__global__ void rms_norm_grad_columns(const float* partial, T* dw, int P, int D) {
+  const int d = blockIdx.x * blockDim.x + threadIdx.x;
+  if (d >= D) return;
+  float acc = 0.0f;
+  for (int p = 0; p < P; ++p) acc += partial[int64_t(p) * D + d];
+  dw[d] = convert<T>(acc);
+}
+
+template <typename T, int NPL>
+void launch_rms_norm_grad(const T* x, const T* w, const T* g, T* dx, T* dw, int64_t rows, int D, float eps,
+                          const Stream& s, cudaStream_t st) {
+  const int64_t cap = int64_t(device_properties().multiProcessorCount) * 4;
+  const int blocks = int(std::min<int64_t>((rows + kGradWarps - 1) / kGradWarps, cap));
+  if (!w) {
+    rms_norm_grad_kernel<T, NPL, false><<<blocks, kGradWarps * 32, 0, st>>>(x, w, g, dx, nullptr, rows, D, eps);
+    ALLOY_CUDA_LAUNCH_CHECK("rms_norm_grad");
+    return;
+  }
+  float* partial = static_cast<float*>(scratch(s, size_t(blocks) * D * sizeof(float)));
+  rms_norm_grad_kernel<T, NPL, true><<<blocks, kGradWarps * 32, 0, st>>>(x, w, g, dx, partial, rows, D, eps);
+  ALLOY_CUDA_LAUNCH_CHECK("rms_norm_grad");
+  rms_norm_grad_columns<T><<<unsigned((D + 255) / 256), 256, 0, st>>>(partial, dw, blocks, D);
+  ALLOY_CUDA_LAUNCH_CHECK("rms_norm_grad (columns)");
+}
+
 // x, out (rows, D); w, b (D) or null. Two-pass statistics: mean, then mean squared deviation.
 template <typename T, typename A, bool Warp>
 __global__ void layer_norm_kernel(const T* x, const T* w, const T* b, T* out, int64_t rows, int64_t D, float eps) {
@@ -351,6 +439,47 @@ void RMSNorm::eval_gpu(const std::vector<array>& inputs, std::vector<array>& out
       cuda::rms_norm_kernel<T, A, decltype(warp)::value><<<blocks, 256, 0, st>>>(xp, wp, op, rows, D, eps_);
       ALLOY_CUDA_LAUNCH_CHECK("rms_norm");
     });
+  });
+}
+
+void RMSNormGrad::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const bool has_w = inputs.size() == 3;
+  const Dtype t = inputs[0].dtype();
+  bool supported = t == float32 || t == float16 || t == bfloat16;
+  for (auto& a : inputs) supported = supported && a.dtype() == t;
+  const int64_t D = inputs[0].shape(-1);
+  supported = supported && D > 0 && D <= RMSNorm::kMaxFusedGradD;
+  if (!supported) return cuda::fallback_to_cpu(*this, inputs, outputs);
+  const Stream& s = stream();
+  array x = cuda::as_row_contiguous(inputs[0], s);
+  std::optional<array> w;
+  if (has_w) w = cuda::as_row_contiguous(inputs[1], s);
+  array g = cuda::as_row_contiguous(inputs.back(), s);
+  for (auto& o : outputs) cuda::allocate(o);
+  const int64_t rows = int64_t(x.size()) / D;
+  cudaStream_t st = cuda::stream_of(s);
+  if (rows == 0) {
+    if (has_w) cuda::check(cudaMemsetAsync(cuda::device_out_ptr(outputs[1]), 0, outputs[1].nbytes(), st), "memset");
+    return;
+  }
+  cuda::dispatch_float(t, "rms_norm", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if constexpr (!std::is_same_v<T, double>) {
+      const T* xp = cuda::in_ptr<T>(x, s);
+      const T* wp = w ? cuda::in_ptr<T>(*w, s) : nullptr;
+      const T* gp = cuda::in_ptr<T>(g, s);
+      T* dxp = cuda::out_ptr<T>(outputs[0]);
+      T* dwp = has_w ? cuda::out_ptr<T>(outputs[1]) : nullptr;
+      auto launch = [&](auto npl) {
+        cuda::launch_rms_norm_grad<T, decltype(npl)::value>(xp, wp, gp, dxp, dwp, rows, int(D), eps_, s, st);
+      };
+      if (D <= 32) return launch(std::integral_constant<int, 1>{});
+      if (D <= 64) return launch(std::integral_constant<int, 2>{});
+      if (D <= 128) return launch(std::integral_constant<int, 4>{});
+      if (D <= 256) return launch(std::integral_constant<int, 8>{});
+      if (D <= 512) return launch(std::integral_constant<int, 16>{});
+      return launch(std::integral_constant<int, 32>{});
+    }
   });
 }
 

@@ -10,9 +10,11 @@ namespace alloy {
     throw std::runtime_error("[" #P "] alloy was built without CUDA");     \
   }
 ALLOY_NO_GPU_FUSED(RMSNorm)
+ALLOY_NO_GPU_FUSED(RMSNormGrad)
 ALLOY_NO_GPU_FUSED(AdamUpdate)
 ALLOY_NO_GPU_FUSED(LayerNorm)
 ALLOY_NO_GPU_FUSED(RoPE)
 ALLOY_NO_GPU_FUSED(ScaledDotProductAttention)
+ALLOY_NO_GPU_FUSED(ScaledDotProductAttentionGrad)
 
 }  // namespace alloy
