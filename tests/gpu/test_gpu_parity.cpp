@@ -105,6 +105,23 @@ TEST(GpuParity, CopiesAndConversions) {
   expect_parity("arange int", [](auto&, Device d) { return arange(0.0, 777.0, 3.0, int64, d); }, {}, 0.0);
 }
 
+// Copies whose rows stay contiguous (the head transposes of attention) move 16-byte vectors;
+// odd offsets and widths take the element path.
+TEST(GpuParity, RowContiguousCopies) {
+  ALLOY_REQUIRE_GPU();
+  for (Dtype dt : {bfloat16, float32, int8}) {
+    array x = input({2, 5, 3, 16}, dt, 91);
+    expect_parity("head transpose", [](auto& in, Device d) { return contiguous(swapaxes(in[0], 1, 2, d), d); },
+                  {x}, 0.0);
+    expect_parity("offset rows", [](auto& in, Device d) {
+      return contiguous(slice(swapaxes(in[0], 1, 2, d), {0, 0, 1, 1}, {2, 3, 5, 16}, d), d);
+    }, {x}, 0.0);
+    expect_parity("broadcast rows", [](auto& in, Device d) {
+      return contiguous(broadcast_to(slice(in[0], {0, 0, 0, 0}, {1, 1, 3, 16}, d), {4, 2, 3, 16}, d), d);
+    }, {x}, 0.0);
+  }
+}
+
 TEST(GpuParity, ReductionsAndSoftmax) {
   ALLOY_REQUIRE_GPU();
   for (Dtype dt : kFloats) {

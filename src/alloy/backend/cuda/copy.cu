@@ -18,6 +18,15 @@ __global__ void convert_strided(const Src* in, Dst* out, int64_t n, Layout<2> la
   }
 }
 
+// The strided copy in 16-byte vectors (same dtype, rows contiguous on both sides).
+__global__ void copy_strided_vectors(const uint4* in, uint4* out, int64_t n, Layout<2> layout) {
+  ALLOY_GRID_STRIDE(i, n) {
+    int64_t off[2];
+    element_offsets<2>(i, layout, off);
+    out[off[1]] = in[off[0]];
+  }
+}
+
 template <typename Src, typename Dst>
 __global__ void convert_contiguous(const Src* in, Dst* out, int64_t n) {
   int64_t stride = int64_t(gridDim.x) * blockDim.x * 4;
@@ -93,6 +102,27 @@ void copy_into(const array& in, void* dst, Dtype dst_dtype, const Strides& dst_s
   bool transposed = (nd == 2 || nd == 3) && layout.strides[0][nd - 2] == 1 && layout.strides[1][nd - 1] == 1 &&
                     layout.strides[0][nd - 1] != 1 && (nd == 2 || layout.shape[0] <= 65535) &&
                     layout.shape[nd - 2] <= int64_t(65535) * kTile;
+  // Same dtype with rows contiguous on both sides in 16-byte pieces (the (B, T, H, D) <->
+  // (B, H, T, D) head transposes of attention): 16 bytes per thread, not one element.
+  const int64_t item = int64_t(in.itemsize()), vec = 16 / std::max<int64_t>(item, 1);
+  if (in.dtype() == dst_dtype && !dense && nd >= 2 && 16 % item == 0 && layout.strides[0][nd - 1] == 1 &&
+      layout.strides[1][nd - 1] == 1 && layout.shape[nd - 1] % vec == 0 &&
+      reinterpret_cast<uintptr_t>(src) % 16 == 0 && reinterpret_cast<uintptr_t>(dst) % 16 == 0) {
+    bool whole = true;
+    for (int d = 0; d + 1 < nd; ++d) whole = whole && layout.strides[0][d] % vec == 0 && layout.strides[1][d] % vec == 0;
+    if (whole) {
+      Layout<2> v = layout;
+      v.shape[nd - 1] /= vec;
+      for (int d = 0; d + 1 < nd; ++d) {
+        v.strides[0][d] /= vec;
+        v.strides[1][d] /= vec;
+      }
+      copy_strided_vectors<<<grid_blocks(n / vec, 256), 256, 0, stream>>>(static_cast<const uint4*>(src),
+                                                                           static_cast<uint4*>(dst), n / vec, v);
+      ALLOY_CUDA_LAUNCH_CHECK("copy");
+      return;
+    }
+  }
   dispatch(in.dtype(), [&](auto st) {
     using S = typename decltype(st)::type;
     dispatch(dst_dtype, [&](auto dt) {

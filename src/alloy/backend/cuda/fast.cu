@@ -389,26 +389,30 @@ __global__ void rope_table(float* cs, float* sn, int64_t T, int64_t half, int of
   }
 }
 
-// x, out (rows, T, D) flattened; element k < dims of a row is one half of the pair (i1, i2):
-// (2i, 2i + 1) traditional, (i, i + half) otherwise; elements past dims are copied.
-template <typename T, typename A>
-__global__ void rope_kernel(const T* x, T* out, const float* cs, const float* sn, int64_t n, int64_t Tn, int64_t D,
-                            int64_t dims, bool trad) {
-  int64_t half = dims / 2;
-  ALLOY_GRID_STRIDE(e, n) {
-    int64_t row = e / D, k = e % D;
-    if (k >= dims) {
-      out[e] = x[e];
-      continue;
-    }
-    int64_t i = trad ? k / 2 : (k < half ? k : k - half);
-    bool first = trad ? (k % 2 == 0) : (k < half);
-    int64_t i1 = trad ? 2 * i : i, i2 = trad ? 2 * i + 1 : i + half;
+// x, out (rows, T, D) flattened. A thread per rotation pair (i1, i2) of a row: (2i, 2i + 1)
+// traditional, (i, i + half) otherwise, so each element is read and written once; a thread per
+// element copies the elements past dims. Index math in I (32-bit when the array allows: 64-bit
+// division costs more than the rest of the kernel).
+template <typename T, typename A, typename I>
+__global__ void rope_kernel(const T* x, T* out, const float* cs, const float* sn, I rows, I Tn, I D, I dims,
+                            bool trad) {
+  const I half = dims / 2, pairs = rows * half;
+  for (I e = I(blockIdx.x) * I(blockDim.x) + I(threadIdx.x); e < pairs; e += I(gridDim.x) * I(blockDim.x)) {
+    const I row = e / half, i = e - row * half;
+    const I i1 = trad ? 2 * i : i, i2 = trad ? 2 * i + 1 : i + half;
     const T* xr = x + row * D;
-    A x1 = convert<A>(xr[i1]), x2 = convert<A>(xr[i2]);
-    int64_t tab = (row % Tn) * half + i;
-    A c = A(cs[tab]), s = A(sn[tab]);
-    out[e] = first ? convert<T>(A(x1 * c - x2 * s)) : convert<T>(A(x1 * s + x2 * c));
+    T* orow = out + row * D;
+    const A x1 = convert<A>(xr[i1]), x2 = convert<A>(xr[i2]);
+    const I tab = (row % Tn) * half + i;
+    const A c = A(cs[tab]), sn_ = A(sn[tab]);
+    orow[i1] = convert<T>(A(x1 * c - x2 * sn_));
+    orow[i2] = convert<T>(A(x1 * sn_ + x2 * c));
+  }
+  if (dims == D) return;
+  const I rest = D - dims, n_rest = rows * rest;
+  for (I e = I(blockIdx.x) * I(blockDim.x) + I(threadIdx.x); e < n_rest; e += I(gridDim.x) * I(blockDim.x)) {
+    const I row = e / rest, k = dims + (e - row * rest);
+    out[row * D + k] = x[row * D + k];
   }
 }
 
@@ -534,8 +538,15 @@ void RoPE::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
     using A = std::conditional_t<std::is_same_v<Ty, double>, double, float>;
     const Ty* xp = cuda::in_ptr<Ty>(x, stream());
     Ty* op = cuda::out_ptr<Ty>(out);
-    cuda::rope_kernel<Ty, A><<<cuda::grid_blocks(n, threads), threads, 0, st>>>(xp, op, tab, tab + T * half, n, T, D,
-                                                                                int64_t(dims_), traditional_);
+    const int64_t rows = n / D;
+    const unsigned blocks = cuda::grid_blocks(rows * half, threads);
+    if (n <= 0x7fffffff) {
+      cuda::rope_kernel<Ty, A, int32_t><<<blocks, threads, 0, st>>>(xp, op, tab, tab + T * half, int32_t(rows),
+                                                                     int32_t(T), int32_t(D), dims_, traditional_);
+    } else {
+      cuda::rope_kernel<Ty, A, int64_t><<<blocks, threads, 0, st>>>(xp, op, tab, tab + T * half, rows, T, D,
+                                                                     int64_t(dims_), traditional_);
+    }
     ALLOY_CUDA_LAUNCH_CHECK("rope");
   });
 }

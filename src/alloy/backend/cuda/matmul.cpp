@@ -79,7 +79,7 @@ std::optional<Types> types_of(Dtype d) {
 constexpr size_t kWorkspace = size_t(32) << 20;
 
 // The best algorithm for a problem, found once per distinct problem.
-using PlanKey = std::tuple<int, int, int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+using PlanKey = std::tuple<int, int, int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                            int64_t, int64_t, int64_t, int64_t, bool>;
 std::mutex& plan_mutex() {
   static auto* m = new std::mutex();
@@ -181,43 +181,6 @@ void gemm(const Stream& s, array a, array b, array& out, float alpha, float beta
     return;
   }
 
-  // cuBLASLt's fast kernels want rows that start on 16 bytes: with a leading dimension that is
-  // not a multiple of 16 bytes (an odd vocabulary such as 50257) they run at a fraction of their
-  // speed (H200: 102 TFLOP/s for (16384, 768) x (768, 50257), against ~600 aligned). Large
-  // unbatched products give such operands a padded row pitch first (one pitched copy each) and
-  // compute such an output into a padded buffer that is copied back.
-  const void* ap = cuda::device_ptr(a, s);
-  const void* bp = cuda::device_ptr(b, s);
-  void* cp = cuda::device_out_ptr(out);
-  int64_t ldc = N;
-  void* padded_c = nullptr;
-  const int64_t elem = int64_t(size_of(out.dtype()));
-  if (batch == 1 && elem <= 4 && M * N * K >= (int64_t(1) << 30)) {
-    auto aligned = [&](int64_t ld) { return ld * elem % 16 == 0; };
-    auto pad = [&](int64_t ld) { return (ld * elem + 15) / 16 * 16 / elem; };
-    // A stored matrix of `rows` rows of `cols` elements at pitch ld, copied to pitch pad(ld).
-    auto repitch = [&](const void* src, int64_t rows, int64_t cols, int64_t ld) {
-      void* dst = cuda::scratch(s, size_t(rows * pad(ld) * elem));
-      cuda::check(cudaMemcpy2DAsync(dst, size_t(pad(ld) * elem), src, size_t(ld * elem), size_t(cols * elem),
-                                    size_t(rows), cudaMemcpyDeviceToDevice, stream),
-                  "cudaMemcpy2DAsync");
-      return dst;
-    };
-    if (!aligned(la->ld)) {
-      ap = repitch(ap, la->transposed ? K : M, la->transposed ? M : K, la->ld);
-      la->ld = pad(la->ld);
-    }
-    if (!aligned(lb->ld)) {
-      bp = repitch(bp, lb->transposed ? N : K, lb->transposed ? K : N, lb->ld);
-      lb->ld = pad(lb->ld);
-    }
-    if (!aligned(N)) {
-      ldc = pad(N);
-      padded_c = beta != 0.0f ? repitch(cp, M, N, N) : cuda::scratch(s, size_t(M * ldc * elem));
-    }
-  }
-  void* c_target = padded_c ? padded_c : cp;
-
   Descs d;
   check_blas(cublasLtMatmulDescCreate(&d.op, types.compute, types.scale), "desc");
   // cuBLAS's A is our B, its B our A (column-major C^T = B^T A^T).
@@ -235,22 +198,25 @@ void gemm(const Stream& s, array a, array b, array& out, float alpha, float beta
   // Stored shapes, column-major: B^T is (N, K) untransposed, (K, N) transposed; likewise A^T.
   check_blas(cublasLtMatrixLayoutCreate(&d.a, types.data, lb->transposed ? K : N, lb->transposed ? N : K, lb->ld), "layout");
   check_blas(cublasLtMatrixLayoutCreate(&d.b, types.data, la->transposed ? M : K, la->transposed ? K : M, la->ld), "layout");
-  check_blas(cublasLtMatrixLayoutCreate(&d.c, types.data, N, M, ldc), "layout");
+  check_blas(cublasLtMatrixLayoutCreate(&d.c, types.data, N, M, N), "layout");
   if (batch > 1) {
     set_batch(d.a, int32_t(batch), bs->second);
     set_batch(d.b, int32_t(batch), bs->first);
     set_batch(d.c, int32_t(batch), M * N);
   }
 
-  PlanKey key{int(types.data), int(types.compute), int(ta) * 2 + int(tb), M, N, K, la->ld, lb->ld, ldc,
+  PlanKey key{int(types.data), int(types.compute), int(ta) * 2 + int(tb), M, N, K, la->ld, lb->ld,
               batch, bs->first, bs->second, int64_t(bias != nullptr), int64_t(beta != 0.0f), false};
   void* ws = cuda::scratch(s, kWorkspace);
+  const void* ap = cuda::device_ptr(a, s);
+  const void* bp = cuda::device_ptr(b, s);
+  void* cp = cuda::device_out_ptr(out);
   double alpha64 = alpha, beta64 = beta;
   const void* alpha_p = types.scale == CUDA_R_64F ? static_cast<const void*>(&alpha64) : &alpha;
   const void* beta_p = types.scale == CUDA_R_64F ? static_cast<const void*>(&beta64) : &beta;
   auto run = [&](const cublasLtMatmulAlgo_t& algo) {
-    return cublasLtMatmul(handle(), d.op, alpha_p, bp, d.a, ap, d.b, beta_p, c_target, d.c, c_target, d.c, &algo,
-                          ws, kWorkspace, stream);
+    return cublasLtMatmul(handle(), d.op, alpha_p, bp, d.a, ap, d.b, beta_p, cp, d.c, cp, d.c, &algo, ws,
+                          kWorkspace, stream);
   };
 
   cublasLtMatmulAlgo_t algo;
@@ -263,11 +229,6 @@ void gemm(const Stream& s, array a, array b, array& out, float alpha, float beta
     plans()[key] = algo;
   }
   check_blas(run(algo), "matmul");
-  if (padded_c) {
-    cuda::check(cudaMemcpy2DAsync(cp, size_t(N * elem), padded_c, size_t(ldc * elem), size_t(N * elem), size_t(M),
-                                  cudaMemcpyDeviceToDevice, stream),
-                "cudaMemcpy2DAsync");
-  }
 }
 
 }  // namespace cuda
