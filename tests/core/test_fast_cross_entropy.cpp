@@ -160,6 +160,21 @@ TEST(FastCrossEntropy, GradientReadsTheForwardLogsumexp) {
   EXPECT_TRUE(allclose(lse, logsumexp(x, -1), 1e-6, 1e-6));
 }
 
+TEST(FastCrossEntropy, GradientInPlaceOfIntermediateLogits) {
+  // Logits computed inside the function (read by nothing after the gradient) and a transposed
+  // input's row-contiguous copy: the gradient kernel overwrites their buffer.
+  array x = random::normal({6, 33}, float32, 0.0, 2.0, random::key(8));
+  array xt = transpose(random::normal({33, 6}, float32, 0.0, 2.0, random::key(9)));
+  array t = array({0, 32, 5, -100, 17, 1}, {6});
+  for (double eps : {0.0, 0.3}) {
+    auto dlogits = [&](CeFn ce, const array& at) {
+      return grad([&, ce](const array& a) { return sum(ce(multiply(a, array(2.0f)), t, -100, eps, {})); })(at);
+    };
+    expect_close(dlogits(fast::cross_entropy, x), dlogits(fast::composed::cross_entropy, x), 2e-5, "intermediate");
+    expect_close(dlogits(fast::cross_entropy, xt), dlogits(fast::composed::cross_entropy, xt), 2e-5, "transposed");
+  }
+}
+
 TEST(FastCrossEntropy, GradientsByFiniteDifferences) {
   array x = test::random_f64({4, 6}, -2, 2, 1);
   array t = array({5, -100, 0, 3}, {4});

@@ -2,12 +2,14 @@
 // reads a row twice (its max, then the sum of exp(x - max); a row of 32K float32 stays in L2 in
 // between); the gradient reads it once and writes it once. Math in float32 (float64 for float64)
 // with the vectorized fast_expf; lanes of 16 partial results keep the loops vectorized.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 
+#include "alloy/backend/common/cross_entropy_targets.h"
 #include "alloy/backend/cpu/simd.h"
 #include "alloy/backend/cpu/strided.h"
 #include "alloy/backend/cpu/threading.h"
@@ -70,16 +72,6 @@ ALLOY_SIMD_CLONES void row_grad(const T* x, T* d, int64_t n, A lse, A g, A shift
   for (int64_t i = 0; i < n; ++i) d[i] = T(A(g * exp_of(A(A(x[i]) - lse)) - shift));
 }
 
-// Throws, before anything is written, at the first target outside [0, C) other than ignore_index.
-void check_targets(const int64_t* t, int64_t rows, int64_t classes, int64_t ignore_index) {
-  for (int64_t r = 0; r < rows; ++r) {
-    if (t[r] != ignore_index && (t[r] < 0 || t[r] >= classes)) {
-      throw std::out_of_range("[cross_entropy] target " + std::to_string(t[r]) + " is out of range for " +
-                              std::to_string(classes) + " classes");
-    }
-  }
-}
-
 template <typename Fn>
 void dispatch_logits(Dtype t, Fn&& fn) {
   switch (t) {
@@ -103,7 +95,7 @@ void CrossEntropy::eval_cpu(const std::vector<array>& inputs, std::vector<array>
   array t = cpu::as_row_contiguous(inputs[1]);   // (N,) int64
   const int64_t rows = x.shape(0), classes = x.shape(1);
   const int64_t* tp = static_cast<const int64_t*>(t.raw_data_ptr());
-  check_targets(tp, rows, classes, ignore_index_);
+  check_cross_entropy_targets(tp, rows, classes, ignore_index_);  // before anything is written
   for (array& o : outputs) cpu::allocate(o);
   const int64_t ignore = ignore_index_;
   dispatch_logits(x.dtype(), [&](auto v) {
@@ -135,20 +127,25 @@ void CrossEntropy::eval_cpu(const std::vector<array>& inputs, std::vector<array>
 }
 
 void CrossEntropyGrad::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  // Logits that nothing else reads (or a row-contiguous copy of them) are overwritten by their
+  // gradient: each element is read, then written, by one thread.
+  const bool donate = !inputs[0].flags().row_contiguous || inputs[0].is_donatable();
   array x = cpu::as_row_contiguous(inputs[0]);   // (N, C)
   array t = cpu::as_row_contiguous(inputs[1]);   // (N,) int64
   array lse = cpu::as_row_contiguous(inputs[2]); // (N,) float32 / float64
   array g = cpu::as_row_contiguous(inputs[3]);   // (N,), often a broadcast scalar
   const int64_t rows = x.shape(0), classes = x.shape(1);
   const int64_t* tp = static_cast<const int64_t*>(t.raw_data_ptr());
-  check_targets(tp, rows, classes, ignore_index_);
+  check_cross_entropy_targets(tp, rows, classes, ignore_index_);  // before anything is written
   array& out = outputs[0];
-  cpu::allocate(out);
+  const void* x_data = x.raw_data_ptr();  // before a donation moves the buffer
+  if (donate) out.move_shared_buffer(x);
+  else cpu::allocate(out);
   const int64_t ignore = ignore_index_;
   dispatch_logits(x.dtype(), [&](auto v) {
     using T = decltype(v);
     using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
-    const T* xp = static_cast<const T*>(x.raw_data_ptr());
+    const T* xp = static_cast<const T*>(x_data);
     const A* lp = static_cast<const A*>(lse.raw_data_ptr());
     const A* gp = static_cast<const A*>(g.raw_data_ptr());
     T* dp = static_cast<T*>(out.raw_data_ptr());
@@ -162,9 +159,10 @@ void CrossEntropyGrad::eval_cpu(const std::vector<array>& inputs, std::vector<ar
         }
         const T* row = xp + r * classes;
         const A gr = gp[r], l = lp[r];
-        row_grad<T, A>(row, drow, classes, l, gr, A(gr * uniform));
         const int64_t c = tp[r];
-        drow[c] = T(A(gr * exp_of(A(A(row[c]) - l)) - gr * uniform - gr * keep_w));
+        const A xt = A(row[c]);  // read first: with a donated buffer row_grad overwrites it
+        row_grad<T, A>(row, drow, classes, l, gr, A(gr * uniform));
+        drow[c] = T(A(gr * exp_of(A(xt - l)) - gr * uniform - gr * keep_w));
       }
     });
   });
