@@ -209,7 +209,8 @@ TEST(GpuParity, CrossEntropy) {
         for (auto& [layout, xs] : std::vector<std::pair<std::string, array>>{{"offset rows", x}, {"fresh", x_fresh}}) {
           expect_parity(what + " " + layout, loss, {xs, t});
           expect_parity(what + " int64 targets " + layout, loss, {xs, t64});
-          expect_parity(what + " gradient " + layout, dlogits, {xs, t, w});
+          // A gradient element's relative error is lse's absolute error: an ulp of lse ~ 16 is 2e-6.
+          expect_parity(what + " gradient " + layout, dlogits, {xs, t, w}, dt == float32 ? 1e-5 : -1);
         }
       }
     }
