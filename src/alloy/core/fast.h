@@ -54,10 +54,12 @@ std::vector<array> adam_update(const array& param, const array& grad, const arra
 // gives (1 - eps)(lse - x[t]) + eps (lse - mean_c x_c), as PyTorch. A target outside [0, C) other
 // than ignore_index is an error when the loss is evaluated, as take_along_axis reports an
 // out-of-range index: std::out_of_range("[cross_entropy] target 7 is out of range for 5
-// classes"), thrown by the CPU kernel before it writes, and on the GPU checked by the kernel
-// itself (no host sync) and raised when the primitive completes, carried by every array computed
-// from it. The gradient (logits only) is one fused pass too: g (softmax(x) - (1 - eps) onehot(t)
-// - eps / C), zero rows for ignored targets.
+// classes"), thrown before anything is written by the CPU kernel and, on the GPU, by the host
+// check of targets that are still in host memory; targets already on the GPU are checked by the
+// kernel itself (no host sync) and the error is raised when the primitive completes, carried by
+// every array computed from it. The gradient (logits only) is one fused pass too:
+// g (softmax(x) - (1 - eps) onehot(t) - eps / C), zero rows for ignored targets, written over the
+// logits' buffer when nothing else reads them.
 array cross_entropy(const array& logits, const array& targets, int64_t ignore_index = -100,
                     double label_smoothing = 0.0, StreamOrDevice s = {});
 
