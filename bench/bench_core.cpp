@@ -1,6 +1,7 @@
 // Core benchmarks, each next to a baseline measured in the same run: elementwise ops and
 // reductions against memcpy bandwidth, matmul against OpenBLAS called directly, fused ops
-// against their compositions from plain ops, and per-op graph overhead against NumPy.
+// against their compositions from plain ops (cross_entropy's loss and gradient against the
+// log_softmax + nll_loss composition), and per-op graph overhead against NumPy.
 // Prints a table and writes JSON (bench_core.json, or the path given as the first argument).
 #include <cblas.h>
 
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "alloy/alloy.h"
+#include "alloy/nn/losses.h"
 #include "bench_report.h"
 #include "alloy/backend/cpu/threading.h"
 
@@ -107,6 +109,24 @@ void bench_fused() {
   eval(q1);
   pair("attention decode 32h/8kv Tk=1024", [&] { return fast::scaled_dot_product_attention(q1, k, v, scale); },
        [&] { return fast::composed::scaled_dot_product_attention(q1, k, v, scale); });
+  // The mean cross-entropy loss and its gradient: nn::losses::cross_entropy (the fused kernels)
+  // against the composition it used before (log_softmax, then nll_loss's gather and mean).
+  for (auto [rows, classes] : {std::pair<int64_t, int64_t>{4096, 10}, {512, 32000}}) {
+    array logits = random::normal({rows, classes}, float32, 0, 2, random::key(13));
+    array labels = astype(random::uniform({rows}, float32, 0, double(classes) - 0.01, random::key(14)), int32);
+    eval(logits, labels);
+    auto step_ms = [&](const std::function<array(const array&)>& loss) {
+      auto step = value_and_grad(loss);
+      return time_median([&] {
+        auto [l, dx] = step(logits);
+        eval(l, dx);
+      }, 7) * 1e3;
+    };
+    double tf = step_ms([&](const array& a) { return nn::losses::cross_entropy(a, labels); });
+    double tc = step_ms([&](const array& a) { return nn::losses::nll_loss(log_softmax(a, -1), labels); });
+    report("fused", "cross_entropy fwd+bwd " + std::to_string(rows) + "x" + std::to_string(classes), tf, "ms", tc,
+           "log_softmax + nll_loss");
+  }
 }
 
 double numpy_us_per_op() {

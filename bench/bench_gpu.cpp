@@ -1,7 +1,9 @@
 // GPU benchmarks (H100/H200 through tests/run_gpu.sh), each next to a baseline measured in the
 // same run: elementwise ops and reductions against a device-to-device copy, GEMM against cuBLAS
 // called directly, eager per-op overhead, and the cost of a CPU<->GPU crossing against a plain
-// cudaMemcpy of the same bytes; quantized matrix-vector products (decode) against the copy. Prints a table and writes JSON (bench_gpu.json or argv[1]).
+// cudaMemcpy of the same bytes; quantized matrix-vector products (decode) against the copy; the
+// fused cross-entropy loss and gradient against their composition. Prints a table and writes JSON
+// (bench_gpu.json or argv[1]).
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
@@ -18,6 +20,7 @@
 
 #include "alloy/alloy.h"
 #include "alloy/core/quantized.h"
+#include "alloy/nn/losses.h"
 #include "bench_report.h"
 
 using namespace alloy;
@@ -202,6 +205,31 @@ void bench_attention() {
   }
 }
 
+// Cross entropy over GPT-2's vocabulary as a training step computes it: the mean loss over
+// (16384, 50257) bfloat16 logits and its gradient, nn::losses::cross_entropy (the fused kernels)
+// against the composition it used before (log_softmax, then nll_loss's gather and mean).
+void bench_cross_entropy() {
+  Device g = Device::gpu;
+  const int64_t rows = 16384, classes = 50257;
+  array x = astype(random::normal({rows, classes}, float32, 0, 2, random::key(40), g), bfloat16, g);
+  array t = astype(random::uniform({rows}, float32, 0, double(classes) - 0.01, random::key(41), g), int32, g);
+  finish(x), finish(t);
+  auto ms = [&](const std::function<array(const array&)>& loss) {
+    auto step = value_and_grad(loss);
+    return time_median([&] {
+      auto [l, dx] = step(x);
+      eval({l, dx});
+      synchronize(gpu_stream());
+    }, 7) * 1e3;
+  };
+  double fused = ms([&](const array& a) { return nn::losses::cross_entropy(a, t); });
+  double composed = ms([&](const array& a) { return nn::losses::nll_loss(log_softmax(a, -1, g), t); });
+  report("fused", "cross_entropy fwd+bwd 16Kx50257 bf16", fused, "ms", composed, "log_softmax + nll_loss", true);
+  // The fused kernels read the logits twice (loss, gradient) and write the gradient once.
+  std::printf("%-12s   (%.0f GB/s of logits read twice and gradient written)\n", "",
+              3.0 * double(rows) * double(classes) * 2 / fused / 1e6);
+}
+
 void bench_overhead() {
   Device g = Device::gpu;
   array y = zeros({1}, float32, g);
@@ -332,6 +360,7 @@ int main(int argc, char** argv) {
   bench_gemm();
   bench_quantized();
   bench_attention();
+  bench_cross_entropy();
   bench_overhead();
   bench_crossing();
   bench::write_json(argc > 1 ? argv[1] : "bench_gpu.json");

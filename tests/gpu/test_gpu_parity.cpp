@@ -196,6 +196,65 @@ TEST(GpuParity, FusedOps) {
   }
 }
 
+TEST(GpuParity, CrossEntropy) {
+  ALLOY_REQUIRE_GPU();
+  for (Dtype dt : kFloats) {
+    for (int64_t classes : {10, 50257}) {
+      const int64_t rows = classes > 1000 ? 37 : 300;
+      // A row-offset view of a wider block: row-contiguous, but for odd C its rows start anywhere
+      // (the scalar head and tail of the vector walk) and the gradient's rows are aligned otherwise.
+      array block = input({rows + 1, classes}, dt, 50, -8, 8);
+      array x = slice(block, {1, 0}, {rows + 1, classes}, Device::cpu);
+      array x_fresh = contiguous(x, Device::cpu);
+      eval({x, x_fresh});
+      // Class indices (int32, and int64 that stays on the CPU) with every fifth row ignored.
+      array t = astype(input({rows}, float32, 51, 0, double(classes) - 0.01), int32, Device::cpu);
+      array fifth = equal(remainder(arange(double(rows), int32, Device::cpu), array(5), Device::cpu), array(2),
+                          Device::cpu);
+      t = where(fifth, array(-100), t, Device::cpu);
+      array t64 = astype(t, int64, Device::cpu);
+      array w = input({rows}, float32, 52, 0.5, 1.5);
+      for (double eps : {0.0, 0.1}) {
+        std::string what = "cross_entropy C=" + std::to_string(classes) + " eps=" + std::to_string(eps);
+        auto loss = [eps](auto& in, Device d) { return fast::cross_entropy(in[0], in[1], -100, eps, d); };
+        // The gradient of sum(loss * w): every row's cotangent differs.
+        auto dlogits = [eps](auto& in, Device d) {
+          return grad([&](const array& a) {
+            return sum(multiply(fast::cross_entropy(a, in[1], -100, eps, d), in[2], d), false, d);
+          })(in[0]);
+        };
+        for (auto& [layout, xs] : std::vector<std::pair<std::string, array>>{{"offset rows", x}, {"fresh", x_fresh}}) {
+          expect_parity(what + " " + layout, loss, {xs, t});
+          expect_parity(what + " int64 targets " + layout, loss, {xs, t64});
+          // A gradient element's relative error is lse's absolute error: an ulp of lse ~ 16 is 2e-6.
+          expect_parity(what + " gradient " + layout, dlogits, {xs, t, w}, dt == float32 ? 1e-5 : -1);
+        }
+      }
+    }
+  }
+  // Out-of-range targets, GPU-resident (checked by the kernel) and CPU-resident (on the host).
+  array x = input({4, 7}, float32, 53);
+  array on_gpu = astype(array({1, 7, 2, -100}, {4}), int32, Device::gpu);
+  array on_cpu = array({int64_t(1), int64_t(-3), int64_t(2), int64_t(-100)}, {4});
+  for (auto& [targets, bad] : {std::pair<array, std::string>{on_gpu, "7"}, {on_cpu, "-3"}}) {
+    array t = targets;
+    std::string want = "[cross_entropy] target " + bad + " is out of range for 7 classes";
+    try {
+      eval({fast::cross_entropy(x, t, -100, 0.0, Device::gpu) + 1.0f});
+      ADD_FAILURE() << "no error for target " << bad;
+    } catch (const std::out_of_range& e) {
+      EXPECT_EQ(std::string(e.what()), want);
+    }
+    EXPECT_THROW(eval({grad([&](const array& a) {
+                   return sum(fast::cross_entropy(a, t, -100, 0.0, Device::gpu), false, Device::gpu);
+                 })(x)}),
+                 std::out_of_range);
+  }
+  // The stream recovers.
+  EXPECT_NEAR(fast::cross_entropy(zeros({1, 4}), array({int64_t(0)}, {1}), -100, 0.0, Device::gpu).item<float>(),
+              std::log(4.0f), 1e-6);
+}
+
 TEST(GpuParity, ScansAndSorts) {
   ALLOY_REQUIRE_GPU();
   for (Dtype dt : kFloats) {

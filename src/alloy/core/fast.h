@@ -1,5 +1,6 @@
 // Fused ops (as MLX's mx.fast): one kernel each where the plain-op composition would make
-// several passes over memory. Gradients come from the composition, so they match it exactly.
+// several passes over memory. Gradients come from the composition, so they match it exactly
+// (cross_entropy, whose gradient is a fused kernel of its own, excepted).
 #pragma once
 
 #include <optional>
@@ -47,6 +48,21 @@ std::vector<array> adam_update(const array& param, const array& grad, const arra
                                const array& exp_avg_sq, const std::optional<array>& max_exp_avg_sq,
                                const AdamStep& step, StreamOrDevice s = {});
 
+// Per-row cross entropy of logits (N, C) (any float dtype) against class indices targets (N,)
+// (any integer dtype): logsumexp(x) - x[t], computed and returned as (N,) float32 (float64 for
+// float64 logits). Rows whose target equals ignore_index give 0. label_smoothing eps in [0, 1]
+// gives (1 - eps)(lse - x[t]) + eps (lse - mean_c x_c), as PyTorch. A target outside [0, C) other
+// than ignore_index is an error when the loss is evaluated, as take_along_axis reports an
+// out-of-range index: std::out_of_range("[cross_entropy] target 7 is out of range for 5
+// classes"), thrown before anything is written by the CPU kernel and, on the GPU, by the host
+// check of targets that are still in host memory; targets already on the GPU are checked by the
+// kernel itself (no host sync) and the error is raised when the primitive completes, carried by
+// every array computed from it. The gradient (logits only) is one fused pass too:
+// g (softmax(x) - (1 - eps) onehot(t) - eps / C), zero rows for ignored targets, written over the
+// logits' buffer when nothing else reads them.
+array cross_entropy(const array& logits, const array& targets, int64_t ignore_index = -100,
+                    double label_smoothing = 0.0, StreamOrDevice s = {});
+
 // The same functions composed from plain ops: what the fused kernels are tested and benchmarked
 // against, and what their gradients are computed from.
 namespace composed {
@@ -61,6 +77,8 @@ array scaled_dot_product_attention(const array& q, const array& k, const array& 
 std::vector<array> adam_update(const array& param, const array& grad, const array& exp_avg,
                                const array& exp_avg_sq, const std::optional<array>& max_exp_avg_sq,
                                const AdamStep& step, StreamOrDevice s = {});
+array cross_entropy(const array& logits, const array& targets, int64_t ignore_index = -100,
+                    double label_smoothing = 0.0, StreamOrDevice s = {});
 }  // namespace composed
 
 }  // namespace alloy::fast

@@ -137,4 +137,45 @@ class AdamUpdate : public Fused {
   fast::AdamStep step_;
 };
 
+// Inputs (logits (N, C), targets int64 (N,)); outputs the loss (N,) and the logsumexp (N,) of each
+// row, both float32 (float64 for float64 logits), the second kept for the gradient. The second
+// output is internal (fast::cross_entropy returns only the loss), so vjp ignores its cotangent.
+class CrossEntropy : public Fused {
+ public:
+  CrossEntropy(Stream s, Fallback f, int64_t ignore_index, double label_smoothing)
+      : Fused(s, std::move(f)), ignore_index_(ignore_index), label_smoothing_(label_smoothing) {}
+  ALLOY_EVAL_MULTI
+  ALLOY_NAME("cross_entropy")
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override {
+    return {inputs[1].shape(), inputs[1].shape()};
+  }
+  std::vector<Dtype> output_dtypes(const std::vector<array>& inputs) override {
+    Dtype acc = inputs[0].dtype() == float64 ? float64 : float32;
+    return {acc, acc};
+  }
+
+ private:
+  int64_t ignore_index_;
+  double label_smoothing_;
+};
+
+// The logits' gradient of CrossEntropy's loss: inputs (logits (N, C), targets int64 (N,), lse (N,),
+// cotangent (N,)), output (N, C) in the logits' dtype. Its fallback recomputes the softmax from the
+// logits instead of reading lse, so gradients of the gradient are those of the composition.
+class CrossEntropyGrad : public Fused {
+ public:
+  CrossEntropyGrad(Stream s, Fallback f, int64_t ignore_index, double label_smoothing)
+      : Fused(s, std::move(f)), ignore_index_(ignore_index), label_smoothing_(label_smoothing) {}
+  ALLOY_EVAL_MULTI
+  ALLOY_NAME("cross_entropy_grad")
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
+  std::vector<Dtype> output_dtypes(const std::vector<array>& inputs) override { return {inputs[0].dtype()}; }
+
+ private:
+  int64_t ignore_index_;
+  double label_smoothing_;
+};
+
 }  // namespace alloy

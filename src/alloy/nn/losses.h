@@ -1,9 +1,10 @@
 // Loss functions, as torch.nn.functional (same formulas, defaults and edge rules) plus MLX's
 // hinge_loss and log_cosh_loss. The class axis is the LAST axis (alloy keeps channels last, as
 // MLX): logits (N, ..., C) with class-index targets (N, ...). Every loss is a composition of core
-// ops, so it has gradients and runs on every device; bad shapes or dtypes throw
-// std::invalid_argument naming the loss. The default reduction is mean, as PyTorch's (MLX's
-// hinge_loss and log_cosh_loss default to none there; here they follow the rest).
+// ops (cross_entropy with class indices and no class weights: the fused fast::cross_entropy, its
+// gradient a fused kernel too), so it has gradients and runs on every device; bad shapes or
+// dtypes throw std::invalid_argument naming the loss. The default reduction is mean, as PyTorch's
+// (MLX's hinge_loss and log_cosh_loss default to none there; here they follow the rest).
 #pragma once
 
 #include <optional>

@@ -1,8 +1,11 @@
 // Classification losses: cross_entropy, nll_loss, binary_cross_entropy(_with_logits). The class
-// axis is the last one: (N, ..., C) against class indices (N, ...).
+// axis is the last one: (N, ..., C) against class indices (N, ...). cross_entropy with class
+// indices and no class weights runs the fused fast::cross_entropy over the rows (N * ..., C);
+// class weights and probability targets take the composition.
 #include <stdexcept>
 #include <string>
 
+#include "alloy/core/fast.h"
 #include "alloy/core/ops.h"
 #include "alloy/nn/losses.h"
 #include "alloy/nn/losses_common.h"
@@ -84,6 +87,30 @@ array reduce_weighted(const array& loss, const array& weights, Reduction reducti
   throw std::invalid_argument("[losses] unknown reduction");
 }
 
+// Class-index targets without class weights: the fused per-row loss, computed in float32
+// (float64 for float64) and returned in the logits' dtype, as the composition returns it; mean
+// divides by the number of targets that are not ignore_index.
+array fused_index_loss(const array& logits, const array& targets, int64_t ignore_index, Reduction reduction,
+                       double label_smoothing) {
+  const int64_t classes = logits.shape(-1), rows = int64_t(targets.size());
+  array loss = fast::cross_entropy(reshape(logits, {rows, classes}), reshape(targets, {rows}), ignore_index,
+                                   label_smoothing);  // (N * ...,)
+  switch (reduction) {
+    case Reduction::none:
+      loss = reshape(loss, targets.shape());
+      break;
+    case Reduction::sum:
+      loss = sum(loss);
+      break;
+    case Reduction::mean: {
+      array kept = not_equal(astype(targets, int64), array(ignore_index));
+      loss = divide(sum(loss), sum(astype(kept, loss.dtype())));
+      break;
+    }
+  }
+  return astype(loss, logits.dtype());
+}
+
 }  // namespace
 
 array nll_loss(const array& log_probs, const array& targets, const std::optional<array>& weight,
@@ -104,6 +131,11 @@ array cross_entropy(const array& logits, const array& targets, const std::option
     throw std::invalid_argument("[cross_entropy] label_smoothing must be in [0, 1], got " +
                                 std::to_string(label_smoothing));
   }
+  const bool probability_targets = is_floating(targets.dtype()) && targets.shape() == logits.shape();
+  if (!probability_targets) {
+    check_index_targets(logits, targets, "cross_entropy");
+    if (!weight && classes > 0) return fused_index_loss(logits, targets, ignore_index, reduction, label_smoothing);
+  }
   array log_probs = log_softmax(logits, -1);  // (N, ..., C)
   // -sum_c w_c log p_c: the loss against the uniform distribution, before its 1 / C.
   auto uniform_loss = [&]() {
@@ -111,7 +143,7 @@ array cross_entropy(const array& logits, const array& targets, const std::option
     return negative(sum(wl, -1));
   };
 
-  if (is_floating(targets.dtype()) && targets.shape() == logits.shape()) {
+  if (probability_targets) {
     // Probability targets: -sum_c w_c t_c log p_c; mean over the N * ... samples.
     if (ignore_index >= 0) {
       throw std::invalid_argument(
@@ -126,7 +158,6 @@ array cross_entropy(const array& logits, const array& targets, const std::option
     return detail::reduce(negative(sum(multiply(wl, t), -1)), reduction);
   }
 
-  check_index_targets(logits, targets, "cross_entropy");
   Picked p = pick_targets(log_probs, targets, weight, ignore_index);
   array loss = p.loss;
   if (label_smoothing > 0) {

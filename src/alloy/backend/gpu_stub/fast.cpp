@@ -16,5 +16,7 @@ ALLOY_NO_GPU_FUSED(LayerNorm)
 ALLOY_NO_GPU_FUSED(RoPE)
 ALLOY_NO_GPU_FUSED(ScaledDotProductAttention)
 ALLOY_NO_GPU_FUSED(ScaledDotProductAttentionGrad)
+ALLOY_NO_GPU_FUSED(CrossEntropy)
+ALLOY_NO_GPU_FUSED(CrossEntropyGrad)
 
 }  // namespace alloy
