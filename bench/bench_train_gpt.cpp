@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
     optim::AdamW opt({.lr = 3e-4, .betas = {0.9, 0.95}, .weight_decay = 0.1});
     auto loss_and_grad = nn::value_and_grad(
         model,
-        [&](const array& x, const array& y) { return nn::losses::cross_entropy(astype(model.forward(x), float32), y); },
+        [&](const array& x, const array& y) { return nn::losses::cross_entropy(model.forward(x), y); },
         compute);
     array tokens = random::randint(array(0), array(int(cfg.vocab_size)), {batch, cfg.context + 1}, int32);
     array x = slice(tokens, {0, 0}, {batch, cfg.context}), y = slice(tokens, {0, 1}, {batch, cfg.context + 1});

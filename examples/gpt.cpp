@@ -58,7 +58,7 @@ double validation_loss(gpt::GPT& model, const WindowDataset& val, int64_t batch,
     for (int64_t i = 0; i < batch; ++i) idx[size_t(i)] = b * batch + i;
     data::Batch xy = val.get_batch(idx);
     array logits = model.forward(xy[0]);
-    array loss = nn::losses::cross_entropy(astype(logits, float32), xy[1]);
+    array loss = nn::losses::cross_entropy(logits, xy[1]);
     total += loss.item<float>();
     ++n;
   }
@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
                       .weight_decay = 0.1});
     auto loss_and_grad = nn::value_and_grad(
         model,
-        [&](const array& x, const array& y) { return nn::losses::cross_entropy(astype(model.forward(x), float32), y); },
+        [&](const array& x, const array& y) { return nn::losses::cross_entropy(model.forward(x), y); },
         compute);
 
     data::DataLoader loader(train, {.batch_size = batch, .shuffle = true, .seed = setup.seed, .drop_last = true});
