@@ -256,6 +256,10 @@ std::vector<array> ScaledDotProductAttention::vjp(const std::vector<array>& prim
   for (int a : argnums) {
     if (a >= 3) return Fused::vjp(primals, cotangents, argnums, outputs);
   }
+  if (stream().device.type == Device::gpu &&
+      !ScaledDotProductAttentionGrad::gpu_supports(primals[0].dtype(), primals[0].shape(3), primals[2].shape(3))) {
+    return Fused::vjp(primals, cotangents, argnums, outputs);
+  }
   const size_t n_primals = has_mask_ ? 4 : 3;
   // The composition's gradient, for the CPU fallback's tests and for higher-order derivatives.
   Fallback composed = [forward = fallback_, n_primals](const std::vector<array>& in) {

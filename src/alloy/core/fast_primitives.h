@@ -107,6 +107,11 @@ class ScaledDotProductAttentionGrad : public Fused {
       : Fused(s, std::move(f)), scale_(scale), causal_(causal), has_mask_(has_mask) {}
   ALLOY_EVAL_MULTI
   ALLOY_NAME("scaled_dot_product_attention_grad")
+  // Whether the GPU has a kernel for this dtype and head size (16-bit floats, D == Dv in
+  // {64, 128}). Elsewhere on the GPU the vjp is the composition's, which runs there.
+  static bool gpu_supports(Dtype t, int64_t D, int64_t Dv) {
+    return (t == float16 || t == bfloat16) && D == Dv && (D == 64 || D == 128);
+  }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override {
     return {inputs[0].shape(), inputs[1].shape(), inputs[2].shape()};
   }

@@ -426,11 +426,11 @@ void ScaledDotProductAttentionGrad::eval_gpu(const std::vector<array>& inputs, s
   const Dtype t = q_in.dtype();
   const int64_t B = q_in.shape(0), Hq = q_in.shape(1), Tq = q_in.shape(2), D = q_in.shape(3);
   const int64_t Hkv = inputs[1].shape(1), Tk = inputs[1].shape(2), Dv = inputs[2].shape(3);
-  bool supported = (t == float16 || t == bfloat16) && inputs[1].dtype() == t && inputs[2].dtype() == t &&
+  bool supported = gpu_supports(t, D, Dv) && inputs[1].dtype() == t && inputs[2].dtype() == t &&
                    inputs[n - 3].dtype() == t && inputs[n - 1].dtype() == t && inputs[n - 2].dtype() == float32;
   if (has_mask_) supported = supported && (inputs[3].dtype() == bool_ || inputs[3].dtype() == t);
   constexpr int64_t kIntMax = 0x7fffffff;
-  supported = supported && D == Dv && (D == 64 || D == 128) && Tq > 0 && Tk > 0 && B <= 65535 && Hq <= 65535 &&
+  supported = supported && Tq > 0 && Tk > 0 && B <= 65535 && Hq <= 65535 &&
               B * Hq * Tq <= kIntMax && B * Hkv * Tk <= kIntMax;
   for (auto& o : outputs) supported = supported && o.dtype() == t;
   if (!supported) return cuda::fallback_to_cpu(*this, inputs, outputs);
