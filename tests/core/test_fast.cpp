@@ -238,6 +238,45 @@ TEST(Fast, AdamUpdateMatchesComposition) {
                std::invalid_argument);
 }
 
+// The group form: one node for tensors of any shapes, equal to one call per tensor.
+TEST(Fast, AdamUpdateGroupMatchesOneCallPerTensor) {
+  for (bool ams : {false, true}) {
+    std::vector<array> ps, gs, ms, vs, maxes;
+    const Shape shapes[] = {{37, 19}, {5}, {0, 3}, {2, 3, 70000}};
+    for (size_t i = 0; i < std::size(shapes); ++i) {
+      auto arr = [&](uint64_t seed, double lo, double hi) {
+        return random::uniform(shapes[i], float32, lo, hi, random::key(seed + 10 * i));
+      };
+      ps.push_back(arr(1, -1, 1));
+      gs.push_back(arr(2, -1, 1));
+      ms.push_back(arr(3, -0.1, 0.1));
+      vs.push_back(arr(4, 0, 0.01));
+      if (ams) maxes.push_back(arr(5, 0, 0.02));
+    }
+    fast::AdamStep st{1e-2, 0.9, 0.999, 1e-8, 0.1, true, 4};
+    auto group = fast::adam_update(ps, gs, ms, vs, maxes, st);
+    ASSERT_EQ(group.size(), ps.size());
+    EXPECT_EQ(group[0][0].primitive().name(), "adam_update");
+    EXPECT_EQ(&group[0][0].primitive(), &group[3][0].primitive());  // one node
+    for (size_t i = 0; i < ps.size(); ++i) {
+      std::optional<array> mx;
+      if (ams) mx = maxes[i];
+      auto one = fast::adam_update(ps[i], gs[i], ms[i], vs[i], mx, st);
+      ASSERT_EQ(group[i].size(), one.size());
+      for (size_t k = 0; k < one.size(); ++k) {
+        EXPECT_TRUE(array_equal(group[i][k], one[k])) << "tensor " << i << " output " << k;
+      }
+    }
+  }
+  std::vector<array> two{zeros({2}), zeros({3})};
+  fast::AdamStep st{0.1, 0.9, 0.999, 0, 0, false, 1};
+  std::vector<array> one_grad{zeros({2})}, no_max;
+  EXPECT_THROW(fast::adam_update(two, one_grad, two, two, no_max, st), std::invalid_argument);  // one grad
+  std::vector<array> mixed{zeros({2}), zeros({2}, float64)}, none;
+  EXPECT_THROW(fast::adam_update(mixed, mixed, mixed, mixed, none, st), std::invalid_argument);  // mixed dtypes
+  EXPECT_TRUE(fast::adam_update(none, none, none, none, none, st).empty());
+}
+
 TEST(Fast, Gradients) {
   using test::gradcheck;
   array x = test::random_f64({3, 6}, -2, 2, 1);

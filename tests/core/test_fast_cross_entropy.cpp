@@ -143,8 +143,8 @@ TEST(FastCrossEntropy, LayoutsAndEmptyBatch) {
 }
 
 TEST(FastCrossEntropy, GradientReadsTheForwardLogsumexp) {
-  // The gradient node reads the forward node's logsumexp output (kept alive by the returned
-  // loss), so the forward kernel runs once.
+  // The gradient node reads the forward node's logsumexp output, relinked as the loss's sibling,
+  // so the forward kernel runs once and writes it.
   array x = random::normal({3, 8}, float32, 0.0, 1.0, random::key(6));
   array t = array({1, 2, 3}, {3});
   array loss = fast::cross_entropy(x, t);
@@ -156,7 +156,9 @@ TEST(FastCrossEntropy, GradientReadsTheForwardLogsumexp) {
   const array& lse = dx.inputs()[2];
   ASSERT_TRUE(lse.has_primitive());
   EXPECT_EQ(lse.primitive().name(), "cross_entropy");
-  EXPECT_EQ(&lse.primitive(), &outs[0].inputs()[0].primitive());
+  EXPECT_EQ(&lse.primitive(), &outs[0].primitive());
+  ASSERT_EQ(outs[0].siblings().size(), 1u);
+  EXPECT_EQ(outs[0].siblings()[0].id(), lse.id());
   EXPECT_TRUE(allclose(lse, logsumexp(x, -1), 1e-6, 1e-6));
 }
 

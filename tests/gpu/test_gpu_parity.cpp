@@ -356,6 +356,36 @@ TEST(GpuParity, Attention) {
   }
 }
 
+// The multi-tensor Adam kernel: more tensors than one launch's table (24) and a tensor of more
+// chunks than one launch's blocks (320 x 65536 elements), against the CPU.
+TEST(GpuParity, AdamUpdateGroup) {
+  ALLOY_REQUIRE_GPU();
+  std::vector<Shape> shapes;
+  for (int i = 0; i < 30; ++i) shapes.push_back(Shape{int64_t(1 + 97 * i)});
+  shapes.push_back(Shape{24000, 1000});  // 367 chunks
+  shapes.push_back(Shape{0});
+  shapes.push_back(Shape{768, 768});
+  for (bool ams : {false, true}) {
+    std::vector<array> ps, gs, ms, vs, maxes;
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      ps.push_back(input(shapes[i], float32, 100 + i, -1, 1));
+      gs.push_back(input(shapes[i], float32, 200 + i, -1, 1));
+      ms.push_back(input(shapes[i], float32, 300 + i, -0.1, 0.1));
+      vs.push_back(input(shapes[i], float32, 400 + i, 0, 0.01));
+      if (ams) maxes.push_back(input(shapes[i], float32, 500 + i, 0, 0.02));
+    }
+    fast::AdamStep st{1e-3, 0.9, 0.95, 1e-8, 0.1, true, 7};
+    auto cpu = fast::adam_update(ps, gs, ms, vs, maxes, st, Device::cpu);
+    auto gpu = fast::adam_update(ps, gs, ms, vs, maxes, st, Device::gpu);
+    for (size_t i = 0; i < shapes.size(); ++i) {
+      for (size_t k = 0; k < cpu[i].size(); ++k) {
+        eval({cpu[i][k], gpu[i][k]});
+        EXPECT_LE(normalized_error(gpu[i][k], cpu[i][k]), 1e-6) << "tensor " << i << " output " << k << " amsgrad " << ams;
+      }
+    }
+  }
+}
+
 // The fused backward kernels of rms_norm and rope against the CPU's.
 TEST(GpuParity, NormAndRopeGradients) {
   ALLOY_REQUIRE_GPU();

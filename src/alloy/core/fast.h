@@ -48,6 +48,16 @@ std::vector<array> adam_update(const array& param, const array& grad, const arra
                                const array& exp_avg_sq, const std::optional<array>& max_exp_avg_sq,
                                const AdamStep& step, StreamOrDevice s = {});
 
+// The same step for a group of parameters of one dtype (any shapes) as one node: one pass per
+// tensor on the CPU, one kernel launch per 24 tensors on the GPU (PyTorch's fused/foreach Adam).
+// The vectors run in parallel (max_exp_avg_sqs empty, or one per parameter for amsgrad); returns
+// one (param, exp_avg, exp_avg_sq[, max_exp_avg_sq]) vector per parameter.
+std::vector<std::vector<array>> adam_update(const std::vector<array>& params, const std::vector<array>& grads,
+                                            const std::vector<array>& exp_avgs,
+                                            const std::vector<array>& exp_avg_sqs,
+                                            const std::vector<array>& max_exp_avg_sqs, const AdamStep& step,
+                                            StreamOrDevice s = {});
+
 // Per-row cross entropy of logits (N, C) (any float dtype) against class indices targets (N,)
 // (any integer dtype): logsumexp(x) - x[t], computed and returned as (N,) float32 (float64 for
 // float64 logits). Rows whose target equals ignore_index give 0. label_smoothing eps in [0, 1]

@@ -78,9 +78,9 @@ array cross_entropy_impl(const array& logits, const array& targets, int64_t igno
   Dtype acc = accumulation_dtype(logits.dtype());
   auto outs = array::make_arrays({Shape{rows}, Shape{rows}}, {acc, acc},
                                  std::make_shared<CrossEntropy>(s, composed, ignore_index, eps), in);
-  // Siblings hold each other weakly: the returned loss depends on the logsumexp output so that it
-  // stays alive for the gradient (which would otherwise get a placeholder and rerun the forward).
-  return array::make_arrays({Shape{rows}}, {acc}, std::make_shared<Depends>(s, 1), {outs[0], outs[1]})[0];
+  // The logsumexp output is dropped here; the vjp gets it back through array::outputs(), which
+  // relinks a recreated sibling, so that the one evaluation of this node writes it.
+  return outs[0];
 }
 
 }  // namespace

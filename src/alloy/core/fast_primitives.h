@@ -124,22 +124,31 @@ class ScaledDotProductAttentionGrad : public Fused {
   bool causal_, has_mask_;
 };
 
-// Inputs (param, grad, exp_avg, exp_avg_sq[, max_exp_avg_sq]); the outputs replace all but grad.
+// Adam over `count` tensors of one dtype. Inputs, per tensor: (param, grad, exp_avg, exp_avg_sq[,
+// max_exp_avg_sq]); outputs, per tensor, the new values of all but grad, in the same order.
 class AdamUpdate : public Fused {
  public:
-  AdamUpdate(Stream s, Fallback f, fast::AdamStep step) : Fused(s, std::move(f)), step_(step) {}
+  AdamUpdate(Stream s, Fallback f, fast::AdamStep step, int count, bool amsgrad)
+      : Fused(s, std::move(f)), step_(step), count_(count), amsgrad_(amsgrad) {}
   ALLOY_EVAL_MULTI
   ALLOY_NAME("adam_update")
+  int inputs_per_tensor() const { return amsgrad_ ? 5 : 4; }
+  int outputs_per_tensor() const { return amsgrad_ ? 4 : 3; }
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override {
-    return std::vector<Shape>(inputs.size() - 1, inputs[0].shape());
+    std::vector<Shape> out;
+    for (int i = 0; i < count_; ++i) out.insert(out.end(), outputs_per_tensor(), inputs[i * inputs_per_tensor()].shape());
+    return out;
   }
   std::vector<Dtype> output_dtypes(const std::vector<array>& inputs) override {
-    return std::vector<Dtype>(inputs.size() - 1, inputs[0].dtype());
+    return std::vector<Dtype>(size_t(count_) * outputs_per_tensor(), inputs[0].dtype());
   }
   const fast::AdamStep& step() const { return step_; }
+  int count() const { return count_; }
 
  private:
   fast::AdamStep step_;
+  int count_;
+  bool amsgrad_;
 };
 
 // Inputs (logits (N, C), targets int64 (N,)); outputs the loss (N,) and the logsumexp (N,) of each

@@ -1,6 +1,8 @@
 #include "alloy/optim/adam.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "alloy/core/fast.h"
 #include "alloy/core/ops.h"
@@ -30,17 +32,45 @@ nn::NamedArrays Adam::init_state(const array& param) const {
 
 array Adam::update_one(const array& param, const array& grad, nn::NamedArrays& slots,
                        const StepInfo& step) const {
-  // One fused kernel per parameter (fast::adam_update holds the rule and its composition).
+  std::vector<Update> one{Update{param, grad, &slots, step}};
+  return update_all(one)[0];
+}
+
+std::vector<array> Adam::update_all(std::vector<Update>& updates) const {
+  // fast::adam_update holds the rule and its composition; a group shares a dtype.
+  std::vector<std::optional<array>> next(updates.size());
+  std::vector<Dtype> dtypes;
+  for (const auto& u : updates) {
+    if (std::find(dtypes.begin(), dtypes.end(), u.param.dtype()) == dtypes.end()) dtypes.push_back(u.param.dtype());
+  }
   const auto [b1, b2] = options_.betas;
-  std::optional<array> max_sq;
-  if (options_.amsgrad) max_sq = slots.at("max_exp_avg_sq");
-  std::vector<array> out = fast::adam_update(
-      param, grad, slots.at("exp_avg"), slots.at("exp_avg_sq"), max_sq,
-      fast::AdamStep{step.lr, b1, b2, options_.eps, options_.weight_decay, decoupled_, step.t});
-  slots.set("exp_avg", out[1]);
-  slots.set("exp_avg_sq", out[2]);
-  if (options_.amsgrad) slots.set("max_exp_avg_sq", out[3]);
-  return out[0];
+  for (Dtype dt : dtypes) {
+    std::vector<size_t> members;
+    std::vector<array> params, grads, avgs, sqs, maxes;
+    for (size_t i = 0; i < updates.size(); ++i) {
+      if (updates[i].param.dtype() != dt) continue;
+      members.push_back(i);
+      params.push_back(updates[i].param);
+      grads.push_back(updates[i].grad);
+      avgs.push_back(updates[i].slots->at("exp_avg"));
+      sqs.push_back(updates[i].slots->at("exp_avg_sq"));
+      if (options_.amsgrad) maxes.push_back(updates[i].slots->at("max_exp_avg_sq"));
+    }
+    // Every update of a step shares its count and learning rate.
+    const StepInfo& step = updates[members[0]].step;
+    auto out = fast::adam_update(params, grads, avgs, sqs, maxes,
+                                 fast::AdamStep{step.lr, b1, b2, options_.eps, options_.weight_decay, decoupled_, step.t});
+    for (size_t k = 0; k < members.size(); ++k) {
+      nn::NamedArrays& slots = *updates[members[k]].slots;
+      slots.set("exp_avg", out[k][1]);
+      slots.set("exp_avg_sq", out[k][2]);
+      if (options_.amsgrad) slots.set("max_exp_avg_sq", out[k][3]);
+      next[members[k]] = out[k][0];
+    }
+  }
+  std::vector<array> result;
+  for (auto& n : next) result.push_back(*n);
+  return result;
 }
 
 }  // namespace alloy::optim

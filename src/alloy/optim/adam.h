@@ -37,6 +37,8 @@ class Adam : public Optimizer {
   nn::NamedArrays init_state(const array& param) const override;
   array update_one(const array& param, const array& grad, nn::NamedArrays& slots,
                    const StepInfo& step) const override;
+  // One fast::adam_update node per dtype for the whole step.
+  std::vector<array> update_all(std::vector<Update>& updates) const override;
 
  private:
   AdamOptions options_;

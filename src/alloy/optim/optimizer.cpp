@@ -66,8 +66,7 @@ nn::NamedArrays Optimizer::apply(const nn::NamedArrays& params, const nn::NamedA
   if (loaded_) validate_loaded_state(params);
 
   const StepInfo info{step_ + 1, learning_rate(), false};
-  nn::NamedArrays out = params;
-  std::vector<array> results;
+  std::vector<Update> updates;
   for (const auto& [name, g] : grads) {
     const array& p = params.at(name);
     Dtype dt = state_dtype(p.dtype());
@@ -80,15 +79,29 @@ nn::NamedArrays Optimizer::apply(const nn::NamedArrays& params, const nn::NamedA
       order_.push_back(name);
       step.fresh = true;
     }
-    array next = update_one(p_state, g_state, it->second, step);
-    if (next.dtype() != p.dtype()) next = astype(next, p.dtype());
-    out.set(name, next);
-    results.push_back(next);
-    for (const auto& slot : it->second) results.push_back(slot.second);
+    updates.push_back(Update{p_state, g_state, &it->second, step});
+  }
+  std::vector<array> next = update_all(updates);
+  nn::NamedArrays out = params;
+  std::vector<array> results;
+  size_t i = 0;
+  for (const auto& [name, g] : grads) {
+    const array& p = params.at(name);
+    array n = next[i].dtype() != p.dtype() ? astype(next[i], p.dtype()) : next[i];
+    out.set(name, n);
+    results.push_back(n);
+    for (const auto& slot : *updates[i].slots) results.push_back(slot.second);
+    ++i;
   }
   step_ = info.t;
   eval(results);
   return out;
+}
+
+std::vector<array> Optimizer::update_all(std::vector<Update>& updates) const {
+  std::vector<array> next;
+  for (auto& u : updates) next.push_back(update_one(u.param, u.grad, *u.slots, u.step));
+  return next;
 }
 
 nn::NamedArrays Optimizer::state() const {

@@ -93,6 +93,15 @@ class Optimizer {
   // The rule: the new parameter, from param and grad (both in the state dtype); sets the slots.
   virtual array update_one(const array& param, const array& grad, nn::NamedArrays& slots,
                            const StepInfo& step) const = 0;
+  // One parameter of a step, as update_all sees it (param and grad in the state dtype).
+  struct Update {
+    array param, grad;
+    nn::NamedArrays* slots;
+    StepInfo step;
+  };
+  // Every parameter of a step: the new parameters, in order. The default applies update_one to
+  // each; a rule with a multi-tensor kernel (Adam) runs a group per dtype instead.
+  virtual std::vector<array> update_all(std::vector<Update>& updates) const;
 
   const std::optional<LearningRate>& lr() const { return lr_; }
   // Throws "[Name] <message>" as std::invalid_argument unless ok.

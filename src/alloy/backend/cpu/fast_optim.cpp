@@ -42,29 +42,33 @@ void adam_rows(const fast::AdamStep& st, const T* p, const T* g, const T* m, con
 }  // namespace
 
 void AdamUpdate::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  std::vector<array> in;
-  for (const array& a : inputs) in.push_back(cpu::as_row_contiguous(a));
-  for (array& o : outputs) cpu::allocate(o);
-  const bool ams = inputs.size() > 4;
-  const int64_t n = int64_t(in[0].size());
-  auto run = [&](auto zero) {
-    using T = decltype(zero);
-    using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
-    auto ptr = [](array& a) { return static_cast<T*>(a.raw_data_ptr()); };
-    cpu::parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
-      adam_rows<T, A>(step_, ptr(in[0]) + b, ptr(in[1]) + b, ptr(in[2]) + b, ptr(in[3]) + b,
-                   ams ? ptr(in[4]) + b : nullptr, ptr(outputs[0]) + b, ptr(outputs[1]) + b, ptr(outputs[2]) + b,
-                   ams ? ptr(outputs[3]) + b : nullptr, e - b);
-    });
-  };
-  switch (inputs[0].dtype()) {
-    case Dtype::float16: return run(float16_t{});
-    case Dtype::bfloat16: return run(bfloat16_t{});
-    case Dtype::float32: return run(0.0f);
-    case Dtype::float64: return run(0.0);
-    case Dtype::bool_: case Dtype::uint8: case Dtype::uint16: case Dtype::uint32: case Dtype::uint64:
-    case Dtype::int8: case Dtype::int16: case Dtype::int32: case Dtype::int64:
-      throw std::invalid_argument("[adam_update] needs floating-point arrays");
+  const int k_in = inputs_per_tensor(), k_out = outputs_per_tensor();
+  const bool ams = amsgrad_;
+  for (int t = 0; t < count_; ++t) {
+    std::vector<array> in;
+    for (int j = 0; j < k_in; ++j) in.push_back(cpu::as_row_contiguous(inputs[t * k_in + j]));
+    array* out = &outputs[t * k_out];
+    for (int j = 0; j < k_out; ++j) cpu::allocate(out[j]);
+    const int64_t n = int64_t(in[0].size());
+    auto run = [&](auto zero) {
+      using T = decltype(zero);
+      using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
+      auto ptr = [](array& a) { return static_cast<T*>(a.raw_data_ptr()); };
+      cpu::parallel_for(n, 1 << 14, [&](int64_t b, int64_t e) {
+        adam_rows<T, A>(step_, ptr(in[0]) + b, ptr(in[1]) + b, ptr(in[2]) + b, ptr(in[3]) + b,
+                        ams ? ptr(in[4]) + b : nullptr, ptr(out[0]) + b, ptr(out[1]) + b, ptr(out[2]) + b,
+                        ams ? ptr(out[3]) + b : nullptr, e - b);
+      });
+    };
+    switch (inputs[0].dtype()) {
+      case Dtype::float16: run(float16_t{}); break;
+      case Dtype::bfloat16: run(bfloat16_t{}); break;
+      case Dtype::float32: run(0.0f); break;
+      case Dtype::float64: run(0.0); break;
+      case Dtype::bool_: case Dtype::uint8: case Dtype::uint16: case Dtype::uint32: case Dtype::uint64:
+      case Dtype::int8: case Dtype::int16: case Dtype::int32: case Dtype::int64:
+        throw std::invalid_argument("[adam_update] needs floating-point arrays");
+    }
   }
 }
 
