@@ -4,28 +4,15 @@
 
 #include "alloy/alloy.h"
 #include "gradcheck.h"
+#include "test_util.h"
 
 namespace alloy {
 namespace {
 
-double tol_for(Dtype t) {
-  switch (t) {
-    case Dtype::float64: return 1e-10;
-    case Dtype::float32: return 2e-5;
-    case Dtype::float16: return 4e-3;
-    case Dtype::bfloat16: return 3e-2;
-    case Dtype::bool_: case Dtype::uint8: case Dtype::uint16: case Dtype::uint32: case Dtype::uint64:
-    case Dtype::int8: case Dtype::int16: case Dtype::int32: case Dtype::int64:
-      return 0;
-  }
-  return 0;
-}
+double tol_for(Dtype t) { return t == float64 ? 1e-10 : test::fused_tolerance(t); }
 
 void expect_close(const array& got, const array& want, Dtype t, const std::string& what) {
-  ASSERT_EQ(got.shape(), want.shape()) << what;
-  ASSERT_EQ(got.dtype(), want.dtype()) << what;
-  double tol = tol_for(t);
-  EXPECT_TRUE(allclose(got, want, tol, tol)) << what << "\nfused " << got << "\ncomposed " << want;
+  test::expect_close_to_composition(got, want, tol_for(t), what);
 }
 
 const Dtype kFloats[] = {float32, float16, bfloat16, float64};

@@ -8,6 +8,7 @@
 
 #include "alloy/alloy.h"
 #include "gradcheck.h"
+#include "test_util.h"
 
 namespace alloy {
 namespace {
@@ -15,24 +16,8 @@ namespace {
 // Loss values are float32 for 16-bit logits too (the same float32 math on the same values);
 // gradients are stored in the logits' dtype.
 double loss_tol(Dtype t) { return t == float64 ? 1e-12 : 2e-5; }
-double grad_tol(Dtype t) {
-  switch (t) {
-    case Dtype::float64: return 1e-12;
-    case Dtype::float32: return 2e-5;
-    case Dtype::float16: return 4e-3;
-    case Dtype::bfloat16: return 3e-2;
-    case Dtype::bool_: case Dtype::uint8: case Dtype::uint16: case Dtype::uint32: case Dtype::uint64:
-    case Dtype::int8: case Dtype::int16: case Dtype::int32: case Dtype::int64:
-      return 0;
-  }
-  return 0;
-}
-
-void expect_close(const array& got, const array& want, double tol, const std::string& what) {
-  ASSERT_EQ(got.shape(), want.shape()) << what;
-  ASSERT_EQ(got.dtype(), want.dtype()) << what;
-  EXPECT_TRUE(allclose(got, want, tol, tol)) << what << "\nfused " << got << "\ncomposed " << want;
-}
+double grad_tol(Dtype t) { return test::fused_tolerance(t); }
+using test::expect_close_to_composition;
 
 // Targets in [0, C) with every third row set to ignore_index.
 array make_targets(int64_t rows, int64_t classes, int64_t ignore_index, uint64_t seed) {
@@ -59,8 +44,8 @@ void expect_matches_composition(const array& x, const array& t, int64_t ignore, 
   std::string tag = what + " " + dtype_name(dt) + " eps " + std::to_string(eps);
   EXPECT_EQ(loss.dtype(), dt == float64 ? float64 : float32) << tag;
   EXPECT_EQ(dx.dtype(), dt) << tag;
-  expect_close(loss, loss_c, loss_tol(dt), tag + " loss");
-  expect_close(dx, dx_c, grad_tol(dt), tag + " gradient");
+  expect_close_to_composition(loss, loss_c, loss_tol(dt), tag + " loss");
+  expect_close_to_composition(dx, dx_c, grad_tol(dt), tag + " gradient");
 }
 
 const Dtype kFloats[] = {float32, float64, bfloat16, float16};
@@ -134,7 +119,7 @@ TEST(FastCrossEntropy, LayoutsAndEmptyBatch) {
   // A transposed (non-contiguous) logits array and a broadcast target array.
   array xt = transpose(random::normal({11, 4}, float32, 0.0, 1.0, random::key(5)));
   array t = broadcast_to(array({3}, {1}), {4});
-  expect_close(fast::cross_entropy(xt, t), fast::composed::cross_entropy(xt, t), 2e-6, "transposed");
+  expect_close_to_composition(fast::cross_entropy(xt, t), fast::composed::cross_entropy(xt, t), 2e-6, "transposed");
   array empty = fast::cross_entropy(zeros({0, 5}), zeros({0}, int32));
   EXPECT_EQ(empty.shape(), Shape{0});
   empty.eval();
@@ -172,8 +157,8 @@ TEST(FastCrossEntropy, GradientInPlaceOfIntermediateLogits) {
     auto dlogits = [&](CeFn ce, const array& at) {
       return grad([&, ce](const array& a) { return sum(ce(multiply(a, array(2.0f)), t, -100, eps, {})); })(at);
     };
-    expect_close(dlogits(fast::cross_entropy, x), dlogits(fast::composed::cross_entropy, x), 2e-5, "intermediate");
-    expect_close(dlogits(fast::cross_entropy, xt), dlogits(fast::composed::cross_entropy, xt), 2e-5, "transposed");
+    expect_close_to_composition(dlogits(fast::cross_entropy, x), dlogits(fast::composed::cross_entropy, x), 2e-5, "intermediate");
+    expect_close_to_composition(dlogits(fast::cross_entropy, xt), dlogits(fast::composed::cross_entropy, xt), 2e-5, "transposed");
   }
 }
 

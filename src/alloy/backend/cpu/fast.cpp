@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "alloy/backend/common/elementwise_ops.h"
+#include "alloy/backend/cpu/dispatch_float.h"
 #include "alloy/backend/cpu/simd.h"
 #include "alloy/backend/cpu/strided.h"
 #include "alloy/core/fast_primitives.h"
@@ -19,18 +20,7 @@
 namespace alloy {
 namespace {
 
-template <typename Fn>
-void dispatch_float(Dtype t, const char* op, Fn&& fn) {
-  switch (t) {
-    case Dtype::float16: return fn(float16_t{});
-    case Dtype::bfloat16: return fn(bfloat16_t{});
-    case Dtype::float32: return fn(float{});
-    case Dtype::float64: return fn(double{});
-    case Dtype::bool_: case Dtype::uint8: case Dtype::uint16: case Dtype::uint32: case Dtype::uint64:
-    case Dtype::int8: case Dtype::int16: case Dtype::int32: case Dtype::int64:
-      throw std::invalid_argument(std::string("[") + op + "] needs a floating-point input");
-  }
-}
+using cpu::dispatch_float;
 
 template <typename T, typename A>
 ALLOY_SIMD_CLONES A sum_squares(const T* x, int64_t n) {

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "alloy/backend/common/cross_entropy_targets.h"
+#include "alloy/backend/cpu/dispatch_float.h"
 #include "alloy/backend/cpu/simd.h"
 #include "alloy/backend/cpu/strided.h"
 #include "alloy/backend/cpu/threading.h"
@@ -72,19 +73,6 @@ ALLOY_SIMD_CLONES void row_grad(const T* x, T* d, int64_t n, A lse, A g, A shift
   for (int64_t i = 0; i < n; ++i) d[i] = T(A(g * exp_of(A(A(x[i]) - lse)) - shift));
 }
 
-template <typename Fn>
-void dispatch_logits(Dtype t, Fn&& fn) {
-  switch (t) {
-    case Dtype::float16: return fn(float16_t{});
-    case Dtype::bfloat16: return fn(bfloat16_t{});
-    case Dtype::float32: return fn(float{});
-    case Dtype::float64: return fn(double{});
-    case Dtype::bool_: case Dtype::uint8: case Dtype::uint16: case Dtype::uint32: case Dtype::uint64:
-    case Dtype::int8: case Dtype::int16: case Dtype::int32: case Dtype::int64:
-      throw std::invalid_argument(std::string("[cross_entropy] needs floating-point logits, got ") + dtype_name(t));
-  }
-}
-
 // Rows per task: about 16K elements.
 int64_t row_grain(int64_t classes) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(classes, 1)); }
 
@@ -98,7 +86,7 @@ void CrossEntropy::eval_cpu(const std::vector<array>& inputs, std::vector<array>
   check_cross_entropy_targets(tp, rows, classes, ignore_index_);  // before anything is written
   for (array& o : outputs) cpu::allocate(o);
   const int64_t ignore = ignore_index_;
-  dispatch_logits(x.dtype(), [&](auto v) {
+  cpu::dispatch_float(x.dtype(), "cross_entropy", [&](auto v) {
     using T = decltype(v);
     using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
     const T* xp = static_cast<const T*>(x.raw_data_ptr());
@@ -142,7 +130,7 @@ void CrossEntropyGrad::eval_cpu(const std::vector<array>& inputs, std::vector<ar
   if (donate) out.move_shared_buffer(x);
   else cpu::allocate(out);
   const int64_t ignore = ignore_index_;
-  dispatch_logits(x.dtype(), [&](auto v) {
+  cpu::dispatch_float(x.dtype(), "cross_entropy", [&](auto v) {
     using T = decltype(v);
     using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
     const T* xp = static_cast<const T*>(x_data);

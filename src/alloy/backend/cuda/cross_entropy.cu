@@ -258,19 +258,6 @@ int64_t* check_targets(const array& t, int64_t classes, int64_t ignore_index, co
   });
 }
 
-template <typename Fn>
-void dispatch_logits(Dtype t, Fn&& fn) {
-  switch (t) {
-    case Dtype::float16: return fn(Tag<__half>{});
-    case Dtype::bfloat16: return fn(Tag<__nv_bfloat16>{});
-    case Dtype::float32: return fn(Tag<float>{});
-    case Dtype::float64: return fn(Tag<double>{});
-    case Dtype::bool_: case Dtype::uint8: case Dtype::uint16: case Dtype::uint32: case Dtype::uint64:
-    case Dtype::int8: case Dtype::int16: case Dtype::int32: case Dtype::int64:
-      throw std::invalid_argument(std::string("[cross_entropy] needs floating-point logits, got ") + dtype_name(t));
-  }
-}
-
 }  // namespace
 }  // namespace cuda
 
@@ -282,7 +269,7 @@ void CrossEntropy::eval_gpu(const std::vector<array>& inputs, std::vector<array>
   for (array& o : outputs) cuda::allocate(o);
   if (rows == 0) return;
   int64_t* bad = cuda::check_targets(t, classes, ignore_index_, s);
-  cuda::dispatch_logits(x.dtype(), [&](auto tag) {
+  cuda::dispatch_float(x.dtype(), "cross_entropy", [&](auto tag) {
     using T = typename decltype(tag)::type;
     using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
     const int threads = cuda::row_threads(classes, cuda::vec_width<T>());
@@ -312,7 +299,7 @@ void CrossEntropyGrad::eval_gpu(const std::vector<array>& inputs, std::vector<ar
   array& out = outputs[0];
   if (rows == 0) return cuda::allocate(out);
   int64_t* bad = cuda::check_targets(t, classes, ignore_index_, s);
-  cuda::dispatch_logits(x.dtype(), [&](auto tag) {
+  cuda::dispatch_float(x.dtype(), "cross_entropy", [&](auto tag) {
     using T = typename decltype(tag)::type;
     using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
     const T* xp = cuda::in_ptr<T>(x, s);  // before a donation moves the buffer

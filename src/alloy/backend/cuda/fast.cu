@@ -17,19 +17,6 @@ namespace alloy {
 namespace cuda {
 namespace {
 
-template <typename Fn>
-void dispatch_float(Dtype t, const char* op, Fn&& fn) {
-  switch (t) {
-    case Dtype::float16: return fn(Tag<__half>{});
-    case Dtype::bfloat16: return fn(Tag<__nv_bfloat16>{});
-    case Dtype::float32: return fn(Tag<float>{});
-    case Dtype::float64: return fn(Tag<double>{});
-    case Dtype::bool_: case Dtype::uint8: case Dtype::uint16: case Dtype::uint32: case Dtype::uint64:
-    case Dtype::int8: case Dtype::int16: case Dtype::int32: case Dtype::int64:
-      throw std::invalid_argument(std::string("[") + op + "] needs a floating-point input");
-  }
-}
-
 // A value rounded to the storage type T and back.
 template <typename T, typename A>
 __device__ __forceinline__ A round_to(A v) {

@@ -5,6 +5,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 
 #include "alloy/backend/common/collapse.h"
@@ -17,6 +19,20 @@ template <typename T>
 struct Tag {
   using type = T;
 };
+
+// Calls fn(Tag<T>{}) for the floating dtypes; others are an error naming op.
+template <typename Fn>
+void dispatch_float(Dtype t, const char* op, Fn&& fn) {
+  switch (t) {
+    case Dtype::float16: return fn(Tag<__half>{});
+    case Dtype::bfloat16: return fn(Tag<__nv_bfloat16>{});
+    case Dtype::float32: return fn(Tag<float>{});
+    case Dtype::float64: return fn(Tag<double>{});
+    case Dtype::bool_: case Dtype::uint8: case Dtype::uint16: case Dtype::uint32: case Dtype::uint64:
+    case Dtype::int8: case Dtype::int16: case Dtype::int32: case Dtype::int64:
+      throw std::invalid_argument(std::string("[") + op + "] needs a floating-point input, got " + dtype_name(t));
+  }
+}
 
 // Calls f(Tag<T>{}) with T the CUDA storage type of `d`.
 template <typename F>
