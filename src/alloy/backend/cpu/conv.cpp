@@ -1,16 +1,14 @@
 // N-d convolution on the CPU: im2col + GEMM per group. Rows of the column matrix are output
 // positions (N * prod(out)), columns are (kernel position, channel of the group); a chunk of
-// rows is gathered in parallel into a temporary buffer (bounded size), then one OpenBLAS GEMM
+// rows is gathered in parallel into a temporary buffer (bounded size), then one GEMM (cpu/blas.h)
 // per group multiplies it by that group's (C_out/g, K * C_in/g) weights. Input dilation,
 // padding (negative crops) and kernel dilation are resolved by per-dim index tables; a 1x1
 // stride-1 convolution reads the input directly. float16/bfloat16 compute in float32.
-#include <cblas.h>
-
 #include <algorithm>
 #include <cstring>
 #include <memory>
-#include <mutex>
 
+#include "alloy/backend/cpu/blas.h"
 #include "alloy/backend/cpu/strided.h"
 #include "alloy/core/primitives.h"
 
@@ -18,24 +16,6 @@ namespace alloy {
 namespace {
 
 constexpr int64_t kColumnBytes = 16 << 20;  // im2col buffer budget per chunk
-
-void set_blas_threads() {
-  static std::once_flag once;
-  std::call_once(once, [] { openblas_set_num_threads(cpu::num_threads()); });
-}
-
-// C (M, N) with row stride ldc = A (M, K), row stride lda, times B^T with B (N, K), row stride ldb.
-template <typename T>
-void gemm_nt(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T* C,
-             int64_t ldc) {
-  if constexpr (std::is_same_v<T, float>) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), int(N), int(K), 1.0f, A, int(lda), B, int(ldb),
-                0.0f, C, int(ldc));
-  } else {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(M), int(N), int(K), 1.0, A, int(lda), B, int(ldb),
-                0.0, C, int(ldc));
-  }
-}
 
 template <typename T>
 void conv_nd(const array& x, const T* w, T* out, const Shape& out_shape, const Shape& kernel,
@@ -65,7 +45,9 @@ void conv_nd(const array& x, const T* w, T* out, const Shape& out_shape, const S
   }
   if (direct) {
     for (int64_t gi = 0; gi < g; ++gi) {
-      gemm_nt<T>(rows, cg_out, cg_in, xp + gi * cg_in, c_in, w + gi * cg_out * kc, kc, out + gi * cg_out, c_out);
+      // out (rows, cg_out) of this group = x (rows, cg_in) @ w_g (cg_out, cg_in)^T
+      cpu::gemm<T>(false, true, rows, cg_out, cg_in, T(1), xp + gi * cg_in, c_in, w + gi * cg_out * kc, kc, T(0),
+                   out + gi * cg_out, c_out);
     }
     return;
   }
@@ -115,9 +97,9 @@ void conv_nd(const array& x, const T* w, T* out, const Shape& out_shape, const S
             }
             if (!hit) {
               std::fill(dst, dst + cg_in, T(0));
-            } else if (cstride == 1) {
+            } else if (cstride == 1 && cg_in >= 16) {
               std::memcpy(dst, xn + off, size_t(cg_in) * sizeof(T));
-            } else {
+            } else {  // strided or few channels (the first layer's 1 or 3): no call per tap
               for (int64_t c = 0; c < cg_in; ++c) dst[c] = xn[off + c * cstride];
             }
             for (int i = d - 1; i >= 0; --i) {
@@ -127,7 +109,9 @@ void conv_nd(const array& x, const T* w, T* out, const Shape& out_shape, const S
           }
         }
       });
-      gemm_nt<T>(nr, cg_out, kc, cols.get(), kc, w + gi * cg_out * kc, kc, out + r0 * c_out + gi * cg_out, c_out);
+      // out rows (nr, cg_out) of this group = cols (nr, kc) @ w_g (cg_out, kc)^T
+      cpu::gemm<T>(false, true, nr, cg_out, kc, T(1), cols.get(), kc, w + gi * cg_out * kc, kc, T(0),
+                   out + r0 * c_out + gi * cg_out, c_out);
     }
   }
 }
@@ -137,7 +121,6 @@ void conv_nd(const array& x, const T* w, T* out, const Shape& out_shape, const S
 void Convolution::eval_cpu(const std::vector<array>& inputs, array& out) {
   cpu::allocate(out);
   if (out.size() == 0) return;
-  set_blas_threads();
   const Dtype compute = out.dtype() == float64 ? float64 : float32;
   const int d = out.ndim() - 2;
 

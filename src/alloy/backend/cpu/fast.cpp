@@ -2,8 +2,6 @@
 // registers; attention computes scores for a block of queries with one GEMM, applies scale,
 // mask and softmax in place, and multiplies by V with a second GEMM, so no (B, H, Tq, Tk)
 // tensor is ever materialized.
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -12,6 +10,7 @@
 #include <vector>
 
 #include "alloy/backend/common/elementwise_ops.h"
+#include "alloy/backend/cpu/blas.h"
 #include "alloy/backend/cpu/dispatch_float.h"
 #include "alloy/backend/cpu/simd.h"
 #include "alloy/backend/cpu/strided.h"
@@ -331,8 +330,7 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, std::
         int64_t kmax = block_key_limit(causal_, r0, nr, Tq, Tk);
         // S (nr, kmax) = scale * Q_block K^T, rows Tk apart
         if (kmax > 0) {
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(nr), int(kmax), int(D), scale_, Q + r0 * D, int(D),
-                      K, int(D), 0.0f, S, int(Tk));
+          cpu::gemm<float>(false, true, nr, kmax, D, scale_, Q + r0 * D, D, K, D, 0.0f, S, Tk);
         }
         cpu::parallel_for(nr, std::max<int64_t>(1, 4096 / std::max<int64_t>(Tk, 1)), [&](int64_t i0, int64_t i1) {
           for (int64_t i = i0; i < i1; ++i) {
@@ -346,8 +344,7 @@ void ScaledDotProductAttention::eval_cpu(const std::vector<array>& inputs, std::
         });
         // O_block (nr, Dv) = P V over the computed keys
         if (kmax > 0) {
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(nr), int(Dv), int(kmax), 1.0f, S, int(Tk), V,
-                      int(Dv), 0.0f, O + r0 * Dv, int(Dv));
+          cpu::gemm<float>(false, false, nr, Dv, kmax, 1.0f, S, Tk, V, Dv, 0.0f, O + r0 * Dv, Dv);
         } else {
           std::fill(O + r0 * Dv, O + (r0 + nr) * Dv, std::numeric_limits<float>::quiet_NaN());
           std::fill(L + r0, L + r0 + nr, -std::numeric_limits<float>::infinity());
@@ -421,10 +418,8 @@ void ScaledDotProductAttentionGrad::eval_cpu(const std::vector<array>& inputs, s
         float* P = p_buf.data();
         float* dP = dp_buf.data();
         // S = scale Q K^T and dP = dO V^T, both (nr, kmax) with rows Tk apart.
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(nr), int(kmax), int(D), scale, Q + r0 * D, int(D),
-                    K, int(D), 0.0f, P, int(Tk));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, int(nr), int(kmax), int(Dv), 1.0f, dO + r0 * Dv,
-                    int(Dv), V, int(Dv), 0.0f, dP, int(Tk));
+        cpu::gemm<float>(false, true, nr, kmax, D, scale, Q + r0 * D, D, K, D, 0.0f, P, Tk);
+        cpu::gemm<float>(false, true, nr, kmax, Dv, 1.0f, dO + r0 * Dv, Dv, V, Dv, 0.0f, dP, Tk);
         // P = exp(S - lse) on the visible keys, 0 elsewhere; dP becomes dS = P (dP - delta).
         cpu::parallel_for(nr, std::max<int64_t>(1, 4096 / std::max<int64_t>(kmax, 1)), [&](int64_t i0, int64_t i1) {
           for (int64_t i = i0; i < i1; ++i) {
@@ -445,12 +440,9 @@ void ScaledDotProductAttentionGrad::eval_cpu(const std::vector<array>& inputs, s
           }
         });
         // dQ = scale dS K; dK += scale dS^T Q; dV += P^T dO.
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(nr), int(D), int(kmax), scale, dP, int(Tk), K,
-                    int(D), 0.0f, dQ + r0 * D, int(D));
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(kmax), int(D), int(nr), scale, dP, int(Tk),
-                    Q + r0 * D, int(D), 1.0f, dK, int(D));
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, int(kmax), int(Dv), int(nr), 1.0f, P, int(Tk),
-                    dO + r0 * Dv, int(Dv), 1.0f, dV, int(Dv));
+        cpu::gemm<float>(false, false, nr, D, kmax, scale, dP, Tk, K, D, 0.0f, dQ + r0 * D, D);
+        cpu::gemm<float>(true, false, kmax, D, nr, scale, dP, Tk, Q + r0 * D, D, 1.0f, dK, D);
+        cpu::gemm<float>(true, false, kmax, Dv, nr, 1.0f, P, Tk, dO + r0 * Dv, Dv, 1.0f, dV, Dv);
       }
     }
   }

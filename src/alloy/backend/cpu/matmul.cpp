@@ -1,12 +1,10 @@
-// GEMM on the CPU through OpenBLAS (cblas). Transposed and row-sliced views are passed as
-// transposes / leading dimensions without copies; other layouts are copied first. float16 and
-// bfloat16 are converted to float32, multiplied, and rounded back.
-#include <cblas.h>
-
-#include <mutex>
+// GEMM on the CPU through OpenBLAS on alloy's pool (cpu/blas.h). Transposed and row-sliced
+// views are passed as transposes / leading dimensions without copies; other layouts are copied
+// first. float16 and bfloat16 are converted to float32, multiplied, and rounded back.
 #include <optional>
 
 #include "alloy/backend/common/matrix_layout.h"
+#include "alloy/backend/cpu/blas.h"
 #include "alloy/backend/cpu/simd.h"
 #include "alloy/backend/cpu/strided.h"
 #include "alloy/backend/cpu/threading.h"
@@ -14,11 +12,6 @@
 
 namespace alloy {
 namespace {
-
-void set_blas_threads() {
-  static std::once_flag once;
-  std::call_once(once, [] { openblas_set_num_threads(cpu::num_threads()); });
-}
 
 // A float32/float64 view of `a` that BLAS can read: `a` itself, or a converted/dense copy.
 array blas_operand(const array& a, Dtype compute, bool& ok_layout) {
@@ -91,36 +84,39 @@ void gemm(const array& a, const array& b, T* c, float alpha, float beta) {
   int64_t M = a.shape(-2), K = a.shape(-1), N = b.shape(-1);
   auto la = *matrix_layout(M, K, a.strides()[a.ndim() - 2], a.strides()[a.ndim() - 1]);
   auto lb = *matrix_layout(K, N, b.strides()[b.ndim() - 2], b.strides()[b.ndim() - 1]);
-  auto trans = [](const MatrixLayout& l) { return l.transposed ? CblasTrans : CblasNoTrans; };
   const T* ap = static_cast<const T*>(const_cast<array&>(a).raw_data_ptr());
   const T* bp = static_cast<const T*>(const_cast<array&>(b).raw_data_ptr());
   auto oa = batch_offsets(a), ob = batch_offsets(b);
-  for (size_t i = 0; i < oa.size(); ++i) {
-    T* ci = c + int64_t(i) * M * N;
-    if (M == 0 || N == 0) continue;
+  if (M == 0 || N == 0) return;
+  auto product = [&](int64_t i) {
+    T* ci = c + i * M * N;
     if (K == 0) {
       for (int64_t k = 0; k < M * N; ++k) ci[k] = beta == 0.0f ? T(0) : T(beta) * ci[k];
-      continue;
+      return;
     }
     if constexpr (std::is_same_v<T, float>) {
       if (M == 1) {  // a vector times a matrix (LLM decode): read the matrix once, no packing
         gemv(ap + oa[i], la.transposed ? la.ld : 1, bp + ob[i], lb, K, N, alpha, beta, ci);
-        continue;
+        return;
       }
     }
-    if constexpr (std::is_same_v<T, float>) {
-      cblas_sgemm(CblasRowMajor, trans(la), trans(lb), int(M), int(N), int(K), alpha, ap + oa[i], int(la.ld),
-                  bp + ob[i], int(lb.ld), beta, ci, int(std::max<int64_t>(N, 1)));
-    } else {
-      cblas_dgemm(CblasRowMajor, trans(la), trans(lb), int(M), int(N), int(K), alpha, ap + oa[i], int(la.ld),
-                  bp + ob[i], int(lb.ld), beta, ci, int(std::max<int64_t>(N, 1)));
-    }
+    cpu::gemm<T>(la.transposed, lb.transposed, M, N, K, T(alpha), ap + oa[i], la.ld, bp + ob[i], lb.ld, T(beta), ci,
+                 std::max<int64_t>(N, 1));
+  };
+  const int64_t count = int64_t(oa.size());
+  // A batch of small products (attention heads): one product per chunk of the pool, each
+  // single-threaded; a large product is split by cpu::gemm itself.
+  if (count > 1 && M * N * K < (int64_t(1) << 22)) {
+    cpu::parallel_for(count, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t i = b0; i < b1; ++i) product(i);
+    });
+  } else {
+    for (int64_t i = 0; i < count; ++i) product(i);
   }
 }
 
 // out = alpha * a @ b + beta * out (out already holds c when beta != 0).
 void matmul_cpu(const array& a_in, const array& b_in, array& out, float alpha, float beta) {
-  set_blas_threads();
   Dtype compute = out.dtype() == float64 ? float64 : float32;
   bool ok_a, ok_b;
   array a = blas_operand(a_in, compute, ok_a);

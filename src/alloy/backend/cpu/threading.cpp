@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -20,7 +21,21 @@ int configured_threads() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-// Workers sleep on a generation counter; a job is a chunk counter they pull from.
+// Set on a thread while it runs a pool job's chunks: a parallel_for from there runs inline (the
+// pool takes one job at a time, so waiting for it from inside a job would deadlock).
+thread_local bool t_in_job = false;
+
+// One parallel_for's chunks. Each job has its own counters: a worker still finishing the
+// previous job's loop can only ever claim that job's chunks (all taken, so none), never a chunk
+// of the next job through a counter being reset under it (which ran a chunk twice and left the
+// caller waiting for a count it had passed: a hang seen on a 16-core machine).
+struct Job {
+  const std::function<void(int64_t)>* body;
+  int64_t total;
+  std::atomic<int64_t> next{0}, done{0};
+};
+
+// Workers sleep on a generation counter and join the job current when they wake.
 class Pool {
  public:
   explicit Pool(int n) : size_(n) {
@@ -31,43 +46,46 @@ class Pool {
 
   void run(int64_t chunks, const std::function<void(int64_t)>& body) {
     std::lock_guard submit(submit_mutex_);  // one parallel job at a time
+    auto job = std::make_shared<Job>();
+    job->body = &body;
+    job->total = chunks;
     {
       std::lock_guard lk(mutex_);
-      body_ = &body;
-      total_ = chunks;
-      next_.store(0);
-      done_.store(0);
+      job_ = job;
       ++generation_;
     }
     cv_.notify_all();
-    work();
+    work(*job);
     std::unique_lock lk(mutex_);
-    done_cv_.wait(lk, [&] { return done_.load() == total_; });
-    body_ = nullptr;
+    done_cv_.wait(lk, [&] { return job->done.load() == job->total; });
+    job_.reset();
   }
 
  private:
-  void work() {
+  void work(Job& job) {
+    t_in_job = true;
     int64_t i;
-    while ((i = next_.fetch_add(1)) < total_) {
-      (*body_)(i);
-      if (done_.fetch_add(1) + 1 == total_) {
+    while ((i = job.next.fetch_add(1)) < job.total) {
+      (*job.body)(i);
+      if (job.done.fetch_add(1) + 1 == job.total) {
         std::lock_guard lk(mutex_);
         done_cv_.notify_all();
       }
     }
+    t_in_job = false;
   }
 
   void worker() {
     uint64_t seen = 0;
     while (true) {
+      std::shared_ptr<Job> job;  // keeps the counters alive past the caller's return
       {
         std::unique_lock lk(mutex_);
         cv_.wait(lk, [&] { return generation_ != seen; });
         seen = generation_;
-        if (!body_) continue;
+        job = job_;
       }
-      work();
+      if (job) work(*job);
     }
   }
 
@@ -75,9 +93,7 @@ class Pool {
   std::vector<std::thread> threads_;
   std::mutex submit_mutex_, mutex_;
   std::condition_variable cv_, done_cv_;
-  const std::function<void(int64_t)>* body_ = nullptr;
-  int64_t total_ = 0;
-  std::atomic<int64_t> next_{0}, done_{0};
+  std::shared_ptr<Job> job_;
   uint64_t generation_ = 0;
 };
 
@@ -94,7 +110,7 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   int threads = num_threads();
-  if (threads == 1 || n < 2 * grain) {
+  if (threads == 1 || n < 2 * grain || t_in_job) {
     fn(0, n);
     return;
   }

@@ -1,5 +1,6 @@
 // The CPU thread pool. Sized to the machine (ALLOY_NUM_THREADS overrides); the calling thread
-// takes part, and work smaller than two grains runs inline with no pool overhead.
+// takes part, and work smaller than two grains runs inline with no pool overhead, as does a
+// parallel_for called from inside another one's chunk.
 #pragma once
 
 #include <cstdint>
