@@ -282,6 +282,18 @@ TEST(GpuParity, ScansAndSorts) {
                      input({3, 50}, float32, 43), Device::cpu);
   expect_parity("sort nan", [](auto& in, Device d) { return sort(in[0], -1, d); }, {nans}, 0.0);
   expect_parity("topk", [](auto& in, Device d) { return topk(in[0], 5, -1, d); }, {input({6, 200}, float32, 44)}, 0.0);
+  // Every integer width and signedness (each maps to an unsigned radix key), negative values,
+  // many rows (segmented) and one long row (device-wide).
+  for (Dtype dt : {bool_, int8, uint8, int16, uint16, int32, uint32, int64, uint64}) {
+    bool is_signed = dt == int8 || dt == int16 || dt == int32 || dt == int64;
+    for (Shape shape : {Shape{7, 300}, Shape{5000}}) {
+      array whole = astype(input(shape, float32, 50, is_signed ? -100 : 0, dt == bool_ ? 2 : 200), int32, Device::cpu);
+      array v = astype(whole, dt, Device::cpu);
+      std::string what = std::string(dtype_name(dt)) + (shape.size() == 1 ? " one row" : " rows");
+      expect_parity("sort " + what, [](auto& in, Device d) { return sort(in[0], -1, d); }, {v}, 0.0);
+      expect_parity("argsort " + what, [](auto& in, Device d) { return argsort(in[0], -1, d); }, {v}, 0.0);
+    }
+  }
 }
 
 TEST(GpuParity, Indexing) {

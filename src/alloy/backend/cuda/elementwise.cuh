@@ -1,7 +1,8 @@
-// Elementwise kernels for any number of inputs. The output is row-contiguous. Dense inputs take
-// the contiguous path (four elements per thread, vector loads when aligned); a broadcast scalar
-// is read once per thread, and a CPU-resident scalar is passed by value (no copy to the GPU);
-// anything else takes the strided path, which walks collapsed dims with per-operand strides.
+// Elementwise kernels for any number of inputs. The output is row-contiguous. Dense, 16-byte
+// aligned inputs take the contiguous path (four elements per thread as vector accesses); a
+// broadcast scalar is read once per thread, and a CPU-resident scalar is passed by value (no
+// copy to the GPU); anything else (unaligned dense views included) takes the strided path,
+// which walks collapsed dims with per-operand strides.
 #pragma once
 
 #include <cuda/std/tuple>
@@ -27,18 +28,12 @@ struct Operand {
   __device__ __forceinline__ T at(int64_t i) const {
     return mode == 0 ? ptr[i] : (mode == 1 ? value : ptr[0]);
   }
-  // Elements base..base+3 (Aligned: ptr + base is 4-element aligned).
-  template <bool Aligned>
+  // Elements base..base+3, ptr + base 4-element aligned.
   __device__ __forceinline__ void load4(int64_t base, T (&v)[4]) const {
     if (mode == 0) {
-      if constexpr (Aligned) {
-        Vec4<T> x = *reinterpret_cast<const Vec4<T>*>(ptr + base);
+      Vec4<T> x = *reinterpret_cast<const Vec4<T>*>(ptr + base);
 #pragma unroll
-        for (int j = 0; j < 4; ++j) v[j] = x.v[j];
-      } else {
-#pragma unroll
-        for (int j = 0; j < 4; ++j) v[j] = ptr[base + j];
-      }
+      for (int j = 0; j < 4; ++j) v[j] = x.v[j];
     } else {
       T s = mode == 1 ? value : ptr[0];
 #pragma unroll
@@ -73,31 +68,27 @@ __device__ __forceinline__ auto apply_at(const Fn& fn, const Ops& ops, const Off
   return fn(::cuda::std::get<I>(ops).at(off[I])...);
 }
 
-// out[base..base+3] = fn(inputs at base..base+3).
-template <bool Aligned, typename Out, typename Fn, typename... In, size_t... I>
+// out[base..base+3] = fn(inputs at base..base+3), as vector accesses.
+template <typename Out, typename Fn, typename... In, size_t... I>
 __device__ __forceinline__ void apply4(Out* out, int64_t base, const Fn& fn, const Operands<In...>& ops,
                                        std::index_sequence<I...>) {
   ::cuda::std::tuple<Vec4<In>...> v;
-  (::cuda::std::get<I>(ops).template load4<Aligned>(base, ::cuda::std::get<I>(v).v), ...);
+  (::cuda::std::get<I>(ops).load4(base, ::cuda::std::get<I>(v).v), ...);
   Vec4<Out> r;
 #pragma unroll
   for (int j = 0; j < 4; ++j) r.v[j] = fn(::cuda::std::get<I>(v).v[j]...);
-  if constexpr (Aligned) {
-    *reinterpret_cast<Vec4<Out>*>(out + base) = r;
-  } else {
-#pragma unroll
-    for (int j = 0; j < 4; ++j) out[base + j] = r.v[j];
-  }
+  *reinterpret_cast<Vec4<Out>*>(out + base) = r;
 }
 
-// Four consecutive elements per thread, as one vector access per operand when aligned.
-template <bool Aligned, typename Out, typename Fn, typename... In>
+// Four consecutive elements per thread, as one vector access per operand (every operand and
+// the output 4-element aligned).
+template <typename Out, typename Fn, typename... In>
 __global__ void ew_contiguous(Out* out, int64_t n, Fn fn, Operands<In...> ops) {
   constexpr auto seq = std::index_sequence_for<In...>{};
   int64_t stride = int64_t(gridDim.x) * blockDim.x * 4;
   for (int64_t base = (int64_t(blockIdx.x) * blockDim.x + threadIdx.x) * 4; base < n; base += stride) {
     if (base + 4 <= n) {
-      apply4<Aligned>(out, base, fn, ops, seq);
+      apply4(out, base, fn, ops, seq);
     } else {
       for (int64_t i = base; i < n; ++i) {
         int64_t off[sizeof...(In)];
@@ -127,11 +118,11 @@ bool launch_elementwise(const std::vector<array>& inputs, array& out, const Stre
   constexpr int K = int(sizeof...(In));
   return [&]<size_t... I>(std::index_sequence<I...>) {
     bool dense = (dense_or_scalar(inputs[I]) && ...);
+    // The strided path also takes dense operands that are not 16-byte aligned (one kernel fewer
+    // per op and dtype: the elementwise files are the slowest to compile after CUB's sort).
     Layout<K> layout;
-    if (!dense) {
-      std::array<Strides, K> st{(inputs[I].data_size() == 1 ? Strides(out.ndim(), 0) : inputs[I].strides())...};
-      if (!make_layout<K>(out.shape(), st, layout)) return false;
-    }
+    std::array<Strides, K> st{(inputs[I].data_size() == 1 ? Strides(out.ndim(), 0) : inputs[I].strides())...};
+    if (!make_layout<K>(out.shape(), st, layout)) return false;
     // Operands first: donation moves an input's buffer into out.
     Operands<In...> ops{make_operand<In>(inputs[I], s)...};
     allocate_or_donate(inputs, out);
@@ -143,11 +134,7 @@ bool launch_elementwise(const std::vector<array>& inputs, array& out, const Stre
     bool aligned = (::cuda::std::get<I>(ops).aligned() && ...) &&
                    reinterpret_cast<uintptr_t>(o) % sizeof(Vec4<Out>) == 0;
     if (dense && aligned) {
-      ew_contiguous<true, Out, Fn, In...><<<grid_blocks((n + 3) / 4, threads), threads, 0, stream>>>(
-          o, n, fn, ops);
-    } else if (dense) {
-      ew_contiguous<false, Out, Fn, In...><<<grid_blocks((n + 3) / 4, threads), threads, 0, stream>>>(
-          o, n, fn, ops);
+      ew_contiguous<Out, Fn, In...><<<grid_blocks((n + 3) / 4, threads), threads, 0, stream>>>(o, n, fn, ops);
     } else {
       ew_strided<K, Out, Fn, In...><<<grid_blocks(n, threads), threads, 0, stream>>>(
           o, n, layout, fn, ops);

@@ -8,12 +8,17 @@
 // in-row index 0..n-1) is stable as on the CPU. partition/argpartition are a full sort, which
 // is a valid partition (the CPU's nth_element gives another valid arrangement; callers and the
 // tests rely only on the partition property).
-// Keys: integers (bool as uint8) are sorted directly. Floats (float16, bfloat16, float32,
-// float64) are mapped to unsigned keys of their width that order like the CPU's comparison:
-// negative values have all bits flipped, non-negative ones the sign bit set, -0 and +0 share
-// one key (they compare equal, so stability keeps their input order), and every NaN maps to the
-// all-ones key: NaNs sort after +inf, in input order, as on the CPU (NumPy's NaN-last order).
-// Float sorts carry the original bits as the paired values, so -0 and NaN payloads are kept.
+// Keys: every dtype is mapped to the unsigned integer of its width that orders like the CPU's
+// comparison: bool and unsigned integers as they are, signed integers with the sign bit
+// flipped, floats (float16, bfloat16, float32, float64) with negative values' bits all flipped
+// and non-negative ones' sign bit set; -0 and +0 share one key (they compare equal, so
+// stability keeps their input order), and every NaN maps to the all-ones key: NaNs sort after
+// +inf, in input order, as on the CPU (NumPy's NaN-last order).
+// Every sort is one pairs sort of (key, in-row position): argsort returns the positions, sort
+// gathers the input's values through them (so -0 and NaN payloads are kept). One CUB
+// instantiation per key width (16, 32, 64 bits; device-wide and segmented) keeps this file's
+// compile time in bounds: CUB's radix sort is the slowest code in the build to compile (311 s
+// for both architectures with a sort per dtype, 90 s like this).
 // Rows are processed in groups of at most INT_MAX elements (CUB's item count is an int); a row
 // longer than that falls back to the CPU.
 #include <cub/cub.cuh>
@@ -28,14 +33,11 @@ namespace alloy {
 namespace cuda {
 namespace {
 
-// Radix key type of a storage type.
+// Radix key type of a storage type: the unsigned integer of its width, 1-byte types widened to
+// 16 bits (one CUB instantiation fewer; the sort still looks at their 8 bits only).
 template <typename T>
-using radix_key_t = std::conditional_t<
-    std::is_same_v<T, bool>, uint8_t,
-    std::conditional_t<is_float_v<T>,
-                       std::conditional_t<sizeof(T) == 2, uint16_t,
-                                          std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>,
-                       T>>;
+using radix_key_t =
+    std::conditional_t<sizeof(T) <= 2, uint16_t, std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>;
 
 // Bits of +inf of a float type.
 template <typename T>
@@ -46,20 +48,38 @@ constexpr uint64_t inf_bits() {
   else return 0x7FF0000000000000ull;
 }
 
+// Whether T's bits are already its order-preserving unsigned key.
+template <typename T>
+inline constexpr bool bits_are_keys_v =
+    (std::is_same_v<T, bool> || std::is_unsigned_v<T>) && sizeof(T) == sizeof(radix_key_t<T>);
+
+// keys[i] = the order-preserving unsigned key of x[i], in its low sizeof(T) * 8 bits.
 template <typename T, typename K>
-__global__ void float_keys(const T* x, K* keys, int64_t n) {
-  constexpr K sign = K(K(1) << (sizeof(K) * 8 - 1));
-  constexpr K inf = K(inf_bits<T>());
+__global__ void order_keys(const T* x, K* keys, int64_t n) {
+  using U = std::conditional_t<sizeof(T) == 1, uint8_t, K>;  // T's bits
+  constexpr U sign = U(U(1) << (sizeof(U) * 8 - 1));
   ALLOY_GRID_STRIDE(i, n) {
-    K b;
-    memcpy(&b, x + i, sizeof(K));
-    K mag = K(b & K(~sign));
-    K key;
-    if (mag > inf) key = K(~K(0));  // NaN: after everything, all NaNs equal
-    else if (mag == 0) key = sign;   // -0 == +0
-    else key = (b & sign) ? K(~b) : K(b | sign);
-    keys[i] = key;
+    U b;
+    memcpy(&b, x + i, sizeof(U));
+    if constexpr (std::is_same_v<T, bool> || std::is_unsigned_v<T>) {
+      // as it is
+    } else if constexpr (is_float_v<T>) {
+      constexpr U inf = U(inf_bits<T>());
+      U mag = U(b & U(~sign));
+      if (mag > inf) b = U(~U(0));      // NaN: after everything, all NaNs equal
+      else if (mag == 0) b = sign;      // -0 == +0
+      else b = (b & sign) ? U(~b) : U(b | sign);
+    } else {
+      b = U(b ^ sign);  // two's complement: flipping the sign bit orders as unsigned
+    }
+    keys[i] = K(b);
   }
+}
+
+// y[i] = x[row start + pos[i]]: the sorted values through the sorted positions.
+template <typename T>
+__global__ void gather_in_rows(const T* x, const uint32_t* pos, T* y, int64_t total, int64_t n) {
+  ALLOY_GRID_STRIDE(i, total) { y[i] = x[i - i % n + pos[i]]; }
 }
 
 // offsets[i] = i * n for i in [0, count].
@@ -72,28 +92,16 @@ __global__ void row_positions(uint32_t* idx, int64_t total, int64_t n) {
   ALLOY_GRID_STRIDE(i, total) { idx[i] = uint32_t(i % n); }
 }
 
-// One CUB radix sort call (V = cub::NullType: keys only); a size query when tmp is null.
-template <typename K, typename V>
-void radix_sort(void* tmp, size_t& bytes, const K* kin, K* kout, const V* vin, V* vout, int items,
-                int segments, const int* offsets, cudaStream_t st) {
-  // offsets == nullptr: one row, sorted device-wide; else `segments` rows of one segmented sort.
-  constexpr int bits = int(sizeof(K) * 8);
-  cudaError_t err;
-  if constexpr (std::is_same_v<V, cub::NullType>) {
-    if (!offsets) {
-      err = cub::DeviceRadixSort::SortKeys(tmp, bytes, kin, kout, items, 0, bits, st);
-    } else {
-      err = cub::DeviceSegmentedRadixSort::SortKeys(tmp, bytes, kin, kout, items, segments, offsets,
-                                                    offsets + 1, 0, bits, st);
-    }
-  } else {
-    if (!offsets) {
-      err = cub::DeviceRadixSort::SortPairs(tmp, bytes, kin, kout, vin, vout, items, 0, bits, st);
-    } else {
-      err = cub::DeviceSegmentedRadixSort::SortPairs(tmp, bytes, kin, kout, vin, vout, items, segments,
-                                                     offsets, offsets + 1, 0, bits, st);
-    }
-  }
+// One CUB radix sort of (key, position) pairs; a size query when tmp is null. offsets ==
+// nullptr: one row, sorted device-wide; else `segments` rows of one segmented sort.
+// Only the key's low `bits` bits are sorted on.
+template <typename K>
+void radix_sort_pairs(void* tmp, size_t& bytes, const K* kin, K* kout, const uint32_t* vin, uint32_t* vout,
+                      int items, int segments, const int* offsets, int bits, cudaStream_t st) {
+  cudaError_t err =
+      offsets ? cub::DeviceSegmentedRadixSort::SortPairs(tmp, bytes, kin, kout, vin, vout, items, segments,
+                                                         offsets, offsets + 1, 0, bits, st)
+              : cub::DeviceRadixSort::SortPairs(tmp, bytes, kin, kout, vin, vout, items, 0, bits, st);
   check(err, "radix sort");
 }
 
@@ -105,47 +113,35 @@ void sort_rows(const T* x, void* y, int64_t rows, int64_t n, bool arg, const Str
   constexpr int threads = 256;
   int64_t total = rows * n;
   const K* keys = reinterpret_cast<const K*>(x);
-  if constexpr (is_float_v<T>) {
+  if constexpr (!bits_are_keys_v<T>) {
     K* k = static_cast<K*>(scratch(s, size_t(total) * sizeof(K)));
-    float_keys<T, K><<<grid_blocks(total, threads), threads, 0, st>>>(x, k, total);
-    ALLOY_CUDA_LAUNCH_CHECK("sort_float_keys");
+    order_keys<T, K><<<grid_blocks(total, threads), threads, 0, st>>>(x, k, total);
+    ALLOY_CUDA_LAUNCH_CHECK("sort_order_keys");
     keys = k;
   }
   // Groups of whole rows, each within CUB's int item count.
   int64_t group = std::max<int64_t>(1, std::min<int64_t>(rows, std::numeric_limits<int>::max() / n));
   int64_t group_items = group * n;
-  // Sorted keys are needed only apart from the output (pairs); a keys-only sort writes into y.
-  K* keys_out = nullptr;
-  if (arg || is_float_v<T>) keys_out = static_cast<K*>(scratch(s, size_t(group_items) * sizeof(K)));
+  K* keys_out = static_cast<K*>(scratch(s, size_t(group_items) * sizeof(K)));
   int* offsets = nullptr;
   if (group > 1) {
     offsets = static_cast<int*>(scratch(s, size_t(group + 1) * sizeof(int)));
     row_offsets<<<grid_blocks(group + 1, threads), threads, 0, st>>>(offsets, group, int(n));
     ALLOY_CUDA_LAUNCH_CHECK("sort_row_offsets");
   }
-  uint32_t* positions = nullptr;
-  if (arg) {
-    // The same for every group: positions restart at 0 in each row.
-    positions = static_cast<uint32_t*>(scratch(s, size_t(group_items) * sizeof(uint32_t)));
-    row_positions<<<grid_blocks(group_items, threads), threads, 0, st>>>(positions, group_items, n);
-    ALLOY_CUDA_LAUNCH_CHECK("sort_row_positions");
-  }
+  // The same for every group: positions restart at 0 in each row.
+  uint32_t* positions = static_cast<uint32_t*>(scratch(s, size_t(group_items) * sizeof(uint32_t)));
+  row_positions<<<grid_blocks(group_items, threads), threads, 0, st>>>(positions, group_items, n);
+  ALLOY_CUDA_LAUNCH_CHECK("sort_row_positions");
+  // argsort writes the sorted positions into y; sort into a temporary, gathered afterwards.
+  uint32_t* sorted_positions = arg ? static_cast<uint32_t*>(y)
+                                   : static_cast<uint32_t*>(scratch(s, size_t(total) * sizeof(uint32_t)));
   // Sizes the temp storage for a full group (a smaller last group, sorted the same way, needs no
   // more) and runs one group.
   auto call = [&](void* tmp, size_t& bytes, int64_t first_row, int64_t count) {
     int64_t off = first_row * n;
-    int items = int(count * n), segments = int(count);
-    if (arg) {
-      radix_sort<K, uint32_t>(tmp, bytes, keys + off, keys_out, positions,
-                              static_cast<uint32_t*>(y) + off, items, segments, offsets, st);
-    } else if constexpr (is_float_v<T>) {
-      // Paired with the original bits, so the output keeps -0 and NaN payloads.
-      radix_sort<K, K>(tmp, bytes, keys + off, keys_out, reinterpret_cast<const K*>(x) + off,
-                       static_cast<K*>(y) + off, items, segments, offsets, st);
-    } else {
-      radix_sort<K, cub::NullType>(tmp, bytes, keys + off, static_cast<K*>(y) + off, nullptr, nullptr,
-                                   items, segments, offsets, st);
-    }
+    radix_sort_pairs<K>(tmp, bytes, keys + off, keys_out, positions, sorted_positions + off, int(count * n),
+                        int(count), offsets, int(sizeof(T) * 8), st);
   };
   size_t bytes = 0;
   call(nullptr, bytes, 0, group);
@@ -153,6 +149,11 @@ void sort_rows(const T* x, void* y, int64_t rows, int64_t n, bool arg, const Str
   for (int64_t r = 0; r < rows; r += group) {
     size_t b = bytes;
     call(tmp, b, r, std::min(group, rows - r));
+  }
+  if (!arg) {
+    gather_in_rows<T><<<grid_blocks(total, threads), threads, 0, st>>>(x, sorted_positions,
+                                                                        static_cast<T*>(y), total, n);
+    ALLOY_CUDA_LAUNCH_CHECK("sort_gather_in_rows");
   }
 }
 
