@@ -47,8 +47,29 @@ cmake --build build-gpu -j"$(nproc)" --target $targets >> "$out/build.log" 2>&1 
   { grep -E "error" -A3 "$out/build.log" | head -60; exit 1; }
 echo "build: $(( $(date +%s) - start )) s"
 summary=()
+# watchdog SECONDS LOG CMD...: runs CMD (output to LOG); past SECONDS it appends every thread's
+# backtrace (gdb, where installed) and the last test started to LOG, prints that test, and
+# kills CMD. test_gpu has hung on a cold machine (GpuParity.Attention): this is how to see where.
+watchdog() {
+  local limit="$1" log="$2"
+  shift 2
+  "$@" > "$log" 2>&1 &
+  local pid=$! waited=0
+  while kill -0 "$pid" 2> /dev/null && [ "$waited" -lt "$limit" ]; do
+    sleep 1
+    waited=$((waited + 1))
+  done
+  if kill -0 "$pid" 2> /dev/null; then
+    echo "$(basename "$1") still running after $limit s; last started: $(grep -E '^\[ RUN' "$log" | tail -1)"
+    if command -v gdb > /dev/null; then
+      gdb -p "$pid" -batch -ex "thread apply all bt" >> "$log" 2>&1
+    fi
+    kill -9 "$pid"
+  fi
+  wait "$pid" 2> /dev/null
+}
 if [ "$what" = "tests" ] || [ "$what" = "all" ]; then
-  ./build-gpu/tests/test_gpu --gtest_brief=1 > "$out/test_gpu.log" 2>&1
+  watchdog 300 "$out/test_gpu.log" ./build-gpu/tests/test_gpu
   summary+=("test_gpu: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_gpu.log" | tr '\n' ' ')")
   grep -E -A4 "Failure" "$out/test_gpu.log" | grep -vE "^--$|Failure$" | head -60
   ALLOY_DEFAULT_DEVICE=gpu ALLOY_GPU_FALLBACK=silent timeout 900 ./build-gpu/tests/test_core --gtest_brief=1 \
@@ -98,7 +119,7 @@ if [ "$what" = "train" ] || [ "$what" = "all" ]; then
   done
 fi
 if [ "$what" = "step" ]; then
-  ./build-gpu/tests/test_gpu --gtest_brief=1 > "$out/test_gpu.log" 2>&1
+  watchdog 300 "$out/test_gpu.log" ./build-gpu/tests/test_gpu
   summary+=("test_gpu: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_gpu.log" | tr '\n' ' ')")
   grep -E -A4 "Failure" "$out/test_gpu.log" | grep -vE "^--$|Failure$" | head -60
   ./build-gpu/bench/bench_train_gpt --device gpu --batch 16 2> "$out/bench_train_gpt.log" | head -1
