@@ -1,6 +1,7 @@
 // Copies, conversions, fills and views on the CPU.
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <numeric>
 
 #include "alloy/backend/cpu/simd.h"
@@ -44,9 +45,38 @@ void allocate(array& out) {
 
 namespace {
 
+template <typename T>
+inline auto float_value(T v) {
+  if constexpr (std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>) return float(v);
+  else return v;
+}
+
+// A float to an integer dtype as x86 (and so NumPy there) converts, where C++'s cast is
+// undefined (values the destination cannot hold): truncation toward zero into int32 for
+// destinations of up to 16 bits and int32, into int64 for uint32 and int64 (uint64 also takes
+// [2^63, 2^64) directly), then wrapped to the destination's width; NaN and values outside the
+// intermediate's range give its minimum (x86's "integer indefinite").
+template <typename Dst>
+inline Dst float_to_integer(double v) {
+  if constexpr (std::is_same_v<Dst, uint64_t>) {
+    if (v >= 9223372036854775808.0 && v < 18446744073709551616.0) return static_cast<Dst>(v);
+  }
+  if constexpr (sizeof(Dst) < 4 || std::is_same_v<Dst, int32_t>) {
+    const bool fits = v > -2147483649.0 && v < 2147483648.0;  // false for NaN
+    return static_cast<Dst>(fits ? static_cast<int32_t>(v) : std::numeric_limits<int32_t>::min());
+  } else {
+    const bool fits = v >= -9223372036854775808.0 && v < 9223372036854775808.0;
+    return static_cast<Dst>(fits ? static_cast<int64_t>(v) : std::numeric_limits<int64_t>::min());
+  }
+}
+
 template <typename Dst, typename Src>
 inline Dst convert(Src v) {
-  if constexpr (std::is_same_v<Src, float16_t> || std::is_same_v<Src, bfloat16_t>) {
+  constexpr bool src_float = std::is_floating_point_v<Src> || std::is_same_v<Src, float16_t> ||
+                             std::is_same_v<Src, bfloat16_t>;
+  if constexpr (src_float && std::is_integral_v<Dst> && !std::is_same_v<Dst, bool>) {
+    return float_to_integer<Dst>(double(float_value(v)));
+  } else if constexpr (std::is_same_v<Src, float16_t> || std::is_same_v<Src, bfloat16_t>) {
     if constexpr (std::is_same_v<Dst, bool>) return float(v) != 0.0f;
     else return static_cast<Dst>(float(v));
   } else if constexpr (std::is_same_v<Dst, float16_t> || std::is_same_v<Dst, bfloat16_t>) {

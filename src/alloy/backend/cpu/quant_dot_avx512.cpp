@@ -16,7 +16,9 @@
 
 // GCC 12's _mm512_undefined_* initialize a variable from itself, which -Wmaybe-uninitialized
 // reports at every inlined conversion intrinsic.
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include "alloy/backend/cpu/quant_dot_x86.h"
 

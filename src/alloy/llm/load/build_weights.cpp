@@ -16,8 +16,7 @@ namespace {
 
 class Builder {
  public:
-  Builder(const ModelConfig& cfg, const TensorSet& ts, const BuildOptions& o, ModelInfo& info)
-      : cfg_(cfg), ts_(ts), o_(o), info_(info) {}
+  Builder(const TensorSet& ts, const BuildOptions& o, ModelInfo& info) : ts_(ts), o_(o), info_(info) {}
 
   const SourceTensor* find(const std::string& name) const {
     auto it = ts_.find(name);
@@ -84,7 +83,6 @@ class Builder {
   }
 
  private:
-  const ModelConfig& cfg_;
   const TensorSet& ts_;
   const BuildOptions& o_;
   ModelInfo& info_;
@@ -97,7 +95,7 @@ std::string blk(int64_t l, const char* what) { return "blk." + std::to_string(l)
 }  // namespace
 
 ModelWeights build_weights(const ModelConfig& cfg, const TensorSet& ts, const BuildOptions& o, ModelInfo& info) {
-  Builder b(cfg, ts, o, info);
+  Builder b(ts, o, info);
   const int64_t D = cfg.hidden, hd = cfg.head_dim, Hq = cfg.n_heads, Hkv = cfg.n_kv_heads, F = cfg.ffn,
                 V = cfg.vocab_size;
   ModelWeights w;
