@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "alloy/backend/common/elementwise_ops.h"
+#include "alloy/backend/cpu/dispatch_float.h"
 #include "alloy/backend/cpu/simd.h"
 #include "alloy/backend/cpu/strided.h"
 #include "alloy/core/primitives.h"
@@ -60,7 +61,7 @@ void Softmax::eval_cpu(const std::vector<array>& inputs, array& out) {
   else cpu::allocate(out);
   int64_t n = in.ndim() ? in.shape(-1) : 1;
   int64_t rows = n ? int64_t(in.size()) / n : 0;
-  auto run = [&](auto v) {
+  cpu::dispatch_float(in.dtype(), "softmax", [&](auto v) {
     using T = decltype(v);
     using A = ew::compute_t<T>;
     const T* x = static_cast<const T*>(in_ptr);
@@ -69,16 +70,7 @@ void Softmax::eval_cpu(const std::vector<array>& inputs, array& out) {
       std::vector<A> tmp(n);
       for (int64_t r = b; r < e; ++r) softmax_row<T, A>(x + r * n, o + r * n, tmp.data(), n);
     });
-  };
-  switch (in.dtype()) {
-    case Dtype::float16: return run(float16_t{});
-    case Dtype::bfloat16: return run(bfloat16_t{});
-    case Dtype::float32: return run(float{});
-    case Dtype::float64: return run(double{});
-    case Dtype::bool_: case Dtype::uint8: case Dtype::uint16: case Dtype::uint32: case Dtype::uint64:
-    case Dtype::int8: case Dtype::int16: case Dtype::int32: case Dtype::int64:
-      throw std::invalid_argument(std::string("[softmax] needs a floating-point input, got ") + dtype_name(in.dtype()));
-  }
+  });
 }
 
 }  // namespace alloy

@@ -119,10 +119,15 @@ bool launch_elementwise(const std::vector<array>& inputs, array& out, const Stre
   return [&]<size_t... I>(std::index_sequence<I...>) {
     bool dense = (dense_or_scalar(inputs[I]) && ...);
     // The strided path also takes dense operands that are not 16-byte aligned (one kernel fewer
-    // per op and dtype: the elementwise files are the slowest to compile after CUB's sort).
+    // per op and dtype: the elementwise files are the slowest to compile after CUB's sort). A
+    // layout that does not fit the strided kernel is found before anything is done; dense
+    // operands always fit (they collapse to one dim), so theirs is made only when needed.
+    auto make = [&](Layout<K>& layout) {
+      std::array<Strides, K> st{(inputs[I].data_size() == 1 ? Strides(out.ndim(), 0) : inputs[I].strides())...};
+      return make_layout<K>(out.shape(), st, layout);
+    };
     Layout<K> layout;
-    std::array<Strides, K> st{(inputs[I].data_size() == 1 ? Strides(out.ndim(), 0) : inputs[I].strides())...};
-    if (!make_layout<K>(out.shape(), st, layout)) return false;
+    if (!dense && !make(layout)) return false;
     // Operands first: donation moves an input's buffer into out.
     Operands<In...> ops{make_operand<In>(inputs[I], s)...};
     allocate_or_donate(inputs, out);
@@ -136,6 +141,7 @@ bool launch_elementwise(const std::vector<array>& inputs, array& out, const Stre
     if (dense && aligned) {
       ew_contiguous<Out, Fn, In...><<<grid_blocks((n + 3) / 4, threads), threads, 0, stream>>>(o, n, fn, ops);
     } else {
+      if (dense) make(layout);  // strides only: still valid after a donation
       ew_strided<K, Out, Fn, In...><<<grid_blocks(n, threads), threads, 0, stream>>>(
           o, n, layout, fn, ops);
     }
