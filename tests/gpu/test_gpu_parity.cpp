@@ -255,6 +255,43 @@ TEST(GpuParity, CrossEntropy) {
               std::log(4.0f), 1e-6);
 }
 
+// A wide product with an odd N (logits over a 50257-token vocabulary) gets rows padded to 128
+// bytes on the GPU, and everything downstream reads them through the pitch: elementwise ops,
+// reshapes, the fused cross entropy (whose gradient keeps the pitch) and the backward's GEMMs.
+TEST(GpuParity, WideOddProductsGetAlignedRows) {
+  ALLOY_REQUIRE_GPU();
+  for (Dtype dt : {bfloat16, float32}) {
+    const int64_t rows = 96, dim = 64, classes = 2051;
+    array h = input({rows, dim}, dt, 60, -1, 1);
+    array w = input({classes, dim}, dt, 61, -1, 1);  // a tied embedding's (V, D) layout
+    array t = astype(input({rows}, float32, 62, 0, double(classes) - 0.01), int32, Device::cpu);
+    auto logits = [](auto& in, Device d) { return matmul(in[0], transpose(in[1], d), d); };
+    std::vector<array> hw{h, w};
+    array on_gpu = logits(hw, Device::gpu);
+    eval({on_gpu});
+    const int64_t per_line = 128 / int64_t(size_of(dt));
+    EXPECT_EQ(on_gpu.strides()[0], (classes + per_line - 1) / per_line * per_line) << dtype_name(dt);
+    EXPECT_FALSE(on_gpu.flags().row_contiguous);
+    expect_parity("padded logits", logits, {h, w});
+    expect_parity("elementwise over padded rows",
+                  [&](auto& in, Device d) { return add(logits(in, d), array(1.0f), d); }, {h, w});
+    expect_parity("3-d view of padded rows", [&](auto& in, Device d) {
+      return sum(reshape(logits(in, d), {8, 12, classes}, d), std::vector<int>{1}, false, d);
+    }, {h, w}, dt == float32 ? 1e-5 : -1);
+    auto loss = [&](const array& hh, const array& ww, const array& tt, Device d) {
+      return sum(fast::cross_entropy(matmul(hh, transpose(ww, d), d), tt, -100, 0.0, d), false, d);
+    };
+    expect_parity("loss over padded logits", [&](auto& in, Device d) { return loss(in[0], in[1], in[2], d); },
+                  {h, w, t});
+    expect_parity("d loss / d h", [&](auto& in, Device d) {
+      return grad([&](const array& a) { return loss(a, in[1], in[2], d); })(in[0]);
+    }, {h, w, t});
+    expect_parity("d loss / d w", [&](auto& in, Device d) {
+      return grad([&](const array& b) { return loss(in[0], b, in[2], d); })(in[1]);
+    }, {h, w, t});
+  }
+}
+
 TEST(GpuParity, ScansAndSorts) {
   ALLOY_REQUIRE_GPU();
   for (Dtype dt : kFloats) {

@@ -1,4 +1,6 @@
-// CUDA kernels of the fused cross entropy over logits (N, C), made row-contiguous: a block per row
+// CUDA kernels of the fused cross entropy over logits (N, C) with rows `ld` >= C elements apart
+// (row-contiguous, or the padded rows of a wide matmul output; other layouts are copied first),
+// the gradient written with the logits' row pitch: a block per row
 // (grid-stride over rows) of 32..512 threads picked from C. The loss kernel reads a row once:
 // each thread keeps an online (max m, sum of exp(x - m)) over 16-byte vectors, kUnroll loads in
 // flight, merged across the block. A row is walked as a scalar head up to its first 16-byte
@@ -142,16 +144,16 @@ __device__ __forceinline__ void report_target(int64_t* bad, int64_t target) {
   if (atomicCAS(reinterpret_cast<unsigned long long*>(bad), 0ull, 1ull) == 0ull) bad[1] = target;
 }
 
-// x (N, C); t (N,) int64; loss, lse (N,). bad: the device check pair, or null (checked on the host).
+// x (N, C), rows ld apart; t (N,) int64; loss, lse (N,). bad: the device check pair, or null (checked on the host).
 // The thread that reads the target's element during the walk writes the loss, so no thread waits
 // on a dependent load of x[t] at the end of the row.
 template <typename T, typename A, bool Smooth>
-__global__ void __launch_bounds__(kMaxThreads, 2) cross_entropy_kernel(const T* x, const int64_t* t, A* loss, A* lse_out, int64_t rows, int64_t classes,
+__global__ void __launch_bounds__(kMaxThreads, 2) cross_entropy_kernel(const T* x, int64_t ld, const int64_t* t, A* loss, A* lse_out, int64_t rows, int64_t classes,
                                      int64_t ignore_index, A eps, int64_t* bad) {
   constexpr int V = vec_width<T>();
   __shared__ A smem[96];
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
-    const T* row = x + r * classes;
+    const T* row = x + r * ld;
     const int64_t target = t[r];  // the same address in every thread: one load
     const int64_t find = target == ignore_index ? -1 : target;  // the element to read; -1 matches none
     RowStats<A, Smooth> st{-std::numeric_limits<A>::infinity(), A(0), A(0)};
@@ -195,15 +197,16 @@ __global__ void __launch_bounds__(kMaxThreads, 2) cross_entropy_kernel(const T* 
   }
 }
 
-// x, dx (N, C); t, lse, g (N,). aligned: x and dx rows share their 16-byte alignment.
+// x, dx (N, C), rows ld apart; t, lse, g (N,). aligned: x and dx rows share their 16-byte
+// alignment.
 template <typename T, typename A>
-__global__ void __launch_bounds__(kMaxThreads, 2) cross_entropy_grad_kernel(const T* x, const int64_t* t, const A* lse, const A* g, T* dx, int64_t rows,
+__global__ void __launch_bounds__(kMaxThreads, 2) cross_entropy_grad_kernel(const T* x, int64_t ld, const int64_t* t, const A* lse, const A* g, T* dx, int64_t rows,
                                           int64_t classes, int64_t ignore_index, A uniform, A keep_w, bool aligned,
                                           int64_t* bad) {
   constexpr int V = vec_width<T>();
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
-    const T* row = x + r * classes;
-    T* drow = dx + r * classes;
+    const T* row = x + r * ld;
+    T* drow = dx + r * ld;
     int64_t target = t[r];
     A gr = g[r], l = lse[r];
     const bool ignored = target == ignore_index;  // a zero row, whatever x holds (as on the CPU)
@@ -263,8 +266,9 @@ int64_t* check_targets(const array& t, int64_t classes, int64_t ignore_index, co
 
 void CrossEntropy::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const Stream& s = stream();
-  array x = cuda::as_row_contiguous(inputs[0], s);  // (N, C)
-  array t = cuda::as_row_contiguous(inputs[1], s);  // (N,) int64
+  int64_t ld;
+  array x = cuda::as_unit_stride_rows(inputs[0], s, ld);  // (N, C), rows ld apart
+  array t = cuda::as_row_contiguous(inputs[1], s);        // (N,) int64
   const int64_t rows = x.shape(0), classes = x.shape(1);
   for (array& o : outputs) cuda::allocate(o);
   if (rows == 0) return;
@@ -275,7 +279,7 @@ void CrossEntropy::eval_gpu(const std::vector<array>& inputs, std::vector<array>
     const int threads = cuda::row_threads(classes, cuda::vec_width<T>());
     const unsigned blocks = cuda::row_blocks(rows, threads);
     auto launch = [&](auto kernel) {
-      kernel<<<blocks, threads, 0, cuda::stream_of(s)>>>(cuda::in_ptr<T>(x, s), cuda::in_ptr<int64_t>(t, s),
+      kernel<<<blocks, threads, 0, cuda::stream_of(s)>>>(cuda::in_ptr<T>(x, s), ld, cuda::in_ptr<int64_t>(t, s),
                                                           cuda::out_ptr<A>(outputs[0]), cuda::out_ptr<A>(outputs[1]),
                                                           rows, classes, ignore_index_, A(label_smoothing_), bad);
     };
@@ -289,9 +293,12 @@ void CrossEntropy::eval_gpu(const std::vector<array>& inputs, std::vector<array>
 void CrossEntropyGrad::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const Stream& s = stream();
   // Logits that nothing else reads are overwritten by their gradient (each element is read, then
-  // written, by one thread): a (16384, 50257) bf16 step saves 1.6 GB.
-  const bool donate = inputs[0].flags().row_contiguous && inputs[0].is_donatable(Device::gpu);
-  array x = cuda::as_row_contiguous(inputs[0], s);    // (N, C)
+  // written, by one thread): a (16384, 50257) bf16 step saves 1.6 GB. Otherwise the gradient
+  // gets the logits' row pitch, so padded rows stay aligned for the GEMMs that read it.
+  const bool donatable = inputs[0].is_donatable(Device::gpu);  // before x adds a reference
+  int64_t ld;
+  array x = cuda::as_unit_stride_rows(inputs[0], s, ld);  // (N, C), rows ld apart
+  const bool donate = donatable && x.id() == inputs[0].id();
   array t = cuda::as_row_contiguous(inputs[1], s);    // (N,) int64
   array lse = cuda::as_row_contiguous(inputs[2], s);  // (N,)
   array g = cuda::as_row_contiguous(inputs[3], s);    // (N,), often a broadcast scalar
@@ -304,12 +311,12 @@ void CrossEntropyGrad::eval_gpu(const std::vector<array>& inputs, std::vector<ar
     using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
     const T* xp = cuda::in_ptr<T>(x, s);  // before a donation moves the buffer
     if (donate) out.move_shared_buffer(x);
-    else cuda::allocate(out);
+    else cuda::allocate_rows(out, ld);
     T* dp = cuda::out_ptr<T>(out);
     const bool aligned = ((reinterpret_cast<uintptr_t>(xp) ^ reinterpret_cast<uintptr_t>(dp)) & 15) == 0;
     const int threads = cuda::row_threads(classes, cuda::vec_width<T>());
     cuda::cross_entropy_grad_kernel<T, A><<<cuda::row_blocks(rows, threads), threads, 0, cuda::stream_of(s)>>>(
-        xp, cuda::in_ptr<int64_t>(t, s), cuda::in_ptr<A>(lse, s), cuda::in_ptr<A>(g, s), dp, rows, classes,
+        xp, ld, cuda::in_ptr<int64_t>(t, s), cuda::in_ptr<A>(lse, s), cuda::in_ptr<A>(g, s), dp, rows, classes,
         ignore_index_, A(label_smoothing_ / double(classes)), A(1.0 - label_smoothing_), aligned, bad);
     ALLOY_CUDA_LAUNCH_CHECK("cross_entropy_grad");
   });

@@ -26,6 +26,17 @@ const cudaDeviceProp& device_properties();
 
 // Fresh row-contiguous GPU buffer for `out`.
 void allocate(array& out);
+// Fresh GPU buffer for a 2-D `out` (R, C) whose rows start `ld` >= C elements apart (the gap
+// left unwritten): how a wide matrix with an odd C keeps every row 16-byte aligned for the
+// GEMMs that read it next (cuBLASLt runs such operands at a third of the speed otherwise).
+void allocate_rows(array& out, int64_t ld);
+// The row pitch a wide 2-D output of `cols` elements of `itemsize` bytes gets (allocate_rows):
+// cols rounded up to 128 bytes when a row is not a whole number of 16-byte vectors and is
+// long enough (>= 1024 elements) for the gap to cost little; else cols (row-contiguous).
+int64_t padded_row_pitch(int64_t cols, size_t itemsize);
+// `a` (R, C) itself when its rows have unit element stride and a pitch >= C (row-contiguous,
+// or rows of allocate_rows), with `ld` set to that pitch; else a row-contiguous copy, ld = C.
+array as_unit_stride_rows(const array& a, const Stream& s, int64_t& ld);
 // A temporary device buffer freed once the stream's work enqueued so far has finished.
 void* scratch(const Stream& s, size_t bytes);
 // Keeps `a` (a temporary made inside eval_gpu) alive until the stream's work enqueued so far

@@ -79,7 +79,7 @@ std::optional<Types> types_of(Dtype d) {
 constexpr size_t kWorkspace = size_t(32) << 20;
 
 // The best algorithm for a problem, found once per distinct problem.
-using PlanKey = std::tuple<int, int, int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+using PlanKey = std::tuple<int, int, int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
                            int64_t, int64_t, int64_t, int64_t, bool>;
 std::mutex& plan_mutex() {
   static auto* m = new std::mutex();
@@ -177,9 +177,12 @@ void gemm(const Stream& s, array a, array b, array& out, float alpha, float beta
   if (!bs) throw std::logic_error("[matmul] dense operands without a single batch stride");
   if (K == 0) {
     // No products: out = 0 (AddMM with K == 0 runs on the CPU).
-    cuda::check(cudaMemsetAsync(cuda::device_out_ptr(out), 0, out.nbytes(), stream), "memset");
+    cuda::check(cudaMemsetAsync(cuda::device_out_ptr(out), 0, out.data_size() * size_of(out.dtype()), stream),
+                "memset");
     return;
   }
+  // C's row pitch: N, or the padded pitch of a 2-D output from cuda::allocate_rows.
+  const int64_t ldc = out.ndim() == 2 && M > 1 ? out.strides()[0] : N;
 
   Descs d;
   check_blas(cublasLtMatmulDescCreate(&d.op, types.compute, types.scale), "desc");
@@ -198,14 +201,14 @@ void gemm(const Stream& s, array a, array b, array& out, float alpha, float beta
   // Stored shapes, column-major: B^T is (N, K) untransposed, (K, N) transposed; likewise A^T.
   check_blas(cublasLtMatrixLayoutCreate(&d.a, types.data, lb->transposed ? K : N, lb->transposed ? N : K, lb->ld), "layout");
   check_blas(cublasLtMatrixLayoutCreate(&d.b, types.data, la->transposed ? M : K, la->transposed ? K : M, la->ld), "layout");
-  check_blas(cublasLtMatrixLayoutCreate(&d.c, types.data, N, M, N), "layout");
+  check_blas(cublasLtMatrixLayoutCreate(&d.c, types.data, N, M, ldc), "layout");
   if (batch > 1) {
     set_batch(d.a, int32_t(batch), bs->second);
     set_batch(d.b, int32_t(batch), bs->first);
     set_batch(d.c, int32_t(batch), M * N);
   }
 
-  PlanKey key{int(types.data), int(types.compute), int(ta) * 2 + int(tb), M, N, K, la->ld, lb->ld,
+  PlanKey key{int(types.data), int(types.compute), int(ta) * 2 + int(tb), M, N, K, la->ld, lb->ld, ldc,
               batch, bs->first, bs->second, int64_t(bias != nullptr), int64_t(beta != 0.0f), false};
   void* ws = cuda::scratch(s, kWorkspace);
   const void* ap = cuda::device_ptr(a, s);
@@ -248,7 +251,10 @@ bool is_bias_vector(const array& c, const array& out) {
 
 void Matmul::eval_gpu(const std::vector<array>& inputs, array& out) {
   if (!types_of(out.dtype())) return cuda::fallback_to_cpu(*this, inputs, out);
-  cuda::allocate(out);
+  // A wide product with an odd N (logits over a 50257-token vocabulary) gets 16-byte aligned
+  // rows, so it and the GEMMs of its gradient run on cuBLASLt's fast kernels.
+  if (out.ndim() == 2) cuda::allocate_rows(out, cuda::padded_row_pitch(out.shape(1), size_of(out.dtype())));
+  else cuda::allocate(out);
   cuda::gemm(stream(), inputs[0], inputs[1], out, 1.0f, 0.0f, nullptr);
 }
 

@@ -322,6 +322,34 @@ void allocate(array& out) {
   out.set_data(allocator::gpu_allocator().malloc(std::max<size_t>(out.nbytes(), 1)), Device::gpu);
 }
 
+void allocate_rows(array& out, int64_t ld) {
+  const int64_t rows = out.shape(0), cols = out.shape(1);
+  if (ld == cols || rows <= 1) return allocate(out);
+  // Spans the last row's elements only: (rows - 1) * ld + cols.
+  const size_t span = size_t((rows - 1) * ld + cols);
+  allocator::Buffer b = allocator::gpu_allocator().malloc(std::max<size_t>(span * size_of(out.dtype()), 1));
+  auto data = std::make_shared<Data>(
+      b, [](allocator::Buffer buf) { allocator::gpu_allocator().free(buf); }, Device::gpu);
+  out.set_data(std::move(data), span, Strides{ld, 1}, Flags{false, false, false});
+}
+
+int64_t padded_row_pitch(int64_t cols, size_t itemsize) {
+  if (cols < 1024 || (cols * int64_t(itemsize)) % 16 == 0) return cols;
+  const int64_t per_line = 128 / int64_t(itemsize);
+  return (cols + per_line - 1) / per_line * per_line;
+}
+
+array as_unit_stride_rows(const array& a, const Stream& s, int64_t& ld) {
+  const int64_t rows = a.shape(0), cols = a.shape(1);
+  const Strides& st = a.strides();
+  if (a.ndim() == 2 && (st[1] == 1 || cols == 1) && (st[0] >= cols || rows == 1) && !a.flags().row_contiguous) {
+    ld = rows == 1 ? cols : st[0];
+    return a;
+  }
+  ld = cols;
+  return as_row_contiguous(a, s);
+}
+
 void* scratch(const Stream& s, size_t bytes) {
   allocator::Buffer b = allocator::gpu_allocator().malloc(std::max<size_t>(bytes, 1));
   state_of(s).add_scratch(b);
