@@ -258,10 +258,12 @@ TEST(GpuParity, CrossEntropy) {
 // A wide product with an odd N (logits over a 50257-token vocabulary) gets rows padded to 128
 // bytes on the GPU, and everything downstream reads them through the pitch: elementwise ops,
 // reshapes, the fused cross entropy (whose gradient keeps the pitch) and the backward's GEMMs.
+// 4099 classes: the three GEMMs run split into a multiple-of-64 body and a tail (the logits' N,
+// the input gradient's K, the weight gradient's M).
 TEST(GpuParity, WideOddProductsGetAlignedRows) {
   ALLOY_REQUIRE_GPU();
   for (Dtype dt : {bfloat16, float32}) {
-    const int64_t rows = 96, dim = 64, classes = 2051;
+    const int64_t rows = 96, dim = 64, classes = 4099;
     array h = input({rows, dim}, dt, 60, -1, 1);
     array w = input({classes, dim}, dt, 61, -1, 1);  // a tied embedding's (V, D) layout
     array t = astype(input({rows}, float32, 62, 0, double(classes) - 0.01), int32, Device::cpu);

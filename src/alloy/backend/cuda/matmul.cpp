@@ -153,13 +153,120 @@ void set_batch(cublasLtMatrixLayout_t l, int32_t count, int64_t stride) {
              "layout batch stride");
 }
 
+// One GEMM over device pointers: C (M, N), rows ldc apart, = alpha A (M, K) B (K, N) + beta C.
+struct GemmCall {
+  int64_t M, N, K;
+  MatrixLayout la, lb;
+  int64_t ldc, batch;
+  std::pair<int64_t, int64_t> bs;  // batch strides of A and B
+  const char* a;
+  const char* b;
+  char* c;
+  float alpha, beta;
+  const void* bias;  // the epilogue's (N,) bias, or null
+};
+
+void enqueue_gemm(const Stream& s, const Types& types, const GemmCall& g) {
+  const int64_t M = g.M, N = g.N, K = g.K;
+  const MatrixLayout &la = g.la, &lb = g.lb;
+  cudaStream_t stream = cuda::stream_of(s);
+  Descs d;
+  check_blas(cublasLtMatmulDescCreate(&d.op, types.compute, types.scale), "desc");
+  // cuBLAS's A is our B, its B our A (column-major C^T = B^T A^T).
+  cublasOperation_t ta = lb.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t tb = la.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
+  check_blas(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)), "transa");
+  check_blas(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)), "transb");
+  if (g.bias) {
+    cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
+    check_blas(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)), "epilogue");
+    check_blas(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias, sizeof(g.bias)),
+               "bias");
+  }
+  // Stored shapes, column-major: B^T is (N, K) untransposed, (K, N) transposed; likewise A^T.
+  check_blas(cublasLtMatrixLayoutCreate(&d.a, types.data, lb.transposed ? K : N, lb.transposed ? N : K, lb.ld), "layout");
+  check_blas(cublasLtMatrixLayoutCreate(&d.b, types.data, la.transposed ? M : K, la.transposed ? K : M, la.ld), "layout");
+  check_blas(cublasLtMatrixLayoutCreate(&d.c, types.data, N, M, g.ldc), "layout");
+  if (g.batch > 1) {
+    set_batch(d.a, int32_t(g.batch), g.bs.second);
+    set_batch(d.b, int32_t(g.batch), g.bs.first);
+    set_batch(d.c, int32_t(g.batch), M * N);
+  }
+
+  PlanKey key{int(types.data), int(types.compute), int(ta) * 2 + int(tb), M, N, K, la.ld, lb.ld, g.ldc,
+              g.batch, g.bs.first, g.bs.second, int64_t(g.bias != nullptr), int64_t(g.beta != 0.0f), false};
+  void* ws = cuda::scratch(s, kWorkspace);
+  double alpha64 = g.alpha, beta64 = g.beta;
+  const void* alpha_p = types.scale == CUDA_R_64F ? static_cast<const void*>(&alpha64) : &g.alpha;
+  const void* beta_p = types.scale == CUDA_R_64F ? static_cast<const void*>(&beta64) : &g.beta;
+  auto run = [&](const cublasLtMatmulAlgo_t& algo) {
+    return cublasLtMatmul(handle(), d.op, alpha_p, g.b, d.a, g.a, d.b, beta_p, g.c, d.c, g.c, d.c, &algo, ws,
+                          kWorkspace, stream);
+  };
+
+  cublasLtMatmulAlgo_t algo;
+  std::lock_guard lk(plan_mutex());
+  auto it = plans().find(key);
+  if (it != plans().end()) {
+    algo = it->second;
+  } else {
+    algo = choose_algo(d, M * N * K * g.batch, g.beta == 0.0f, run, stream);
+    plans()[key] = algo;
+  }
+  check_blas(run(algo), "matmul");
+}
+
+// A long dimension that is not a multiple of 64 (a 50257-token vocabulary: the logits' N, their
+// gradient's K, the embedding gradient's M) keeps cuBLASLt on slow kernels even with aligned
+// rows: such a product runs as a multiple-of-64 body and a thin tail (K: the tail accumulates
+// onto the body, beta = 1). One batch, no bias; each part splits again on the other dims.
+constexpr int64_t kSplitMin = 4096, kSplitUnit = 64;
+
+void split_gemm(const Stream& s, const Types& types, const GemmCall& g, size_t item) {
+  auto split_at = [](int64_t n) { return n >= kSplitMin && n % kSplitUnit != 0 ? n - n % kSplitUnit : 0; };
+  if (g.batch != 1 || g.bias) return enqueue_gemm(s, types, g);
+  // Element offsets of row/column i of A (M, K) and of B (K, N) in their stored layouts.
+  auto a_row = [&](int64_t i) { return (g.la.transposed ? i : i * g.la.ld) * int64_t(item); };
+  auto a_col = [&](int64_t k) { return (g.la.transposed ? k * g.la.ld : k) * int64_t(item); };
+  auto b_row = [&](int64_t k) { return (g.lb.transposed ? k : k * g.lb.ld) * int64_t(item); };
+  auto b_col = [&](int64_t n) { return (g.lb.transposed ? n * g.lb.ld : n) * int64_t(item); };
+  if (int64_t n0 = split_at(g.N)) {
+    GemmCall body = g, tail = g;
+    body.N = n0;
+    tail.N = g.N - n0;
+    tail.b = g.b + b_col(n0);
+    tail.c = g.c + n0 * int64_t(item);
+    split_gemm(s, types, body, item);
+    return split_gemm(s, types, tail, item);
+  }
+  if (int64_t m0 = split_at(g.M)) {
+    GemmCall body = g, tail = g;
+    body.M = m0;
+    tail.M = g.M - m0;
+    tail.a = g.a + a_row(m0);
+    tail.c = g.c + m0 * g.ldc * int64_t(item);
+    split_gemm(s, types, body, item);
+    return split_gemm(s, types, tail, item);
+  }
+  if (int64_t k0 = split_at(g.K)) {
+    GemmCall body = g, tail = g;
+    body.K = k0;
+    tail.K = g.K - k0;
+    tail.a = g.a + a_col(k0);
+    tail.b = g.b + b_row(k0);
+    tail.beta = 1.0f;  // onto the body's sum
+    enqueue_gemm(s, types, body);
+    return enqueue_gemm(s, types, tail);
+  }
+  enqueue_gemm(s, types, g);
+}
+
 }  // namespace
 
 namespace cuda {
 void gemm(const Stream& s, array a, array b, array& out, float alpha, float beta, const array* bias) {
   int64_t M = a.shape(-2), K = a.shape(-1), N = b.shape(-1);
   int64_t batch = int64_t(out.size()) / std::max<int64_t>(M * N, 1);
-  cudaStream_t stream = cuda::stream_of(s);
   if (M == 0 || N == 0 || batch == 0) return;
   auto types = *types_of(out.dtype());
   auto la = matrix_layout(M, K, a.strides()[a.ndim() - 2], a.strides()[a.ndim() - 1]);
@@ -177,61 +284,17 @@ void gemm(const Stream& s, array a, array b, array& out, float alpha, float beta
   if (!bs) throw std::logic_error("[matmul] dense operands without a single batch stride");
   if (K == 0) {
     // No products: out = 0 (AddMM with K == 0 runs on the CPU).
-    cuda::check(cudaMemsetAsync(cuda::device_out_ptr(out), 0, out.data_size() * size_of(out.dtype()), stream),
+    cuda::check(cudaMemsetAsync(cuda::device_out_ptr(out), 0, out.data_size() * size_of(out.dtype()),
+                                cuda::stream_of(s)),
                 "memset");
     return;
   }
   // C's row pitch: N, or the padded pitch of a 2-D output from cuda::allocate_rows.
   const int64_t ldc = out.ndim() == 2 && M > 1 ? out.strides()[0] : N;
-
-  Descs d;
-  check_blas(cublasLtMatmulDescCreate(&d.op, types.compute, types.scale), "desc");
-  // cuBLAS's A is our B, its B our A (column-major C^T = B^T A^T).
-  cublasOperation_t ta = lb->transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
-  cublasOperation_t tb = la->transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
-  check_blas(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)), "transa");
-  check_blas(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)), "transb");
-  if (bias) {
-    cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
-    const void* bias_ptr = cuda::device_ptr(*bias, s);
-    check_blas(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)), "epilogue");
-    check_blas(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias_ptr, sizeof(bias_ptr)),
-               "bias");
-  }
-  // Stored shapes, column-major: B^T is (N, K) untransposed, (K, N) transposed; likewise A^T.
-  check_blas(cublasLtMatrixLayoutCreate(&d.a, types.data, lb->transposed ? K : N, lb->transposed ? N : K, lb->ld), "layout");
-  check_blas(cublasLtMatrixLayoutCreate(&d.b, types.data, la->transposed ? M : K, la->transposed ? K : M, la->ld), "layout");
-  check_blas(cublasLtMatrixLayoutCreate(&d.c, types.data, N, M, ldc), "layout");
-  if (batch > 1) {
-    set_batch(d.a, int32_t(batch), bs->second);
-    set_batch(d.b, int32_t(batch), bs->first);
-    set_batch(d.c, int32_t(batch), M * N);
-  }
-
-  PlanKey key{int(types.data), int(types.compute), int(ta) * 2 + int(tb), M, N, K, la->ld, lb->ld, ldc,
-              batch, bs->first, bs->second, int64_t(bias != nullptr), int64_t(beta != 0.0f), false};
-  void* ws = cuda::scratch(s, kWorkspace);
-  const void* ap = cuda::device_ptr(a, s);
-  const void* bp = cuda::device_ptr(b, s);
-  void* cp = cuda::device_out_ptr(out);
-  double alpha64 = alpha, beta64 = beta;
-  const void* alpha_p = types.scale == CUDA_R_64F ? static_cast<const void*>(&alpha64) : &alpha;
-  const void* beta_p = types.scale == CUDA_R_64F ? static_cast<const void*>(&beta64) : &beta;
-  auto run = [&](const cublasLtMatmulAlgo_t& algo) {
-    return cublasLtMatmul(handle(), d.op, alpha_p, bp, d.a, ap, d.b, beta_p, cp, d.c, cp, d.c, &algo, ws,
-                          kWorkspace, stream);
-  };
-
-  cublasLtMatmulAlgo_t algo;
-  std::lock_guard lk(plan_mutex());
-  auto it = plans().find(key);
-  if (it != plans().end()) {
-    algo = it->second;
-  } else {
-    algo = choose_algo(d, M * N * K * batch, beta == 0.0f, run, stream);
-    plans()[key] = algo;
-  }
-  check_blas(run(algo), "matmul");
+  GemmCall g{M, N, K, *la, *lb, ldc, batch, *bs, static_cast<const char*>(cuda::device_ptr(a, s)),
+             static_cast<const char*>(cuda::device_ptr(b, s)), static_cast<char*>(cuda::device_out_ptr(out)),
+             alpha, beta, bias ? cuda::device_ptr(*bias, s) : nullptr};
+  split_gemm(s, types, g, size_of(out.dtype()));
 }
 
 }  // namespace cuda
