@@ -49,13 +49,11 @@ class StopMatcher {
   std::string pending_;
 };
 
-// Logits of the last position (B = 1) on the host.
+// Logits of the last position (B = 1) on the host, whatever their strides (a GPU product with
+// an odd vocabulary has padded rows).
 std::vector<float> last_logits(const array& logits) {
-  array row = logits;
-  row.eval();
-  const float* p = row.data<float>();
-  int64_t V = row.shape(-1);
-  return std::vector<float>(p + row.size() - V, p + row.size());
+  const int64_t V = logits.shape(-1), rows = int64_t(logits.size()) / V;
+  return slice(reshape(logits, {rows, V}), {rows - 1, 0}, {rows, V}).to_vector<float>();
 }
 
 }  // namespace
