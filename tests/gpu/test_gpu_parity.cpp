@@ -465,6 +465,39 @@ TEST(GpuParity, NormAndRopeGradients) {
   }
 }
 
+// Max pooling forward and backward, with ties and NaNs: the GPU folds every window as the CPU
+// does and adds overlapping windows' cotangents in the same order, so they agree exactly.
+TEST(GpuParity, MaxPool) {
+  ALLOY_REQUIRE_GPU();
+  struct Case {
+    Shape shape;
+    std::vector<int> kernel, stride;
+  };
+  const Case cases[] = {{{64, 28, 28, 32}, {2, 2}, {2, 2}}, {{3, 11, 13, 5}, {3, 2}, {1, 2}},
+                        {{2, 17, 3}, {4}, {3}}, {{2, 5, 6, 7, 3}, {2, 3, 2}, {1, 2, 2}}};
+  for (Dtype dt : {float32, bfloat16, float64}) {
+    uint64_t seed = 90;
+    for (const Case& c : cases) {
+      array x = floor(random::uniform(c.shape, float32, 0.0, 4.0, random::key(seed++)));
+      x = astype(where(less(random::uniform(c.shape, float32, 0.0, 1.0, random::key(seed++)), array(0.02f)),
+                       array(NAN), x), dt);
+      array y = fast::max_pool(x, c.kernel, c.stride, Device::cpu);
+      array cot = astype(random::uniform(y.shape(), float32, -1.0, 1.0, random::key(seed++)), dt);
+      const std::string what = "max_pool " + shape_to_string(c.shape);
+      expect_parity(what, [&](auto& in, Device d) { return fast::max_pool(in[0], c.kernel, c.stride, d); }, {x}, 0.0);
+      expect_parity(what + " grad", [&](auto& in, Device d) {
+        auto fn = [&](const std::vector<array>& a) {
+          return std::vector<array>{fast::max_pool(a[0], c.kernel, c.stride, d)};
+        };
+        return vjp(fn, {in[0]}, {in[1]}).second[0];
+      }, {x, cot}, 0.0);
+    }
+  }
+  for (const auto& [name, count] : gpu_fallback_counts()) {
+    EXPECT_EQ(name.find("max_pool"), std::string::npos) << name << " fell back to the CPU " << count << " times";
+  }
+}
+
 // The flash backward (bf16/f16 tensor cores) against the CPU's float32 backward from the same
 // inputs, and no CPU fallback on the way.
 TEST(GpuParity, AttentionGradient) {

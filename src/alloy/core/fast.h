@@ -73,6 +73,16 @@ std::vector<std::vector<array>> adam_update(const std::vector<array>& params, co
 array cross_entropy(const array& logits, const array& targets, int64_t ignore_index = -100,
                     double label_smoothing = 0.0, StreamOrDevice s = {});
 
+// Max pooling, channels last: x (..., S_1, ..., S_d, C) with d = kernel.size() in 1..3 pooled
+// axes before the last, windows kernel[i] apart by stride[i] and no padding (pad with -inf first)
+// -> (..., O_1, ..., O_d, C), O_i = (S_i - kernel[i]) / stride[i] + 1. One pass each way: the
+// values and the input each output's gradient goes to are the composition's (strided slices
+// combined by maximum, the last pooled axis first), i.e. the first maximum of the window in that
+// order, and after a NaN the window's last element in that order. Overlapping windows add their
+// gradients in float32 (float64 for float64).
+array max_pool(const array& x, const std::vector<int>& kernel, const std::vector<int>& stride,
+               StreamOrDevice s = {});
+
 // The same functions composed from plain ops: what the fused kernels are tested and benchmarked
 // against, and what their gradients are computed from.
 namespace composed {
@@ -89,6 +99,8 @@ std::vector<array> adam_update(const array& param, const array& grad, const arra
                                const AdamStep& step, StreamOrDevice s = {});
 array cross_entropy(const array& logits, const array& targets, int64_t ignore_index = -100,
                     double label_smoothing = 0.0, StreamOrDevice s = {});
+array max_pool(const array& x, const std::vector<int>& kernel, const std::vector<int>& stride,
+               StreamOrDevice s = {});
 }  // namespace composed
 
 }  // namespace alloy::fast

@@ -192,4 +192,35 @@ class CrossEntropyGrad : public Fused {
   double label_smoothing_;
 };
 
+// MaxPool over the pooled axes of x (B, S_1..S_d, C) (leading axes folded into B); its gradient
+// is MaxPoolGrad, whose inputs are (x, cotangent) and output dx: each output's window is folded
+// again to find the input that gets its cotangent.
+class MaxPool : public Fused {
+ public:
+  MaxPool(Stream s, Fallback f, std::vector<int> kernel, std::vector<int> stride)
+      : Fused(s, std::move(f)), kernel_(std::move(kernel)), stride_(std::move(stride)) {}
+  ALLOY_EVAL_MULTI
+  ALLOY_NAME("max_pool")
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
+  std::vector<Dtype> output_dtypes(const std::vector<array>& inputs) override { return {inputs[0].dtype()}; }
+
+ private:
+  std::vector<int> kernel_, stride_;
+};
+
+class MaxPoolGrad : public Fused {
+ public:
+  MaxPoolGrad(Stream s, Fallback f, std::vector<int> kernel, std::vector<int> stride)
+      : Fused(s, std::move(f)), kernel_(std::move(kernel)), stride_(std::move(stride)) {}
+  ALLOY_EVAL_MULTI
+  ALLOY_NAME("max_pool_grad")
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
+  std::vector<Dtype> output_dtypes(const std::vector<array>& inputs) override { return {inputs[0].dtype()}; }
+
+ private:
+  std::vector<int> kernel_, stride_;
+};
+
 }  // namespace alloy

@@ -3,6 +3,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "alloy/core/fast.h"
 #include "alloy/core/ops.h"
 
 namespace alloy::nn {
@@ -33,11 +34,10 @@ std::vector<array> windows(const array& x, int ax, int kernel, int stride) {
   return out;
 }
 
-// The elementwise maximum or sum of the windows. The maximum keeps its first argument on ties,
-// so the earliest offset of a window gets the gradient.
-array combine(const std::vector<array>& w, bool is_max) {
+// The sum of the windows.
+array sum_windows(const std::vector<array>& w) {
   array acc = w[0];
-  for (size_t i = 1; i < w.size(); ++i) acc = is_max ? maximum(acc, w[i]) : add(acc, w[i]);
+  for (size_t i = 1; i < w.size(); ++i) acc = add(acc, w[i]);
   return acc;
 }
 
@@ -86,14 +86,12 @@ array PoolLayer::forward(const array& x) {
   if (padded) {
     y = pad(x, widths, is_max_ ? array(-std::numeric_limits<double>::infinity()) : array(0.0));
   }
-  // One spatial axis at a time, the last first (so ties go to the row-major first element).
-  for (int i = d - 1; i >= 0; --i) y = combine(windows(y, first + i, kernel_[i], stride_[i]), is_max_);
-  if (!is_max_) {
-    int64_t count = 1;
-    for (int k : kernel_) count *= k;
-    y = divide(y, array(double(count)));
-  }
-  return y;
+  // The maximum in one pass each way (ties go to the row-major first element of the window).
+  if (is_max_) return fast::max_pool(y, kernel_, stride_);
+  for (int i = d - 1; i >= 0; --i) y = sum_windows(windows(y, first + i, kernel_[i], stride_[i]));
+  int64_t count = 1;
+  for (int k : kernel_) count *= k;
+  return divide(y, array(double(count)));
 }
 
 std::string PoolLayer::describe() const {

@@ -18,5 +18,7 @@ ALLOY_NO_GPU_FUSED(ScaledDotProductAttention)
 ALLOY_NO_GPU_FUSED(ScaledDotProductAttentionGrad)
 ALLOY_NO_GPU_FUSED(CrossEntropy)
 ALLOY_NO_GPU_FUSED(CrossEntropyGrad)
+ALLOY_NO_GPU_FUSED(MaxPool)
+ALLOY_NO_GPU_FUSED(MaxPoolGrad)
 
 }  // namespace alloy
