@@ -102,6 +102,15 @@ TEST(Safetensors, ArraysKeepTheMappingAlive) {
   EXPECT_TRUE(same_array(a + 1.0f, w + 1.0f));
 }
 
+// mlx.core.save_safetensors writes "__metadata__": null when given no metadata.
+TEST(Safetensors, NullMetadataIsNone) {
+  std::vector<uint8_t> data = {0, 0, 128, 63, 0, 0, 0, 64};  // float32 1, 2
+  auto f = st_file(R"({"__metadata__":null,"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", data);
+  SafetensorsFile st = load_safetensors_from_memory(f.data(), f.size(), "mlx.safetensors");
+  EXPECT_TRUE(st.metadata.empty());
+  EXPECT_EQ(st.tensors.at("w").to_vector<float>(), (std::vector<float>{1, 2}));
+}
+
 TEST(Safetensors, HeaderErrors) {
   const std::string f32_2 = R"("dtype":"F32","shape":[2],"data_offsets":[0,8])";
   std::vector<uint8_t> eight(8, 0);

@@ -166,6 +166,7 @@ SafetensorsFile parse(const Blob& blob, const std::string& file) {
   std::vector<Entry> entries;
   for (const auto& [key, value] : header.items()) {
     if (key == "__metadata__") {
+      if (value.is_null()) continue;  // what mlx.core.save_safetensors writes without metadata
       if (!value.is_object()) throw io_error(fn, file, "__metadata__ is not an object");
       for (const auto& [mk, mv] : value.items()) {
         if (!mv.is_string()) {

@@ -12,6 +12,7 @@
 #include "alloy/io/io.h"
 #include "alloy/llm/arch/architecture.h"
 #include "alloy/llm/load.h"
+#include "alloy/llm/load/mlx_quantized.h"
 #include "alloy/llm/load/tensor_set.h"
 
 namespace alloy::llm {
@@ -170,9 +171,14 @@ HFModelSource read_hf_model(const std::string& directory, const LoadOptions& opt
     c = text;
     if (!c.contains("model_type")) c["model_type"] = "gemma3_text";
   }
-  if (c.contains("quantization") || c.contains("quantization_config")) {
-    throw std::invalid_argument(directory + " holds a quantized Hugging Face/MLX model, which this version of alloy "
-                                "cannot load yet (GGUF quantized models load)");
+  // MLX's "quantization" (newer mlx_lm also copies it to "quantization_config"); other
+  // "quantization_config"s (GPTQ, AWQ, bitsandbytes, ...) are refused by name.
+  std::optional<MlxQuantization> mlx_quant = read_mlx_quantization(c, (dir / "config.json").string());
+  if (!mlx_quant && c.contains("quantization_config")) {
+    const json& qc = c["quantization_config"];
+    std::string method = qc.is_object() ? qc.value("quant_method", "unnamed") : "unnamed";
+    throw std::invalid_argument(directory + " is quantized with '" + method +
+                                "', which alloy cannot load (MLX affine and GGUF quantized models load)");
   }
   std::string model_type = c.value("model_type", "");
   const Architecture& arch = architecture_for_hf(model_type);
@@ -190,18 +196,21 @@ HFModelSource read_hf_model(const std::string& directory, const LoadOptions& opt
   TensorSet tensors;
   auto names = layer_names(arch);
   Dtype file_dtype = float32;
+  std::map<std::string, array> file_tensors;
   for (const fs::path& file : weight_files(dir)) {
     io::SafetensorsFile st = io::load_safetensors(file.string());
-    for (auto& [name, a] : st.tensors) {
-      std::string g = gguf_name(name, names);
-      if (g.empty()) continue;
-      if (g == "token_embd.weight") file_dtype = a.dtype();
-      SourceTensor t;
-      t.shape = a.shape();
-      t.type_name = file_type_name(a.dtype());
-      t.data = a;
-      tensors.emplace(g, std::move(t));
-    }
+    for (auto& [name, a] : st.tensors) file_tensors.emplace(name, a);
+  }
+  if (mlx_quant) dequantize_mlx_tensors(file_tensors, *mlx_quant);
+  for (auto& [name, a] : file_tensors) {
+    std::string g = gguf_name(name, names);
+    if (g.empty()) continue;
+    if (g == "token_embd.weight") file_dtype = a.dtype();
+    SourceTensor t;
+    t.shape = a.shape();
+    t.type_name = file_type_name(a.dtype());
+    t.data = a;
+    tensors.emplace(g, std::move(t));
   }
   if (!tensors.count("output.weight")) config.tie_embeddings = true;
 

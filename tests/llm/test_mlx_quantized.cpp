@@ -1,0 +1,202 @@
+// MLX-community quantized safetensors: tiny-llama (../shared/data/hf) quantized here into MLX's
+// layout (affine groups, each row's values one little-endian bit stream in uint32 words, scales
+// and biases per group; checked against mlx.core.quantize/dequantize 0.32, see
+// docs/PERFORMANCE.md) loads with the logits of the same model with the dequantized weights
+// stored densely; per-module overrides and unquantized modules apply; bad configs and tensors
+// get errors that name them.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "../test_data.h"
+
+#include "alloy/alloy.h"
+#include "alloy/io/io.h"
+#include "alloy/llm/load.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace alloy {
+namespace {
+
+struct AffineGroups {
+  std::vector<uint32_t> words;     // (rows, cols * bits / 32)
+  std::vector<float> scales, biases;  // (rows, cols / group)
+  std::vector<float> dequantized;  // scales * q + biases, (rows, cols)
+};
+
+// Affine quantization as MLX defines it: per group of `group` columns, q = round((w - min) / scale)
+// with scale = (max - min) / (2^bits - 1) and bias = min; q is packed as a bit stream per row.
+AffineGroups quantize_affine(const std::vector<float>& w, int64_t rows, int64_t cols, int group, int bits) {
+  AffineGroups a;
+  const int64_t groups = cols / group, levels = (int64_t(1) << bits) - 1;
+  a.words.assign(size_t(rows * cols * bits / 32), 0);
+  a.dequantized.resize(w.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t gi = 0; gi < groups; ++gi) {
+      const float* x = w.data() + r * cols + gi * group;
+      float lo = x[0], hi = x[0];
+      for (int i = 0; i < group; ++i) lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
+      const float scale = hi > lo ? (hi - lo) / float(levels) : 1.0f;
+      a.scales.push_back(scale);
+      a.biases.push_back(lo);
+      for (int i = 0; i < group; ++i) {
+        const int64_t q = std::clamp<int64_t>(std::llround((x[i] - lo) / scale), 0, levels);
+        const int64_t j = gi * group + i, bit = (r * cols + j) * bits;  // rows are whole words
+        for (int b = 0; b < bits; ++b) {
+          if (q >> b & 1) a.words[size_t((bit + b) / 32)] |= uint32_t(1) << ((bit + b) % 32);
+        }
+        a.dequantized[size_t(r * cols + j)] = float(double(scale) * double(q) + double(lo));
+      }
+    }
+  }
+  return a;
+}
+
+struct Fixture {
+  fs::path quantized, dense;
+};
+
+// Writes tiny-llama quantized (MLX layout, `quantization` as given) and, beside it, the same
+// model with the dequantized weights stored densely. schemes: module path -> (group, bits), or
+// (0, 0) for a module left unquantized.
+Fixture write_fixture(const std::string& name, const json& quantization,
+                      const std::function<std::pair<int, int>(const std::string&)>& scheme) {
+  const fs::path src = test::test_data_dir() + "/hf/tiny-llama";
+  Fixture f{fs::temp_directory_path() / ("alloy-mlx-" + name), fs::temp_directory_path() / ("alloy-mlx-" + name + "-dense")};
+  for (const fs::path& dir : {f.quantized, f.dense}) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    for (const char* file : {"tokenizer.json", "tokenizer_config.json", "generation_config.json"}) {
+      fs::copy_file(src / file, dir / file);
+    }
+  }
+  json config = json::parse(test::read_text((src / "config.json").string()));
+  std::ofstream(f.dense / "config.json") << config.dump(2);
+  config["quantization"] = quantization;
+  std::ofstream(f.quantized / "config.json") << config.dump(2);
+  io::SafetensorsFile st = io::load_safetensors((src / "model.safetensors").string());
+  std::unordered_map<std::string, array> q_out, d_out;
+  for (auto& [tensor, a] : st.tensors) {
+    const std::string module = tensor.substr(0, tensor.rfind('.'));
+    auto [group, bits] = a.ndim() == 2 ? scheme(module) : std::pair{0, 0};
+    if (bits == 0) {
+      q_out.emplace(tensor, a);
+      d_out.emplace(tensor, a);
+      continue;
+    }
+    const int64_t rows = a.shape(0), cols = a.shape(1);
+    AffineGroups g = quantize_affine(astype(a, float32).to_vector<float>(), rows, cols, group, bits);
+    q_out.emplace(tensor, array(g.words, {rows, cols * bits / 32}));
+    q_out.emplace(module + ".scales", array(g.scales, {rows, cols / group}));
+    q_out.emplace(module + ".biases", array(g.biases, {rows, cols / group}));
+    d_out.emplace(tensor, array(g.dequantized, {rows, cols}));
+  }
+  io::save_safetensors((f.quantized / "model.safetensors").string(), q_out);
+  io::save_safetensors((f.dense / "model.safetensors").string(), d_out);
+  return f;
+}
+
+array logits_of(const fs::path& dir) {
+  llm::LoadOptions options;
+  options.device = Device::cpu;
+  options.dtype = float32;
+  llm::LoadedModel m = llm::load(dir.string(), options);
+  std::vector<int32_t> ids{1, 15, 200, 7, 311, 42, 99, 5};
+  llm::KVCache cache = m.model.make_cache(1, 0, float32);
+  array logits = m.model.forward(array(ids, {1, int64_t(ids.size())}), cache);
+  logits.eval();
+  return logits;
+}
+
+double normalized_error(const array& a, const array& b) {
+  auto x = a.to_vector<double>(), y = b.to_vector<double>();
+  double num = 0, den = 0;
+  for (size_t i = 0; i < y.size(); ++i) num += (x[i] - y[i]) * (x[i] - y[i]), den += y[i] * y[i];
+  return std::sqrt(num / den);
+}
+
+#define REQUIRE_TINY_LLAMA()                                                                   \
+  if (!fs::exists(test::test_data_dir() + "/hf/tiny-llama/model.safetensors"))                \
+  GTEST_SKIP() << "hf/tiny-llama is missing from the test data (" << test::test_data_dir() << ")"
+
+TEST(MlxQuantized, LoadsWithTheLogitsOfItsDequantizedWeights) {
+  REQUIRE_TINY_LLAMA();
+  for (auto [group, bits] : {std::pair{32, 4}, std::pair{64, 8}, std::pair{32, 3}}) {
+    const std::string what = std::to_string(bits) + "-bit groups of " + std::to_string(group);
+    // Overrides as mlx_lm writes mixed recipes: one module with its own scheme, one unquantized.
+    json quantization = {{"group_size", group}, {"bits", bits},
+                         {"model.layers.1.mlp.down_proj", {{"group_size", 64}, {"bits", 6}}},
+                         {"model.layers.0.self_attn.o_proj", false}};
+    Fixture f = write_fixture(std::to_string(bits) + "-" + std::to_string(group), quantization,
+                              [&](const std::string& module) -> std::pair<int, int> {
+                                if (module == "model.layers.1.mlp.down_proj") return {64, 6};
+                                if (module == "model.layers.0.self_attn.o_proj") return {0, 0};
+                                return {group, bits};
+                              });
+    array got = logits_of(f.quantized), want = logits_of(f.dense);
+    ASSERT_EQ(got.shape(), want.shape()) << what;
+    EXPECT_LT(normalized_error(got, want), 1e-5) << what;
+    // And quantization happened: the original weights give other logits.
+    array original = logits_of(test::test_data_dir() + "/hf/tiny-llama");
+    EXPECT_GT(normalized_error(got, original), 1e-4) << what;
+    fs::remove_all(f.quantized);
+    fs::remove_all(f.dense);
+  }
+}
+
+std::string load_error(const fs::path& dir) {
+  try {
+    llm::LoadOptions options;
+    options.device = Device::cpu;
+    llm::load(dir.string(), options);
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(MlxQuantized, BadConfigsAndTensorsNameTheProblem) {
+  REQUIRE_TINY_LLAMA();
+  auto all_4bit = [](const std::string&) { return std::pair{32, 4}; };
+  Fixture f = write_fixture("bad", {{"group_size", 32}, {"bits", 4}}, all_4bit);
+  const fs::path config = f.quantized / "config.json";
+  json good = json::parse(test::read_text(config.string()));
+  auto with_config = [&](const json& c) {
+    std::ofstream(config) << c.dump();
+    return load_error(f.quantized);
+  };
+  json c = good;
+  c["quantization"]["bits"] = 7;
+  EXPECT_NE(with_config(c).find("bits 7 and group_size 32 is not one MLX writes"), std::string::npos) << with_config(c);
+  c = good;
+  c["quantization"]["mode"] = "mxfp4";
+  EXPECT_NE(with_config(c).find("mode 'mxfp4' is not supported"), std::string::npos) << with_config(c);
+  c = good;
+  c.erase("quantization");
+  c["quantization_config"] = {{"quant_method", "gptq"}, {"bits", 4}};
+  EXPECT_NE(with_config(c).find("quantized with 'gptq'"), std::string::npos) << with_config(c);
+  // The config says 8 bits, the words hold 4.
+  c = good;
+  c["quantization"]["bits"] = 8;
+  std::string e = with_config(c);
+  EXPECT_NE(e.find("do not hold 8-bit values in groups of 32"), std::string::npos) << e;
+  EXPECT_NE(e.find("lm_head: weight (512, 8) uint32, scales (512, 2)"), std::string::npos) << e;
+  // A module without its biases.
+  std::ofstream(config) << good.dump();
+  io::SafetensorsFile st = io::load_safetensors((f.quantized / "model.safetensors").string());
+  std::unordered_map<std::string, array> tensors(st.tensors.begin(), st.tensors.end());
+  tensors.erase("model.layers.0.mlp.up_proj.biases");
+  io::save_safetensors((f.quantized / "model.safetensors").string(), tensors);
+  e = load_error(f.quantized);
+  EXPECT_NE(e.find("model.layers.0.mlp.up_proj.scales has no biases"), std::string::npos) << e;
+  fs::remove_all(f.quantized);
+  fs::remove_all(f.dense);
+}
+
+}  // namespace
+}  // namespace alloy
