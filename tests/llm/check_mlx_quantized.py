@@ -2,9 +2,12 @@
 """Checks alloy's reading of MLX-community quantized safetensors against MLX itself: quantizes a
 Hugging Face Llama folder with mlx.core.quantize (as mlx_lm.convert -q does: every Linear and the
 embedding, affine groups, saved by mlx.core.save_safetensors), writes beside it the same model
-with mlx.core.dequantize's weights stored densely, and compares `alloy generate`'s greedy
-continuations of both folders. Needs `pip install mlx mlx-cpu` (Linux). Prints MATCH or MISMATCH
-per scheme and exits non-zero on a mismatch.
+with mlx.core.dequantize's weights stored densely, converts both to float32 GGUF with `alloy
+convert` (which reads MLX's groups dequantized, exactly) and compares `alloy generate`'s greedy
+continuations of the two. (Loading the quantized folder itself runs weights of up to 6 bits as
+Q8_0 blocks, whose logits are close but not equal: tests/llm/test_mlx_quantized.cpp bounds them.)
+Needs `pip install mlx mlx-cpu` (Linux). Prints MATCH or MISMATCH per scheme and exits non-zero
+on a mismatch.
 
 Usage: check_mlx_quantized.py HF_LLAMA_DIR ALLOY_BINARY
 """
@@ -41,7 +44,11 @@ def write(src, dst, group, bits, quantize):
     mx.save_safetensors(str(dst / "model.safetensors"), out)
 
 
-def generate(alloy, model):
+def generate(alloy, folder):
+    model = folder.with_suffix(".gguf")
+    ran = subprocess.run([alloy, "convert", str(folder), str(model), "--type", "F32"], capture_output=True, text=True)
+    if ran.returncode != 0:
+        sys.exit(f"alloy convert failed on {folder}: {ran.stderr.strip()}")
     ran = subprocess.run([alloy, "generate", "-m", str(model), "-p", "Once upon a time", "-n", "24", "--temp", "0",
                           "--ignore-eos", "--device", "cpu"], capture_output=True, text=True, errors="replace")
     if ran.returncode != 0:

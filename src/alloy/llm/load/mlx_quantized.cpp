@@ -78,7 +78,9 @@ std::optional<MlxQuantization> read_mlx_quantization(const json& config, const s
   return q;
 }
 
-void dequantize_mlx_tensors(std::map<std::string, array>& tensors, const MlxQuantization& q) {
+std::map<std::string, std::string> dequantize_mlx_tensors(std::map<std::string, array>& tensors,
+                                                          const MlxQuantization& q) {
+  std::map<std::string, std::string> dequantized;
   std::vector<std::string> modules;
   for (const auto& [name, a] : tensors) {
     const std::string suffix = ".scales";
@@ -113,9 +115,11 @@ void dequantize_mlx_tensors(std::map<std::string, array>& tensors, const MlxQuan
     array w = astype(array(dense, {packed.shape(0), K}), scales.dtype());
     w.eval();
     weight->second = w;
+    dequantized[m + ".weight"] = "MLX " + std::to_string(bits) + "-bit/" + std::to_string(g);
     tensors.erase(biases);
     tensors.erase(m + ".scales");
   }
+  return dequantized;
 }
 
 }  // namespace alloy::llm

@@ -27,8 +27,10 @@ struct MlxQuantization {
 std::optional<MlxQuantization> read_mlx_quantization(const nlohmann::json& config, const std::string& where);
 
 // Replaces every quantized module's (P.weight, P.scales, P.biases) in `tensors` (the files'
-// names) by P.weight dense in the scales' dtype, dequantized exactly (float32 arithmetic, one
-// rounding). Throws std::invalid_argument naming the tensor when the three disagree in shape.
-void dequantize_mlx_tensors(std::map<std::string, array>& tensors, const MlxQuantization& q);
+// names) by P.weight dense in the scales' dtype, as mlx.core.dequantize gives it (float32
+// arithmetic, one rounding). Returns, by weight name, what each was ("MLX 4-bit/64": bits and
+// group size). Throws std::invalid_argument naming the module when the three disagree in shape.
+std::map<std::string, std::string> dequantize_mlx_tensors(std::map<std::string, array>& tensors,
+                                                          const MlxQuantization& q);
 
 }  // namespace alloy::llm
