@@ -50,6 +50,8 @@ summary=()
 # watchdog SECONDS LOG CMD...: runs CMD (output to LOG); past SECONDS it appends every thread's
 # backtrace (gdb, where installed) and the last test started to LOG, prints that test, and
 # kills CMD. test_gpu has hung on a cold machine (GpuParity.Attention): this is how to see where.
+# Where gdb is missing (the GPU machine), test_gpu's own watchdog (tests/gpu/hang_watchdog.cpp)
+# prints every thread's stack after 240 s first.
 watchdog() {
   local limit="$1" log="$2"
   shift 2
