@@ -63,7 +63,7 @@ FeedForward::FeedForward(const Config& c)
   register_module("down_proj", down_proj);
 }
 
-array FeedForward::forward(const array& x) { return down_proj(nn::silu(gate_proj(x)) * up_proj(x)); }
+array FeedForward::forward(const array& x) { return down_proj(fast::swiglu(gate_proj(x), up_proj(x))); }
 
 Block::Block(const Config& c)
     : self_attn(c), mlp(c), input_layernorm(c.dim, c.norm_eps), post_attention_layernorm(c.dim, c.norm_eps) {

@@ -465,6 +465,28 @@ TEST(GpuParity, NormAndRopeGradients) {
   }
 }
 
+// SwiGLU forward and backward: both devices compute in float32 and round once, so they agree to
+// the exp's ulps; 16-byte packed loads (aligned, multiple of the pack) and the scalar tail path.
+TEST(GpuParity, SwiGLU) {
+  ALLOY_REQUIRE_GPU();
+  for (Dtype dt : {float32, bfloat16, float16, float64}) {
+    for (const Shape& shape : {Shape{16, 64, 2048}, Shape{3, 7, 131}}) {
+      array gate = input(shape, dt, 95, -8.0, 8.0), up = input(shape, dt, 96), cot = input(shape, dt, 97);
+      const std::string what = "swiglu " + shape_to_string(shape);
+      expect_parity(what, [](auto& in, Device d) { return fast::swiglu(in[0], in[1], d); }, {gate, up});
+      for (int which : {0, 1}) {
+        expect_parity(what + (which ? " d up" : " d gate"), [which](auto& in, Device d) {
+          auto fn = [&](const std::vector<array>& a) { return std::vector<array>{fast::swiglu(a[0], a[1], d)}; };
+          return vjp(fn, {in[0], in[1]}, {in[2]}).second[which];
+        }, {gate, up, cot});
+      }
+    }
+  }
+  for (const auto& [name, count] : gpu_fallback_counts()) {
+    EXPECT_EQ(name.find("swiglu"), std::string::npos) << name << " fell back to the CPU " << count << " times";
+  }
+}
+
 // Max pooling forward and backward, with ties and NaNs: the GPU folds every window as the CPU
 // does and adds overlapping windows' cotangents in the same order, so they agree exactly.
 TEST(GpuParity, MaxPool) {

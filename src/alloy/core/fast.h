@@ -83,6 +83,11 @@ array cross_entropy(const array& logits, const array& targets, int64_t ignore_in
 array max_pool(const array& x, const std::vector<int>& kernel, const std::vector<int>& stride,
                StreamOrDevice s = {});
 
+// SwiGLU, the gated MLP's activation: silu(gate) * up = gate sigmoid(gate) up, elementwise over
+// arrays of one shape and floating dtype, computed in float32 (float64 for float64) and rounded
+// once. Its gradient (both inputs) is one fused pass too.
+array swiglu(const array& gate, const array& up, StreamOrDevice s = {});
+
 // The same functions composed from plain ops: what the fused kernels are tested and benchmarked
 // against, and what their gradients are computed from.
 namespace composed {
@@ -101,6 +106,7 @@ array cross_entropy(const array& logits, const array& targets, int64_t ignore_in
                     double label_smoothing = 0.0, StreamOrDevice s = {});
 array max_pool(const array& x, const std::vector<int>& kernel, const std::vector<int>& stride,
                StreamOrDevice s = {});
+array swiglu(const array& gate, const array& up, StreamOrDevice s = {});
 }  // namespace composed
 
 }  // namespace alloy::fast

@@ -223,4 +223,30 @@ class MaxPoolGrad : public Fused {
   std::vector<int> kernel_, stride_;
 };
 
+// SwiGLU over (gate, up) of one shape; its gradient SwiGLUGrad takes (gate, up, cotangent) and
+// gives (d gate, d up).
+class SwiGLU : public Fused {
+ public:
+  SwiGLU(Stream s, Fallback f) : Fused(s, std::move(f)) {}
+  ALLOY_EVAL_MULTI
+  ALLOY_NAME("swiglu")
+  std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                         const std::vector<int>& argnums, const std::vector<array>& outputs) override;
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override { return {inputs[0].shape()}; }
+  std::vector<Dtype> output_dtypes(const std::vector<array>& inputs) override { return {inputs[0].dtype()}; }
+};
+
+class SwiGLUGrad : public Fused {
+ public:
+  SwiGLUGrad(Stream s, Fallback f) : Fused(s, std::move(f)) {}
+  ALLOY_EVAL_MULTI
+  ALLOY_NAME("swiglu_grad")
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override {
+    return {inputs[0].shape(), inputs[0].shape()};
+  }
+  std::vector<Dtype> output_dtypes(const std::vector<array>& inputs) override {
+    return {inputs[0].dtype(), inputs[0].dtype()};
+  }
+};
+
 }  // namespace alloy

@@ -20,5 +20,7 @@ ALLOY_NO_GPU_FUSED(CrossEntropy)
 ALLOY_NO_GPU_FUSED(CrossEntropyGrad)
 ALLOY_NO_GPU_FUSED(MaxPool)
 ALLOY_NO_GPU_FUSED(MaxPoolGrad)
+ALLOY_NO_GPU_FUSED(SwiGLU)
+ALLOY_NO_GPU_FUSED(SwiGLUGrad)
 
 }  // namespace alloy

@@ -190,9 +190,9 @@ array Model::mlp(const LayerWeights& w, const array& x) const {
     gate = w.gate(x, d);
     up = w.up(x, d);
   }
-  array act = config_.activation == Activation::silu ? multiply(gate, sigmoid(gate, d), d)
-                                                     : gelu_tanh(gate, d);
-  return w.down(multiply(act, up, d), d);
+  array hidden = config_.activation == Activation::silu ? fast::swiglu(gate, up, d)
+                                                        : multiply(gelu_tanh(gate, d), up, d);
+  return w.down(hidden, d);
 }
 
 array Model::forward(const array& tokens, KVCache& cache, bool last_only) const {
