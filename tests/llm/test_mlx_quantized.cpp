@@ -129,7 +129,8 @@ double normalized_error(const array& a, const array& b) {
 
 TEST(MlxQuantized, LoadsWithTheLogitsOfItsDequantizedWeights) {
   REQUIRE_TINY_LLAMA();
-  for (auto [group, bits] : {std::pair{32, 4}, std::pair{64, 8}, std::pair{32, 3}}) {
+  for (auto scheme : {std::pair{32, 4}, std::pair{64, 8}, std::pair{32, 3}}) {
+    const int group = scheme.first, bits = scheme.second;  // named: lambdas capture them
     const std::string what = std::to_string(bits) + "-bit groups of " + std::to_string(group);
     // Overrides as mlx_lm writes mixed recipes: one module with its own scheme, one unquantized.
     json quantization = {{"group_size", group}, {"bits", bits},
