@@ -19,27 +19,31 @@ array encode_rows(const std::vector<float>& values, uint32_t type, int64_t row) 
   size_t rb = size_t(row) / info->block_size * info->type_size, bytes = rb * size_t(rows);
   auto* buf = static_cast<uint8_t*>(std::malloc(std::max<size_t>(bytes, 1)));
   if (!buf) throw std::runtime_error("out of memory encoding a " + std::to_string(bytes) + "-byte tensor");
-  int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  for_each_row_on_every_core(rows, [&](int64_t r) {
+    const float* src = values.data() + r * row;
+    uint8_t* dst = buf + size_t(r) * rb;
+    if (type == uint32_t(io::GGMLType::F32)) {
+      std::memcpy(dst, src, rb);
+    } else if (type == uint32_t(io::GGMLType::F16) || type == uint32_t(io::GGMLType::BF16)) {
+      auto* h = reinterpret_cast<uint16_t*>(dst);
+      for (int64_t i = 0; i < row; ++i)
+        h[i] = type == uint32_t(io::GGMLType::F16) ? detail::float_to_half_bits(src[i]) : detail::float_to_bf16_bits(src[i]);
+    } else {
+      quant::quantize_row(quant::Type(type), src, dst, row);
+    }
+  });
+  return array(buf, Shape{int64_t(bytes)}, uint8, [](void* p) { std::free(p); });
+}
+
+void for_each_row_on_every_core(int64_t rows, const std::function<void(int64_t)>& fn) {
+  const int threads = int(std::min<int64_t>(std::max(1u, std::thread::hardware_concurrency()), std::max<int64_t>(rows, 1)));
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
-      for (int64_t r = t; r < rows; r += threads) {
-        const float* src = values.data() + r * row;
-        uint8_t* dst = buf + size_t(r) * rb;
-        if (type == uint32_t(io::GGMLType::F32)) {
-          std::memcpy(dst, src, rb);
-        } else if (type == uint32_t(io::GGMLType::F16) || type == uint32_t(io::GGMLType::BF16)) {
-          auto* h = reinterpret_cast<uint16_t*>(dst);
-          for (int64_t i = 0; i < row; ++i)
-            h[i] = type == uint32_t(io::GGMLType::F16) ? detail::float_to_half_bits(src[i]) : detail::float_to_bf16_bits(src[i]);
-        } else {
-          quant::quantize_row(quant::Type(type), src, dst, row);
-        }
-      }
+      for (int64_t r = t; r < rows; r += threads) fn(r);
     });
   }
   for (auto& th : pool) th.join();
-  return array(buf, Shape{int64_t(bytes)}, uint8, [](void* p) { std::free(p); });
 }
 
 }  // namespace alloy::llm

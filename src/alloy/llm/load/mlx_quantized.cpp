@@ -5,6 +5,7 @@
 
 #include "alloy/core/ops.h"
 #include "alloy/core/transforms.h"
+#include "alloy/llm/convert/encode.h"
 
 namespace alloy::llm {
 namespace {
@@ -46,7 +47,7 @@ std::vector<float> dequantize(const array& packed, const array& scales, const ar
   const uint32_t* pp = p.data<uint32_t>();
   const uint64_t mask = (uint64_t(1) << bits) - 1;
   std::vector<float> out(size_t(R * K));
-  for (int64_t r = 0; r < R; ++r) {
+  for_each_row_on_every_core(R, [&](int64_t r) {
     const uint32_t* row = pp + r * words;
     for (int64_t j = 0; j < K; ++j) {
       // The value's bits start at bit j * bits of the row's stream and may cross a word.
@@ -56,7 +57,7 @@ std::vector<float> dequantize(const array& packed, const array& scales, const ar
       const float q = float((stream >> shift) & mask);
       out[size_t(r * K + j)] = sp[r * G + j / g] * q + bp[r * G + j / g];
     }
-  }
+  });
   return out;
 }
 
