@@ -90,9 +90,6 @@ class ChannelFold {
   std::vector<int64_t> where_;
 };
 
-template <typename T>
-using Acc = std::conditional_t<std::is_same_v<T, double>, double, float>;
-
 // Calls fn(base, o, out_offset) for every output position in [begin, end) of the rows
 // (batch, O0, O1) (o2 runs inside).
 template <typename Fn>
@@ -124,7 +121,7 @@ void MaxPool::eval_cpu(const std::vector<array>& inputs, std::vector<array>& out
   if (g.outputs() * g.channels == 0) return;
   cpu::dispatch_float(x.dtype(), "max_pool", [&](auto v) {
     using T = decltype(v);
-    using A = Acc<T>;
+    using A = ew::compute_t<T>;
     const T* xp = static_cast<const T*>(x.raw_data_ptr());
     T* op = static_cast<T*>(out.raw_data_ptr());
     const int64_t rows = g.batch * g.out_size[0] * g.out_size[1];
@@ -150,7 +147,7 @@ void MaxPoolGrad::eval_cpu(const std::vector<array>& inputs, std::vector<array>&
   const int64_t n = int64_t(x.size());
   cpu::dispatch_float(x.dtype(), "max_pool", [&](auto v) {
     using T = decltype(v);
-    using A = Acc<T>;
+    using A = ew::compute_t<T>;
     const T* xp = static_cast<const T*>(x.raw_data_ptr());
     const T* gp = static_cast<const T*>(gy.raw_data_ptr());
     T* dxp = static_cast<T*>(dx.raw_data_ptr());

@@ -13,17 +13,14 @@ namespace alloy {
 namespace {
 
 template <typename T>
-using Acc = std::conditional_t<std::is_same_v<T, double>, double, float>;
-
-template <typename T>
 ALLOY_SIMD_CLONES void swiglu_rows(const T* gate, const T* up, T* out, int64_t n) {
-  using A = Acc<T>;
+  using A = ew::compute_t<T>;
   for (int64_t i = 0; i < n; ++i) out[i] = T(ew::swiglu(A(gate[i]), A(up[i])));
 }
 
 template <typename T>
 ALLOY_SIMD_CLONES void swiglu_grad_rows(const T* gate, const T* up, const T* g, T* d_gate, T* d_up, int64_t n) {
-  using A = Acc<T>;
+  using A = ew::compute_t<T>;
   for (int64_t i = 0; i < n; ++i) {
     A dg, du;
     ew::swiglu_grad(A(gate[i]), A(up[i]), A(g[i]), dg, du);

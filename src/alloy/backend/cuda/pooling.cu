@@ -94,9 +94,6 @@ __global__ void max_pool_grad_kernel(const T* x, const T* gy, T* dx, pool::Geome
   }
 }
 
-template <typename T>
-using Acc = std::conditional_t<std::is_same_v<T, double>, double, float>;
-
 }  // namespace
 }  // namespace cuda
 
@@ -111,7 +108,7 @@ void MaxPool::eval_gpu(const std::vector<array>& inputs, std::vector<array>& out
   cuda::dispatch_float(x.dtype(), "max_pool", [&](auto tag) {
     using T = typename decltype(tag)::type;
     constexpr int threads = 256;
-    cuda::max_pool_kernel<T, cuda::Acc<T>><<<cuda::grid_blocks(n, threads), threads, 0, st>>>(
+    cuda::max_pool_kernel<T, cuda::compute_t<T>><<<cuda::grid_blocks(n, threads), threads, 0, st>>>(
         cuda::in_ptr<T>(x, stream()), cuda::out_ptr<T>(out), g, n);
     ALLOY_CUDA_LAUNCH_CHECK("max_pool");
   });
@@ -129,7 +126,7 @@ void MaxPoolGrad::eval_gpu(const std::vector<array>& inputs, std::vector<array>&
   cuda::dispatch_float(x.dtype(), "max_pool", [&](auto tag) {
     using T = typename decltype(tag)::type;
     constexpr int threads = 256;
-    cuda::max_pool_grad_kernel<T, cuda::Acc<T>><<<cuda::grid_blocks(n, threads), threads, 0, st>>>(
+    cuda::max_pool_grad_kernel<T, cuda::compute_t<T>><<<cuda::grid_blocks(n, threads), threads, 0, st>>>(
         cuda::in_ptr<T>(x, stream()), cuda::in_ptr<T>(gy, stream()), cuda::out_ptr<T>(dx), g, n);
     ALLOY_CUDA_LAUNCH_CHECK("max_pool_grad");
   });

@@ -12,9 +12,6 @@ namespace alloy {
 namespace cuda {
 namespace {
 
-template <typename T>
-using Acc = std::conditional_t<std::is_same_v<T, double>, double, float>;
-
 // V elements of T as one 16-byte access (V = 1: plain loads).
 template <typename T, int V>
 struct alignas(sizeof(T) * V) Pack {
@@ -23,7 +20,7 @@ struct alignas(sizeof(T) * V) Pack {
 
 template <typename T, int V>
 __global__ void swiglu_kernel(const T* gate, const T* up, T* out, int64_t packs) {
-  using A = Acc<T>;
+  using A = compute_t<T>;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < packs; i += int64_t(gridDim.x) * blockDim.x) {
     const Pack<T, V> g = reinterpret_cast<const Pack<T, V>*>(gate)[i], u = reinterpret_cast<const Pack<T, V>*>(up)[i];
     Pack<T, V> o;
@@ -35,7 +32,7 @@ __global__ void swiglu_kernel(const T* gate, const T* up, T* out, int64_t packs)
 
 template <typename T, int V>
 __global__ void swiglu_grad_kernel(const T* gate, const T* up, const T* cot, T* d_gate, T* d_up, int64_t packs) {
-  using A = Acc<T>;
+  using A = compute_t<T>;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < packs; i += int64_t(gridDim.x) * blockDim.x) {
     const Pack<T, V> g = reinterpret_cast<const Pack<T, V>*>(gate)[i], u = reinterpret_cast<const Pack<T, V>*>(up)[i];
     const Pack<T, V> c = reinterpret_cast<const Pack<T, V>*>(cot)[i];

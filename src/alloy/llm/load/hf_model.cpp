@@ -203,16 +203,20 @@ HFModelSource read_hf_model(const std::string& directory, const LoadOptions& opt
     io::SafetensorsFile st = io::load_safetensors(file.string());
     for (auto& [name, a] : st.tensors) file_tensors.emplace(name, a);
   }
-  std::map<std::string, std::string> mlx_types;
-  if (mlx_quant) mlx_types = dequantize_mlx_tensors(file_tensors, *mlx_quant);
+  std::map<std::string, std::pair<int, int>> mlx_schemes;
+  if (mlx_quant) mlx_schemes = dequantize_mlx_tensors(file_tensors, *mlx_quant);
   for (auto& [name, a] : file_tensors) {
     std::string g = gguf_name(name, names);
     if (g.empty()) continue;
     if (g == "token_embd.weight") file_dtype = a.dtype();
     SourceTensor t;
     t.shape = a.shape();
-    auto mlx = mlx_types.find(name);
-    t.type_name = mlx != mlx_types.end() ? mlx->second : file_type_name(a.dtype());
+    t.type_name = file_type_name(a.dtype());
+    if (auto mlx = mlx_schemes.find(name); mlx != mlx_schemes.end()) {
+      auto [group, bits] = mlx->second;
+      t.mlx_bits = bits;
+      t.type_name = "MLX " + std::to_string(bits) + "-bit/" + std::to_string(group);
+    }
     t.data = a;
     tensors.emplace(g, std::move(t));
   }
@@ -235,7 +239,7 @@ namespace {
 // 8-bit weights stay dense: there Q8_0 would double the error (0.013 on top of 0.012).
 void requantize_mlx_weights(TensorSet& tensors) {
   for (auto& [name, t] : tensors) {
-    if (t.type_name.rfind("MLX ", 0) != 0 || t.type_name.rfind("MLX 8-bit", 0) == 0) continue;
+    if (t.mlx_bits == 0 || t.mlx_bits == 8) continue;
     const int64_t rows = t.shape[0], K = t.shape[1];
     array bytes = encode_rows(astype(t.data, float32).to_vector<float>(), uint32_t(quant::Type::Q8_0), K);
     t.data = reshape(bytes, {rows, int64_t(bytes.size()) / rows});

@@ -79,9 +79,9 @@ std::optional<MlxQuantization> read_mlx_quantization(const json& config, const s
   return q;
 }
 
-std::map<std::string, std::string> dequantize_mlx_tensors(std::map<std::string, array>& tensors,
-                                                          const MlxQuantization& q) {
-  std::map<std::string, std::string> dequantized;
+std::map<std::string, std::pair<int, int>> dequantize_mlx_tensors(std::map<std::string, array>& tensors,
+                                                                  const MlxQuantization& q) {
+  std::map<std::string, std::pair<int, int>> dequantized;
   std::vector<std::string> modules;
   for (const auto& [name, a] : tensors) {
     const std::string suffix = ".scales";
@@ -116,7 +116,7 @@ std::map<std::string, std::string> dequantize_mlx_tensors(std::map<std::string, 
     array w = astype(array(dense, {packed.shape(0), K}), scales.dtype());
     w.eval();
     weight->second = w;
-    dequantized[m + ".weight"] = "MLX " + std::to_string(bits) + "-bit/" + std::to_string(g);
+    dequantized[m + ".weight"] = {g, bits};
     tensors.erase(biases);
     tensors.erase(m + ".scales");
   }

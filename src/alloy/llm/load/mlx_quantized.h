@@ -28,9 +28,9 @@ std::optional<MlxQuantization> read_mlx_quantization(const nlohmann::json& confi
 
 // Replaces every quantized module's (P.weight, P.scales, P.biases) in `tensors` (the files'
 // names) by P.weight dense in the scales' dtype, as mlx.core.dequantize gives it (float32
-// arithmetic, one rounding). Returns, by weight name, what each was ("MLX 4-bit/64": bits and
-// group size). Throws std::invalid_argument naming the module when the three disagree in shape.
-std::map<std::string, std::string> dequantize_mlx_tensors(std::map<std::string, array>& tensors,
-                                                          const MlxQuantization& q);
+// arithmetic, one rounding). Returns, by weight name, the (group_size, bits) each was stored in.
+// Throws std::invalid_argument naming the module when the three disagree in shape.
+std::map<std::string, std::pair<int, int>> dequantize_mlx_tensors(std::map<std::string, array>& tensors,
+                                                                  const MlxQuantization& q);
 
 }  // namespace alloy::llm

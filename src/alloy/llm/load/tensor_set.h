@@ -22,7 +22,8 @@ struct SourceTensor {
   array data = array(0.0f);
   std::optional<quant::Type> qtype;
   Shape shape;           // the logical shape (rows, K) for quantized tensors
-  std::string type_name;  // "F32", "Q4_K", "BF16"
+  std::string type_name;  // "F32", "Q4_K", "BF16", "MLX 4-bit/64"
+  int mlx_bits = 0;       // dense values dequantized from MLX's groups of this many bits (else 0)
 };
 
 using TensorSet = std::map<std::string, SourceTensor>;
