@@ -8,7 +8,7 @@
 # gpu-data/, made here by `tests/run_gpu.sh --pack-data [llm|train]`: llm takes hf/, models/,
 # quant/, tokenizers/ and chat-templates/ from ../shared/data; train takes Fashion-MNIST and the
 # fortunes corpus from Debian's packages. Logs and JSON go to $OUT (or ./gpu-out).
-#   tests/run_gpu.sh [tests|bench|llm|train|all]   (default all)
+#   tests/run_gpu.sh [tests|bench|llm|decode|train|step|profile|all]   (default all)
 #   tests/run_gpu.sh step: test_gpu, then the GPT-2-small training step next to PyTorch and its
 #   profile (the quick loop for training-speed work)
 set -uo pipefail
@@ -43,6 +43,7 @@ targets="test_gpu test_core test_llm bench_gpu alloy_cli"
 [ "$what" = "train" ] || [ "$what" = "all" ] && targets="$targets test_nn mnist_mlp mnist_cnn gpt bench_train_gpt"
 [ "$what" = "profile" ] && targets="bench_train_gpt"
 [ "$what" = "step" ] && targets="test_gpu bench_train_gpt"
+[ "$what" = "decode" ] && targets="test_llm alloy_cli"
 cmake --build build-gpu -j"$(nproc)" --target $targets >> "$out/build.log" 2>&1 ||
   { grep -E "error" -A3 "$out/build.log" | head -60; exit 1; }
 echo "build: $(( $(date +%s) - start )) s"
@@ -97,6 +98,25 @@ if [ "$what" = "llm" ] || [ "$what" = "all" ]; then
       ./build-gpu/tools/alloy bench -m "$f" -p 512 -n 128 -r "${LLM_REPS:-3}" --device gpu 2>&1 |
         tee -a "$out/llm_bench.md" | grep -E "^\| llama"
     done
+  done
+fi
+if [ "$what" = "decode" ]; then
+  # The decode step replayed as a CUDA graph: its tests, then tg128 with and without the graph
+  # (ALLOY_CUDA_GRAPH=0) on the 1B shapes, in the same run.
+  ALLOY_TEST_DATA="$PWD/gpu-data" ./build-gpu/tests/test_llm --gtest_brief=1 \
+    --gtest_filter="${DECODE_TESTS:-*Decode*:*gpu*:*Gpu*}" > "$out/test_llm.log" 2>&1
+  summary+=("test_llm (decode, GPU): $(grep -E '^\[  (PASSED|FAILED)' "$out/test_llm.log" | tr '\n' ' ')")
+  grep -E -A6 "Failure" "$out/test_llm.log" | grep -vE "^--$|Failure$" | head -40
+  models=/tmp/alloy-models
+  mkdir -p "$models"
+  for type in ${LLM_TYPES:-F16 Q8_0 Q4_0}; do
+    f="$models/1B-$type.gguf"
+    [ -f "$f" ] || ./build-gpu/tools/alloy synth --arch llama --dim 2048 --ffn 8192 --layers 16 --heads 32 \
+      --kv-heads 8 --vocab-from gpu-data/tokenizers/ggml-vocab-llama-spm.gguf -o "$f" --type "$type" 2>> "$out/synth.log"
+    ./build-gpu/tools/alloy bench -m "$f" -p "${DECODE_PP:-0}" -n 128 -r 3 --device gpu 2>&1 |
+      tee -a "$out/llm_bench.md" | grep -E "^\| llama"
+    ALLOY_CUDA_GRAPH=0 ./build-gpu/tools/alloy bench -m "$f" -p 0 -n 128 -r 3 --device gpu 2>&1 |
+      tee -a "$out/llm_bench.md" | grep -E "^\| llama" | sed 's/$/ (ALLOY_CUDA_GRAPH=0)/'
   done
 fi
 if [ "$what" = "bench" ] || [ "$what" = "all" ]; then

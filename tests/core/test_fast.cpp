@@ -116,6 +116,54 @@ TEST(Fast, RmsNormGradientMatchesComposition) {
   }
 }
 
+// An offset held in an array rotates as the same integer offset does; explicit frequencies (MLX's
+// periods) rotate pair i by (offset + t) * scale / freqs[i], checked against angles in float64.
+TEST(Fast, RopeWithArrayOffsetAndFrequencies) {
+  for (Dtype t : kFloats) {
+    array x = astype(random::normal({2, 3, 7, 16}, float32, 0.0, 1.0, random::key(6)), t);
+    for (bool traditional : {false, true}) {
+      std::string what = std::string("rope array offset traditional=") + (traditional ? "1" : "0");
+      array want = fast::rope(x, 16, traditional, 10000.0f, 0.5f, 9);
+      expect_close(fast::rope(x, 16, traditional, 10000.0f, 0.5f, array(int32_t(9))), want, t, what);
+      expect_close(fast::composed::rope(x, 16, traditional, 10000.0f, 0.5f, array({int64_t(9)}, {1})), want, t,
+                   what + " composed");
+    }
+  }
+  const int64_t T = 5, half = 4;
+  std::vector<float> periods = {1.0f, 3.5f, 40.0f, 900.0f};
+  array x = random::normal({1, 2, T, 2 * half}, float32, 0.0, 1.0, random::key(7));
+  array y = fast::rope(x, 2 * half, false, 10000.0f, 1.0f, array(int32_t(30)), array(periods, {half}));
+  std::vector<float> xv = x.to_vector<float>(), yv = y.to_vector<float>();
+  for (int64_t h = 0; h < 2; ++h) {
+    for (int64_t p = 0; p < T; ++p) {
+      for (int64_t i = 0; i < half; ++i) {
+        double ang = double(30 + p) / periods[size_t(i)];
+        size_t row = size_t((h * T + p) * 2 * half);
+        double x1 = xv[row + i], x2 = xv[row + i + half];
+        EXPECT_NEAR(yv[row + i], x1 * std::cos(ang) - x2 * std::sin(ang), 2e-5) << h << " " << p << " " << i;
+        EXPECT_NEAR(yv[row + i + half], x1 * std::sin(ang) + x2 * std::cos(ang), 2e-5) << h << " " << p << " " << i;
+      }
+    }
+  }
+  expect_close(y, fast::composed::rope(x, 2 * half, false, 10000.0f, 1.0f, array(int32_t(30)), array(periods, {half})),
+               float32, "rope freqs composed");
+  EXPECT_THROW(fast::rope(x, 8, false, 1e4f, 1.0f, array({1, 2}, {2})), std::invalid_argument);
+  EXPECT_THROW(fast::rope(x, 8, false, 1e4f, 1.0f, array(0.5f)), std::invalid_argument);
+  EXPECT_THROW(fast::rope(x, 8, false, 1e4f, 1.0f, array(int32_t(0)), reshape(array(periods, {half}), {2, 2})),
+               std::invalid_argument);
+  // The gradient is the rotation by the opposite angle, as for an integer offset.
+  array cot = random::normal(x.shape(), float32, 0.0, 1.0, random::key(8));
+  auto grad = [&](bool as_array) {
+    return vjp([&](const std::vector<array>& a) {
+                 return std::vector<array>{as_array ? fast::rope(a[0], 8, true, 1e4f, 0.5f, array(int32_t(3)))
+                                                    : fast::rope(a[0], 8, true, 1e4f, 0.5f, 3)};
+               },
+               {x}, {cot})
+        .second[0];
+  };
+  EXPECT_TRUE(allclose(grad(true), grad(false), 1e-6, 1e-6));
+}
+
 // RoPE's gradient (the rotation by the opposite angle) against the composition's, float32.
 TEST(Fast, RopeGradientMatchesComposition) {
   array x = astype(test::random_f64({2, 3, 5, 8}, -1, 1, 21), float32);

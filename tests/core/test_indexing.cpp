@@ -397,3 +397,46 @@ TEST(IndexGrad, BooleanMask) {
   std::function<array(const array&)> loss = [&](const array& a) { return sum(square(boolean_mask(a, m))); };
   expect_array<double>(grad(loss)(x), {2, 3}, {0.6, 0, 5.0, 0, -0.8, 3.8});
 }
+
+namespace alloy {
+namespace {
+
+// slice_update_at writes where slice_update with the same (clamped) start would, for every
+// element size, one or two dynamic axes, and leaves a still-referenced input unchanged.
+TEST(SliceUpdateAt, MatchesSliceUpdateAndClampsTheStart) {
+  for (Dtype t : {float32, float16, int32, uint8, float64}) {
+    array a = astype(reshape(arange(0.0, 2 * 3 * 8 * 4, 1.0), {2, 3, 8, 4}), t);
+    array upd = astype(add(reshape(arange(0.0, 2 * 3 * 4, 1.0), {2, 3, 1, 4}), array(200.0)), t);
+    a.eval();
+    for (auto [given, used] : {std::pair{0, 0}, {5, 5}, {7, 7}, {10, 7}, {-3, 0}}) {
+      array got = slice_update_at(a, upd, array({given}, {1}), {2});
+      array want = slice_update(a, upd, {0, 0, used, 0}, {2, 3, used + 1, 4});
+      EXPECT_TRUE(array_equal(got, want)) << dtype_name(t) << " start " << given;
+    }
+    EXPECT_EQ(a.to_vector<double>()[0], 0.0) << "the input is unchanged while referenced";
+  }
+  array a = zeros({3, 4, 8});
+  array upd = ones({2, 4, 3});
+  array got = slice_update_at(a, upd, array({int64_t(1), int64_t(5)}, {2}), {0, -1});
+  array want = slice_update(a, upd, {1, 0, 5}, {3, 4, 8});
+  EXPECT_TRUE(array_equal(got, want));
+}
+
+TEST(SliceUpdateAt, BadInputsNameTheProblem) {
+  array a = zeros({2, 8, 4});
+  array start = array({1}, {1});
+  EXPECT_THROW(slice_update_at(a, ones({8, 4}), start, {1}), std::invalid_argument);        // rank
+  EXPECT_THROW(slice_update_at(a, ones({2, 9, 4}), start, {1}), std::invalid_argument);     // too long
+  EXPECT_THROW(slice_update_at(a, ones({2, 1, 4}), array({1, 2}, {2}), {1}), std::invalid_argument);
+  EXPECT_THROW(slice_update_at(a, ones({2, 1, 4}), array({1, 2}, {2}), {1, 1}), std::invalid_argument);
+  EXPECT_THROW(slice_update_at(a, ones({2, 1, 4}), start, {3}), std::invalid_argument);
+  EXPECT_THROW(slice_update_at(a, ones({2, 1, 4}), array({1.0f}, {1}), {1}), std::invalid_argument);
+  try {
+    slice_update_at(a, ones({2, 9, 4}), start, {1});
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("[slice_update_at]"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace alloy

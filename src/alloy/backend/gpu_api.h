@@ -5,6 +5,7 @@
 #include <functional>
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,6 +14,7 @@
 
 namespace alloy {
 struct Data;
+class array;
 }
 
 namespace alloy::gpu {
@@ -44,6 +46,27 @@ void synchronize(Stream s);
 // Host-readable copy of GPU-resident data, made on first use and cached in data.mirror (the
 // caller has waited for the work that produced it).
 void* host_view(Data& data);
+// A stream's work recorded once and replayed (a CUDA graph): what a decode step becomes when its
+// shapes do not change from token to token. capture() runs `record` (which evaluates arrays on
+// stream s) without running any kernel: the kernels it enqueues, with their buffers, become the
+// graph. Buffers allocated while recording belong to the graph until it is destroyed (the arrays
+// that hold them may be read after each replay); host data it reads is copied into memory of the
+// graph's own, so the values of that moment are replayed. Device-side index checks are not
+// recorded (check the inputs on the host before a replay), and a primitive that would run on the
+// CPU, or a read of GPU data on the host, fails the capture with an error naming it. One capture at
+// a time; other streams must be idle.
+class Graph {
+ public:
+  virtual ~Graph() = default;
+};
+std::unique_ptr<Graph> capture(Stream s, const std::function<void()>& record);
+// Enqueues one run of the graph on s (the stream it was recorded on).
+void replay(Graph& g, Stream s);
+// Copies `bytes` from the host into a GPU-resident, evaluated array's buffer, in order on s: how a
+// replayed step gets its new inputs. The host memory may be reused when this returns.
+void write(const array& dst, const void* src, size_t bytes, Stream s);
+// Copies `bytes` of a GPU-resident, evaluated array to the host once s's work so far is done.
+void read(const array& src, void* dst, size_t bytes, Stream s);
 // Primitives that ran on the CPU because the GPU backend has no kernel for them (or for their
 // dtype), by name, in the order first seen.
 std::vector<std::pair<std::string, uint64_t>> fallback_counts();

@@ -73,7 +73,10 @@ array layer_norm_impl(const array& x, const std::optional<array>& weight, const 
                             inputs)[0];
 }
 
-array rope_impl(const array& x, int dims, bool traditional, float base, float scale, int offset, StreamOrDevice sd,
+// Inputs of the node: x[, offset][, freqs]. The angle of pair i at row t is
+// (offset + offset_array + t) * scale * inv_freq_i, inv_freq_i = 1 / freqs[i] or base^(-2i/dims).
+array rope_impl(const array& x, int dims, bool traditional, float base, float scale, int offset,
+                const std::optional<array>& offset_array, const std::optional<array>& freqs, StreamOrDevice sd,
                 bool compose) {
   if (x.ndim() < 2) fail("rope", "needs an input of shape (..., T, D), got ", shape_to_string(x.shape()));
   check_float(x, "rope");
@@ -82,15 +85,26 @@ array rope_impl(const array& x, int dims, bool traditional, float base, float sc
     fail("rope", "dims must be even and in (0, ", D, "], got ", dims);
   }
   if (offset < 0) fail("rope", "offset must be non-negative, got ", offset);
+  if (offset_array && (offset_array->size() != 1 || !is_integral(offset_array->dtype()))) {
+    fail("rope", "an array offset must be one integer, got ", offset_array->dtype(), " ",
+         shape_to_string(offset_array->shape()));
+  }
+  if (freqs && (freqs->ndim() != 1 || freqs->shape(0) != dims / 2)) {
+    fail("rope", "freqs must have shape (", dims / 2, ",), got ", shape_to_string(freqs->shape()));
+  }
   Stream s = to_stream(sd);
   Dtype t = x.dtype();
+  const bool has_offset = offset_array.has_value(), has_freqs = freqs.has_value();
   Fused::Fallback composed = [=](const std::vector<array>& in) {
     // angles (T, dims/2) in float32
     int64_t half = dims / 2;
     Dtype acc = t == float64 ? float64 : float32;
-    array pos = multiply(arange(double(offset), double(offset + T), 1.0, acc, s), array(scale), s);
-    array inv_freq = exp(multiply(arange(0.0, double(half), 1.0, acc, s),
-                                  array(float(-2.0 * std::log(double(base)) / dims)), s), s);
+    array pos = arange(double(offset), double(offset + T), 1.0, acc, s);
+    if (has_offset) pos = add(pos, astype(reshape(in[1], {1}, s), acc, s), s);
+    pos = multiply(pos, array(scale), s);
+    array inv_freq = has_freqs ? reciprocal(astype(in.back(), acc, s), s)
+                               : exp(multiply(arange(0.0, double(half), 1.0, acc, s),
+                                              array(float(-2.0 * std::log(double(base)) / dims)), s), s);
     array ang = multiply(reshape(pos, {T, 1}, s), reshape(inv_freq, {1, half}, s), s);
     array c = cos(ang, s), sn = sin(ang, s);
     array xf = astype(in[0], acc, s);
@@ -114,10 +128,14 @@ array rope_impl(const array& x, int dims, bool traditional, float base, float sc
     array out = dims == D ? out_rot : concatenate({out_rot, slice(xf, [&] { Shape b(xf.ndim(), 0); b.back() = dims; return b; }(), xf.shape(), s)}, -1, s);
     return std::vector<array>{astype(out, t, s)};
   };
+  std::vector<array> inputs{x};
+  if (has_offset) inputs.push_back(astype(reshape(*offset_array, {1}, s), int32, s));
+  if (has_freqs) inputs.push_back(astype(*freqs, float32, s));
   // float64 runs the composition (the fused kernel computes in float32).
-  if (compose || t == float64) return composed({x})[0];
-  return array::make_arrays({x.shape()}, {t},
-                            std::make_shared<RoPE>(s, composed, dims, traditional, base, scale, offset), {x})[0];
+  if (compose || t == float64) return composed(inputs)[0];
+  return array::make_arrays(
+      {x.shape()}, {t},
+      std::make_shared<RoPE>(s, composed, dims, traditional, base, scale, offset, has_offset, has_freqs), inputs)[0];
 }
 
 array sdpa_impl(const array& q, const array& k, const array& v, float scale, const std::optional<array>& mask,
@@ -192,7 +210,11 @@ array layer_norm(const array& x, const std::optional<array>& weight, const std::
   return layer_norm_impl(x, weight, bias, eps, s, false);
 }
 array rope(const array& x, int dims, bool traditional, float base, float scale, int offset, StreamOrDevice s) {
-  return rope_impl(x, dims, traditional, base, scale, offset, s, false);
+  return rope_impl(x, dims, traditional, base, scale, offset, std::nullopt, std::nullopt, s, false);
+}
+array rope(const array& x, int dims, bool traditional, float base, float scale, const array& offset,
+           const std::optional<array>& freqs, StreamOrDevice s) {
+  return rope_impl(x, dims, traditional, base, scale, 0, offset, freqs, s, false);
 }
 array scaled_dot_product_attention(const array& q, const array& k, const array& v, float scale,
                                    const std::optional<array>& mask, bool causal, StreamOrDevice s) {
@@ -208,7 +230,11 @@ array layer_norm(const array& x, const std::optional<array>& weight, const std::
   return layer_norm_impl(x, weight, bias, eps, s, true);
 }
 array rope(const array& x, int dims, bool traditional, float base, float scale, int offset, StreamOrDevice s) {
-  return rope_impl(x, dims, traditional, base, scale, offset, s, true);
+  return rope_impl(x, dims, traditional, base, scale, offset, std::nullopt, std::nullopt, s, true);
+}
+array rope(const array& x, int dims, bool traditional, float base, float scale, const array& offset,
+           const std::optional<array>& freqs, StreamOrDevice s) {
+  return rope_impl(x, dims, traditional, base, scale, 0, offset, freqs, s, true);
 }
 array scaled_dot_product_attention(const array& q, const array& k, const array& v, float scale,
                                    const std::optional<array>& mask, bool causal, StreamOrDevice s) {
@@ -242,9 +268,23 @@ std::vector<array> RMSNorm::vjp(const std::vector<array>& primals, const std::ve
   return out;
 }
 
-std::vector<array> RoPE::vjp(const std::vector<array>&, const std::vector<array>& cotangents,
-                             const std::vector<int>&, const std::vector<array>&) {
-  return {fast::rope(cotangents[0], dims_, traditional_, base_, -scale_, offset_, stream())};
+// The offset and the frequencies are not differentiated: their cotangents are zeros.
+std::vector<array> RoPE::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
+                             const std::vector<int>& argnums, const std::vector<array>&) {
+  std::vector<array> out;
+  for (int a : argnums) {
+    if (a != 0) {
+      out.push_back(zeros_like(primals[size_t(a)], stream()));
+      continue;
+    }
+    // An array offset is the only way to give freqs, and then offset_ is 0.
+    std::optional<array> freqs;
+    if (has_freqs_) freqs = primals.back();
+    out.push_back(has_offset_array_
+                      ? fast::rope(cotangents[0], dims_, traditional_, base_, -scale_, primals[1], freqs, stream())
+                      : fast::rope(cotangents[0], dims_, traditional_, base_, -scale_, offset_, stream()));
+  }
+  return out;
 }
 
 // The fused backward unless the mask itself needs a gradient (an additive mask computed from

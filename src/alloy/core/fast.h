@@ -25,6 +25,11 @@ array layer_norm(const array& x, const std::optional<array>& weight, const std::
 // Frequency i is base^(-2i/dims); the angle is (offset + t) * scale * frequency.
 array rope(const array& x, int dims, bool traditional, float base, float scale, int offset,
            StreamOrDevice s = {});
+// The same with the offset read from `offset`, one integer in an array (so a replayed decode step
+// keeps its kernels while the position moves), and, as MLX's fast.rope takes them, optional
+// `freqs` (dims / 2,) in place of base: the angle of pair i is (offset + t) * scale / freqs[i].
+array rope(const array& x, int dims, bool traditional, float base, float scale, const array& offset,
+           const std::optional<array>& freqs = std::nullopt, StreamOrDevice s = {});
 
 // softmax(q k^T * scale + mask) v with q (B, Hq, Tq, D), k and v (B, Hkv, Tk, D) and Hq a
 // multiple of Hkv (grouped-query heads share a key/value head). mask: none, "causal" (query i
@@ -96,6 +101,8 @@ array layer_norm(const array& x, const std::optional<array>& weight, const std::
                  float eps, StreamOrDevice s = {});
 array rope(const array& x, int dims, bool traditional, float base, float scale, int offset,
            StreamOrDevice s = {});
+array rope(const array& x, int dims, bool traditional, float base, float scale, const array& offset,
+           const std::optional<array>& freqs = std::nullopt, StreamOrDevice s = {});
 array scaled_dot_product_attention(const array& q, const array& k, const array& v, float scale,
                                    const std::optional<array>& mask = std::nullopt, bool causal = false,
                                    StreamOrDevice s = {});

@@ -53,11 +53,13 @@ class LayerNorm : public Fused {
   bool has_weight_, has_bias_;
 };
 
+// Inputs (x[, offset][, freqs]): offset int32 (1,) added to offset_; freqs float32 (dims / 2,).
 class RoPE : public Fused {
  public:
-  RoPE(Stream s, Fallback f, int dims, bool traditional, float base, float scale, int offset)
+  RoPE(Stream s, Fallback f, int dims, bool traditional, float base, float scale, int offset, bool has_offset_array,
+       bool has_freqs)
       : Fused(s, std::move(f)), dims_(dims), traditional_(traditional), base_(base), scale_(scale),
-        offset_(offset) {}
+        offset_(offset), has_offset_array_(has_offset_array), has_freqs_(has_freqs) {}
   ALLOY_EVAL_MULTI
   ALLOY_NAME("rope")
   // A rotation's transpose is the rotation by the opposite angle: rope of the cotangent with -scale.
@@ -69,6 +71,7 @@ class RoPE : public Fused {
   bool traditional_;
   float base_, scale_;
   int offset_;
+  bool has_offset_array_, has_freqs_;
 };
 
 // Inputs (q, k, v[, mask]); mask already broadcast to (B, Hq, Tq, Tk). Outputs (out, lse): lse

@@ -65,6 +65,12 @@ array as_strided(const array& a, Shape shape, Strides strides, int64_t offset = 
 array slice_update(const array& a, const array& update, Shape start, Shape stop, Shape strides,
                    SD s = {});
 array slice_update(const array& a, const array& update, Shape start, Shape stop, SD s = {});
+// slice_update at start indices held in an array (MLX's slice_update with an array start): `start` has one
+// integer per axis in `axes`, the other axes start at 0; `update` has a's rank and fits in it.
+// Each start is clamped to [0, a.shape(axis) - update.shape(axis)]. The indices are read where the
+// op runs (no host round trip), so a replayed step can move its write position. Not
+// differentiable.
+array slice_update_at(const array& a, const array& update, const array& start, std::vector<int> axes, SD s = {});
 
 // ---------- unary ----------
 array abs(const array& a, SD s = {});

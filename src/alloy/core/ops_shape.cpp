@@ -235,6 +235,34 @@ array slice_update(const array& a, const array& update, Shape start, Shape stop,
   return slice_update(a, update, std::move(start), std::move(stop), Shape(a.ndim(), 1), s);
 }
 
+array slice_update_at(const array& a, const array& update, const array& start, std::vector<int> axes, SD s) {
+  if (update.ndim() != a.ndim()) {
+    fail("slice_update_at", "the update of shape ", shape_to_string(update.shape()), " must have the rank of ",
+         shape_to_string(a.shape()));
+  }
+  for (int d = 0; d < a.ndim(); ++d) {
+    if (update.shape(d) > a.shape(d)) {
+      fail("slice_update_at", "the update of shape ", shape_to_string(update.shape()), " does not fit in ",
+           shape_to_string(a.shape()));
+    }
+  }
+  if (start.ndim() != 1 || start.shape(0) != int64_t(axes.size()) || !is_integral(start.dtype())) {
+    fail("slice_update_at", "start must be ", axes.size(), " integers (one per axis), got ", start.dtype(), " ",
+         shape_to_string(start.shape()));
+  }
+  std::vector<bool> seen(size_t(a.ndim()), false);
+  for (int& ax : axes) {
+    int n = ax < 0 ? ax + a.ndim() : ax;
+    if (n < 0 || n >= a.ndim() || seen[size_t(n)]) {
+      fail("slice_update_at", "axis ", ax, " is out of range or repeated for an array of rank ", a.ndim());
+    }
+    seen[size_t(n)] = true;
+    ax = n;
+  }
+  return array(a.shape(), a.dtype(), std::make_shared<DynamicSliceUpdate>(to_stream(s), std::move(axes)),
+               {a, astype(update, a.dtype(), s), astype(start, int32, s)});
+}
+
 array as_strided(const array& a, Shape shape, Strides strides, int64_t offset, SD s) {
   if (shape.size() != strides.size()) {
     fail("as_strided", "shape ", shape_to_string(shape), " and strides ", shape_to_string(strides),

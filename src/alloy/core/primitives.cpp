@@ -2,6 +2,7 @@
 // written with ops, so they run on any backend and can be differentiated again.
 #include "alloy/core/primitives.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <numeric>
@@ -413,6 +414,16 @@ std::vector<array> AsStrided::vjp(const std::vector<array>& primals, const std::
 std::vector<array> AsStrided::jvp(const std::vector<array>&, const std::vector<array>& tangents,
                                   const std::vector<int>&) {
   return {as_strided(tangents[0], shape_, strides_, offset_)};
+}
+
+int64_t DynamicSliceUpdate::element_offset(const int32_t* start, const array& out, const array& update) const {
+  int64_t off = 0;
+  for (size_t i = 0; i < axes_.size(); ++i) {
+    int d = axes_[i];
+    int64_t at = std::clamp<int64_t>(start[i], 0, out.shape(d) - update.shape(d));
+    off += at * out.strides()[d];
+  }
+  return off;
 }
 
 std::vector<array> SliceUpdate::vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,

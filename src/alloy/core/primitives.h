@@ -270,6 +270,21 @@ class SliceUpdate : public SingleOutputPrimitive {
   Shape start_, step_;
 };
 
+// Inputs (a, update, start): update (a's rank) written at start[i] along axes_[i], clamped so
+// it fits; start int32 (axes_.size(),).
+class DynamicSliceUpdate : public SingleOutputPrimitive {
+ public:
+  DynamicSliceUpdate(Stream s, std::vector<int> axes) : SingleOutputPrimitive(s), axes_(std::move(axes)) {}
+  ALLOY_EVAL_SINGLE
+  ALLOY_NAME("slice_update_at")
+  // Offset in elements of the update's first element in the output, from the start indices.
+  int64_t element_offset(const int32_t* start, const array& out, const array& update) const;
+  const std::vector<int>& axes() const { return axes_; }
+
+ private:
+  std::vector<int> axes_;
+};
+
 // ---------- reductions and scans ----------
 enum class ReduceOp { sum, prod, max, min, any, all };
 

@@ -297,6 +297,21 @@ void SliceUpdate::eval_cpu(const std::vector<array>& inputs, array& out) {
   cpu::copy_into(upd, base, out.dtype(), st, upd.shape());
 }
 
+void DynamicSliceUpdate::eval_cpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  const array& upd = inputs[1];
+  if (in.is_donatable() && in.flags().row_contiguous) {
+    out.move_shared_buffer(in);
+  } else {
+    copy_contiguous(in, out);
+  }
+  if (upd.size() == 0) return;
+  array start = cpu::as_row_contiguous(inputs[2]);
+  int64_t off = element_offset(static_cast<const int32_t*>(start.raw_data_ptr()), out, upd);
+  char* base = static_cast<char*>(out.raw_data_ptr()) + off * int64_t(out.itemsize());
+  cpu::copy_into(upd, base, out.dtype(), out.strides(), upd.shape());
+}
+
 void Concatenate::eval_cpu(const std::vector<array>& inputs, array& out) {
   allocate(out);
   int64_t pos = 0;

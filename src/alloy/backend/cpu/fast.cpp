@@ -257,10 +257,15 @@ void RoPE::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
   // cos/sin table (T, half), as the composition computes it: float32 angles.
   std::vector<float> cs(T * half), sn(T * half);
   float log_base = float(-2.0 * std::log(double(base_)) / dims_);
+  int64_t offset = offset_;
+  if (has_offset_array_) offset += *static_cast<const int32_t*>(cpu::as_row_contiguous(inputs[1]).raw_data_ptr());
+  const float* freqs = nullptr;
+  array freqs_in = has_freqs_ ? cpu::as_row_contiguous(inputs.back()) : array(0.0f);
+  if (has_freqs_) freqs = static_cast<const float*>(freqs_in.raw_data_ptr());
   for (int64_t i = 0; i < half; ++i) {
-    float inv_freq = std::exp(float(i) * log_base);
+    float inv_freq = freqs ? 1.0f / freqs[i] : std::exp(float(i) * log_base);
     for (int64_t t = 0; t < T; ++t) {
-      float ang = (float(offset_ + t) * scale_) * inv_freq;
+      float ang = (float(offset + t) * scale_) * inv_freq;
       cs[t * half + i] = std::cos(ang);
       sn[t * half + i] = std::sin(ang);
     }

@@ -75,6 +75,34 @@ struct Identity {
   __device__ __forceinline__ T operator()(T x) const { return x; }
 };
 
+// The dynamic slice update's copy: a row-contiguous update (n elements of `shape`) written into
+// out at the clamped start indices read on the device. One thread per element.
+constexpr int kMaxDynamicDims = 8;
+struct DynamicUpdateArgs {
+  int ndim, n_axes;
+  int64_t shape[kMaxDynamicDims];        // the update's
+  int64_t out_strides[kMaxDynamicDims];  // the output's, in elements
+  int axis[kMaxDynamicDims];             // the axis of start[i]
+  int64_t limit[kMaxDynamicDims];        // out.shape(axis) - update.shape(axis)
+};
+template <typename Word>
+__global__ void dynamic_slice_update_kernel(const Word* upd, Word* out, const int32_t* start, int64_t n,
+                                            DynamicUpdateArgs a) {
+  int64_t base = 0;
+  for (int i = 0; i < a.n_axes; ++i) {
+    int64_t at = min(max(int64_t(start[i]), int64_t(0)), a.limit[i]);
+    base += at * a.out_strides[a.axis[i]];
+  }
+  ALLOY_GRID_STRIDE(e, n) {
+    int64_t rest = e, off = base;
+    for (int d = a.ndim - 1; d >= 0; --d) {
+      off += (rest % a.shape[d]) * a.out_strides[d];
+      rest /= a.shape[d];
+    }
+    out[off] = upd[e];
+  }
+}
+
 }  // namespace
 
 // Writes `in` (any layout, on either device) converted to dst_dtype into device memory `dst`
@@ -252,6 +280,55 @@ void SliceUpdate::eval_gpu(const std::vector<array>& inputs, array& out) {
   }
   char* base = static_cast<char*>(cuda::device_out_ptr(out)) + off * int64_t(out.itemsize());
   cuda::copy_into(upd, base, out.dtype(), st, upd.shape(), stream());
+}
+
+void DynamicSliceUpdate::eval_gpu(const std::vector<array>& inputs, array& out) {
+  const array& in = inputs[0];
+  if (out.ndim() > cuda::kMaxDynamicDims) return cuda::fallback_to_cpu(*this, inputs, out);
+  if (in.is_donatable(Device::gpu) && in.flags().row_contiguous) {
+    out.move_shared_buffer(in);
+  } else {
+    cuda::copy_contiguous(in, out, stream());
+  }
+  array upd = cuda::as_row_contiguous(inputs[1], stream());
+  const int64_t n = int64_t(upd.size());
+  if (n == 0) return;
+  cuda::DynamicUpdateArgs a{};
+  a.ndim = out.ndim();
+  a.n_axes = int(axes().size());
+  for (int d = 0; d < a.ndim; ++d) {
+    a.shape[d] = upd.shape(d);
+    a.out_strides[d] = out.strides()[d];
+  }
+  for (int i = 0; i < a.n_axes; ++i) {
+    a.axis[i] = axes()[size_t(i)];
+    a.limit[i] = out.shape(a.axis[i]) - upd.shape(a.axis[i]);
+  }
+  const int32_t* start = cuda::in_ptr<int32_t>(cuda::as_row_contiguous(inputs[2], stream()), stream());
+  constexpr int threads = 256;
+  const unsigned blocks = cuda::grid_blocks(n, threads);
+  cudaStream_t st = cuda::stream_of(stream());
+  const void* src = cuda::device_ptr(upd, stream());
+  void* dst = cuda::device_out_ptr(out);
+  switch (out.itemsize()) {
+    case 1:
+      cuda::dynamic_slice_update_kernel<<<blocks, threads, 0, st>>>(static_cast<const uint8_t*>(src),
+                                                                    static_cast<uint8_t*>(dst), start, n, a);
+      break;
+    case 2:
+      cuda::dynamic_slice_update_kernel<<<blocks, threads, 0, st>>>(static_cast<const uint16_t*>(src),
+                                                                    static_cast<uint16_t*>(dst), start, n, a);
+      break;
+    case 4:
+      cuda::dynamic_slice_update_kernel<<<blocks, threads, 0, st>>>(static_cast<const uint32_t*>(src),
+                                                                    static_cast<uint32_t*>(dst), start, n, a);
+      break;
+    default:
+      cuda::dynamic_slice_update_kernel<<<blocks, threads, 0, st>>>(static_cast<const uint64_t*>(src),
+                                                                    static_cast<uint64_t*>(dst), start, n, a);
+      break;
+  }
+  ALLOY_CUDA_LAUNCH_CHECK("slice_update (dynamic)");
 }
 
 void Concatenate::eval_gpu(const std::vector<array>& inputs, array& out) {

@@ -365,12 +365,15 @@ void launch_rows(int64_t rows, int64_t D, Launch&& launch) {
   else launch(std::false_type{}, unsigned(std::min<int64_t>(rows, cap)));
 }
 
-// cs, sn (T, half): cos and sin of (float(offset + t) * scale) * exp(i * log_base), in float32.
-__global__ void rope_table(float* cs, float* sn, int64_t T, int64_t half, int offset, float scale, float log_base) {
+// cs, sn (T, half): cos and sin of (float(offset + t) * scale) * inv_freq_i in float32, where
+// offset adds *offset_array when given and inv_freq_i = 1 / freqs[i] or exp(i * log_base).
+__global__ void rope_table(float* cs, float* sn, int64_t T, int64_t half, int offset, const int32_t* offset_array,
+                           const float* freqs, float scale, float log_base) {
+  const int64_t base_position = int64_t(offset) + (offset_array ? *offset_array : 0);
   ALLOY_GRID_STRIDE(k, T * half) {
     int64_t t = k / half, i = k % half;
-    float inv_freq = expf(float(i) * log_base);
-    float ang = (float(offset + t) * scale) * inv_freq;
+    float inv_freq = freqs ? 1.0f / freqs[i] : expf(float(i) * log_base);
+    float ang = (float(base_position + t) * scale) * inv_freq;
     cs[k] = cosf(ang);
     sn[k] = sinf(ang);
   }
@@ -517,8 +520,11 @@ void RoPE::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
   // (T, half) cos/sin table, float32 angles as on the CPU.
   float* tab = static_cast<float*>(cuda::scratch(stream(), size_t(2 * T * half) * sizeof(float)));
   float log_base = float(-2.0 * std::log(double(base_)) / dims_);
+  const int32_t* offset_array = has_offset_array_ ? cuda::in_ptr<int32_t>(inputs[1], stream()) : nullptr;
+  const float* freqs = has_freqs_ ? cuda::in_ptr<float>(cuda::as_row_contiguous(inputs.back(), stream()), stream())
+                                  : nullptr;
   cuda::rope_table<<<cuda::grid_blocks(T * half, threads), threads, 0, st>>>(tab, tab + T * half, T, half, offset_,
-                                                                             scale_, log_base);
+                                                                             offset_array, freqs, scale_, log_base);
   ALLOY_CUDA_LAUNCH_CHECK("rope_table");
   cuda::dispatch_float(x.dtype(), "rope", [&](auto tag) {
     using Ty = typename decltype(tag)::type;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "alloy/backend/cuda/capture.h"
 #include "alloy/backend/cuda/cuda_utils.h"
 #include "alloy/backend/gpu_api.h"
 
@@ -69,12 +70,15 @@ bool profiling() {
   return on;
 }
 
+// A recorded graph's kernels are not timed one by one (events of a recording cannot be waited on).
 void profile_begin(Stream s) {
+  if (cuda::recording()) return;
   cuda::check(cudaEventCreate(&pending_start), "cudaEventCreate");
   cuda::check(cudaEventRecord(pending_start, cuda::stream_of(s)), "cudaEventRecord");
 }
 
 void profile_end(Stream s, const char* name) {
+  if (cuda::recording()) return;
   cudaEvent_t stop;
   cuda::check(cudaEventCreate(&stop), "cudaEventCreate");
   cuda::check(cudaEventRecord(stop, cuda::stream_of(s)), "cudaEventRecord");

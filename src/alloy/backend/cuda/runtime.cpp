@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "alloy/backend/cuda/capture.h"
 #include "alloy/backend/cuda/cuda_utils.h"
 #include "alloy/backend/gpu_api.h"
 #include "alloy/core/caching_allocator.h"
@@ -60,6 +61,16 @@ const DeviceInfo& device_info() {
 class GpuAllocator : public allocator::CachingAllocator {
  public:
   GpuAllocator() : CachingAllocator(total_memory(), "ALLOY_GPU_MEMORY_LIMIT", "gpu malloc") {}
+
+  // A recording takes its buffers from its graph's pool, and they go back there (capture.h).
+  allocator::Buffer malloc(size_t size) override {
+    allocator::Buffer b;
+    if (pool_malloc(size, b)) return b;
+    return CachingAllocator::malloc(size);
+  }
+  void free(allocator::Buffer b) override {
+    if (!pool_free(b)) CachingAllocator::free(b);
+  }
 
  protected:
   void* raw_malloc(size_t bytes) override {
@@ -154,10 +165,11 @@ class StreamState {
   void on_complete(uint64_t seq, std::function<void(std::exception_ptr)> done) {
     pending_.push_back(PendingOp{seq, std::move(done), std::move(checks_)});
     checks_.clear();
-    if (pending_.size() >= kGroup) flush();
+    if (pending_.size() >= kGroup || recording()) flush();
   }
   void flush() {
     if (pending_.empty() && scratch_.empty() && keep_.empty()) return;
+    if (recording()) return complete_recorded();
     cudaEvent_t ev = take_event();
     check(cudaEventRecord(ev, stream_), "cudaEventRecord");
     std::lock_guard lk(mutex_);
@@ -169,6 +181,16 @@ class StreamState {
   }
 
  private:
+  // While recording nothing runs: the primitives are done once enqueued, and their scratch goes
+  // back to the graph's pool for the kernels recorded after them.
+  void complete_recorded() {
+    for (auto& op : pending_) op.done(nullptr);
+    pending_.clear();
+    for (auto& b : scratch_) allocator::gpu_allocator().free(b);
+    scratch_.clear();
+    keep_.clear();
+  }
+
   cudaEvent_t take_event() {
     {
       std::lock_guard lk(mutex_);
@@ -361,6 +383,7 @@ void keep_until_complete(const Stream& s, array a) { state_of(s).add_keep(std::m
 int64_t* device_check(const Stream& s, std::function<std::exception_ptr(int64_t code, int64_t value)> make_error) {
   auto* flag = static_cast<int64_t*>(scratch(s, 2 * sizeof(int64_t)));
   check(cudaMemsetAsync(flag, 0, 2 * sizeof(int64_t), stream_of(s)), "memset");
+  if (recording()) return flag;  // not registered: a replay has no completion to report it
   int64_t* host = check_slots().take();
   host[0] = host[1] = 0;
   state_of(s).add_check(DeviceCheck{host, std::move(make_error)});
@@ -368,6 +391,7 @@ int64_t* device_check(const Stream& s, std::function<std::exception_ptr(int64_t 
 }
 
 void finish_device_check(const Stream& s, const int64_t* flag) {
+  if (recording()) return;
   // The last check registered is this flag's; copy its result back behind the kernels.
   check(cudaMemcpyAsync(state_of(s).last_check_host(), flag, 2 * sizeof(int64_t), cudaMemcpyDeviceToHost,
                         stream_of(s)),
@@ -390,6 +414,12 @@ const void* device_ptr(const array& a, const Stream& s) {
   if (d.home == Device::gpu) return static_cast<const char*>(d.buffer.ptr) + offset_bytes;
   cudaStream_t stream = stream_of(s);
   std::lock_guard lk(d.mirror_mutex);
+  if (recording()) {
+    // A mirror made before the recording is complete (capture synchronizes first); a new one
+    // would carry an event of the recording, so the graph gets its own copy instead.
+    if (d.mirror) return static_cast<const char*>(static_cast<DeviceMirror*>(d.mirror.get())->buffer.ptr) + offset_bytes;
+    return static_cast<const char*>(stage_host_data(d.buffer.ptr, d.buffer.size, stream)) + offset_bytes;
+  }
   if (!d.mirror) {
     auto m = std::make_shared<DeviceMirror>();
     m->buffer = allocator::gpu_allocator().malloc(std::max<size_t>(d.buffer.size, 1));
@@ -413,6 +443,10 @@ void* device_out_ptr(array& out) {
 
 void fallback_to_cpu(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
   std::string name = p.name();
+  if (recording()) {
+    throw std::runtime_error("[" + name + "] has no GPU kernel for these inputs, and a recorded GPU graph cannot "
+                             "run it on the CPU");
+  }
   if (fallback_mode() == FallbackMode::error) {
     throw std::runtime_error("[" + name + "] has no GPU kernel for these inputs and " +
                              "ALLOY_GPU_FALLBACK=error forbids running it on the CPU");
@@ -471,6 +505,7 @@ void synchronize(Stream s) {
 }
 
 void* host_view(Data& d) {
+  if (cuda::recording()) throw std::runtime_error("[gpu] GPU data cannot be read on the host while a graph is recorded");
   std::lock_guard lk(d.mirror_mutex);
   if (!d.mirror) {
     allocator::Buffer b = allocator::cpu_allocator().malloc(std::max<size_t>(d.buffer.size, 1));

@@ -23,6 +23,10 @@ void flush(Stream) { fail(); }
 void synchronize(Stream) { fail(); }
 void* host_view(Data&) { fail(); }
 std::vector<std::pair<std::string, uint64_t>> fallback_counts() { return {}; }
+std::unique_ptr<Graph> capture(Stream, const std::function<void()>&) { fail(); }
+void replay(Graph&, Stream) { fail(); }
+void write(const array&, const void*, size_t, Stream) { fail(); }
+void read(const array&, void*, size_t, Stream) { fail(); }
 
 }  // namespace alloy::gpu
 

@@ -6,6 +6,7 @@
 
 #include "alloy/core/ops.h"
 #include "alloy/core/transforms.h"
+#include "alloy/llm/generate/decoder.h"
 
 namespace alloy::llm {
 
@@ -49,13 +50,6 @@ class StopMatcher {
   std::string pending_;
 };
 
-// Logits of the last position (B = 1) on the host, whatever their strides (a GPU product with
-// an odd vocabulary has padded rows).
-std::vector<float> last_logits(const array& logits) {
-  const int64_t V = logits.shape(-1), rows = int64_t(logits.size()) / V;
-  return slice(reshape(logits, {rows, V}), {rows - 1, 0}, {rows, V}).to_vector<float>();
-}
-
 }  // namespace
 
 GenerateResult generate_tokens(const Model& model, const Tokenizer& tokenizer, const std::vector<int32_t>& prompt,
@@ -91,6 +85,7 @@ GenerateResult generate_tokens(const Model& model, const Tokenizer& tokenizer, c
     else eval(cache.state());
   }
   Clock::time_point t1;
+  Decoder steps(model, cache);  // single-token steps (a replayed graph on the GPU)
   r.finish_reason = "length";
   for (int64_t i = 0; i < o.max_tokens; ++i) {
     int32_t tok = sampler.sample(logits.data(), V, history);
@@ -124,7 +119,7 @@ GenerateResult generate_tokens(const Model& model, const Tokenizer& tokenizer, c
       r.finish_reason = "length";
       break;
     }
-    logits = last_logits(model.forward(array(std::vector<int32_t>{tok}, {1, 1}), cache, true));
+    logits = steps.step(tok);
   }
   if (r.finish_reason != "stop") {
     bool stopped = false;

@@ -19,6 +19,10 @@ KVCache::KVCache(int64_t n_layers, int64_t batch, int64_t n_kv_heads, int64_t he
 
 void KVCache::reserve(int64_t positions) {
   if (positions <= capacity_) return;
+  if (positions > max_positions_) {
+    throw std::invalid_argument("the sequence needs " + std::to_string(positions) +
+                                " positions but the context holds " + std::to_string(max_positions_));
+  }
   int64_t capacity = std::min(max_positions_, (positions + kStep - 1) / kStep * kStep);
   for (size_t l = 0; l < keys_.size(); ++l) {
     Shape shape{batch_, n_kv_heads_, capacity, head_dim_};
@@ -53,6 +57,20 @@ std::pair<array, array> KVCache::update(int64_t layer, const array& k, const arr
   V = slice_update(V, v_in, start, stop, device_);
   Shape first{0, 0, 0, 0};
   return {slice(K, first, stop, device_), slice(V, first, stop, device_)};
+}
+
+std::pair<array, array> KVCache::write_at(int64_t layer, const array& k, const array& v, const array& position) {
+  if (k.shape(2) != 1 || offset_ >= capacity_) {
+    throw std::invalid_argument("write_at writes one position within the reserved capacity (" + std::to_string(capacity_) +
+                                "), got " + std::to_string(k.shape(2)) + " at " + std::to_string(offset_));
+  }
+  auto& K = keys_[static_cast<size_t>(layer)];
+  auto& V = values_[static_cast<size_t>(layer)];
+  array k_in = k.dtype() == dtype_ ? k : astype(k, dtype_, device_);
+  array v_in = v.dtype() == dtype_ ? v : astype(v, dtype_, device_);
+  K = slice_update_at(K, k_in, position, {2}, device_);  // in place, as in update
+  V = slice_update_at(V, v_in, position, {2}, device_);
+  return {K, V};
 }
 
 void KVCache::advance(int64_t T) { offset_ += T; }

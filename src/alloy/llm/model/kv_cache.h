@@ -18,11 +18,19 @@ class KVCache {
 
   int64_t offset() const { return offset_; }  // positions already cached
   int64_t max_positions() const { return max_positions_; }
+  int64_t capacity() const { return capacity_; }  // positions the buffers hold now
   Dtype dtype() const { return dtype_; }
 
   // Writes k and v (B, Hkv, T, hd) at positions [offset, offset + T) of `layer` and returns that
   // layer's keys and values for positions [0, offset + T). Throws past max_positions.
   std::pair<array, array> update(int64_t layer, const array& k, const array& v);
+  // The same for one position held on the device, `position` (1,) int32 equal to offset(), within
+  // the capacity already reserved: returns the layer's whole buffers (B, Hkv, capacity, hd), so
+  // the step's shapes stay those of the capacity.
+  std::pair<array, array> write_at(int64_t layer, const array& k, const array& v, const array& position);
+  // Grows the buffers (in steps of 256 positions, up to max_positions) to hold `positions`; the
+  // arrays change when they grow. Throws past max_positions.
+  void reserve(int64_t positions);
   // Moves the position past the T positions every layer has just written.
   void advance(int64_t T);
   // Forgets positions from `position` on (0: everything); the buffers are kept.
@@ -31,7 +39,6 @@ class KVCache {
   std::vector<array> state() const;
 
  private:
-  void reserve(int64_t positions);
 
   int64_t batch_, n_kv_heads_, head_dim_, max_positions_;
   Dtype dtype_;

@@ -15,10 +15,6 @@
 
 namespace alloy::llm {
 
-Model::Model(ModelConfig config, ModelWeights weights, Device device, Dtype dtype, ModelInfo info)
-    : config_(std::move(config)), weights_(std::move(weights)), device_(device), dtype_(dtype),
-      info_(std::move(info)) {}
-
 KVCache Model::make_cache(int64_t batch, int64_t max_positions, Dtype dtype) const {
   if (max_positions <= 0 || max_positions > config_.context_length) max_positions = config_.context_length;
   return KVCache(config_.n_layers, batch, config_.n_kv_heads, config_.head_dim, max_positions, dtype,
@@ -55,37 +51,6 @@ std::vector<float> rope_frequencies(const RopeConfig& rc, int dims) {
   return f;
 }
 
-// RoPE from explicit frequencies, composed: x (B, H, T, hd), the first `dims` features rotated.
-array rope_with_frequencies(const array& x, const std::vector<float>& freqs, int dims, bool traditional,
-                            int64_t offset, Device d) {
-  int64_t T = x.shape(2), half = dims / 2, hd = x.shape(3);
-  std::vector<float> c(static_cast<size_t>(T * half)), s(c.size());
-  for (int64_t t = 0; t < T; ++t) {
-    for (int64_t i = 0; i < half; ++i) {
-      double angle = double(offset + t) * double(freqs[size_t(i)]);
-      c[size_t(t * half + i)] = float(std::cos(angle));
-      s[size_t(t * half + i)] = float(std::sin(angle));
-    }
-  }
-  array cs = astype(array(c, {T, half}), x.dtype(), d), sn = astype(array(s, {T, half}), x.dtype(), d);
-  Shape b{0, 0, 0, 0};
-  array x1(0.0f), x2(0.0f);
-  if (traditional) {  // pairs (2i, 2i + 1)
-    array xr = reshape(slice(x, b, {x.shape(0), x.shape(1), T, dims}, d), {x.shape(0), x.shape(1), T, half, 2}, d);
-    x1 = squeeze(slice(xr, {0, 0, 0, 0, 0}, {x.shape(0), x.shape(1), T, half, 1}, d), Axes{4}, d);
-    x2 = squeeze(slice(xr, {0, 0, 0, 0, 1}, {x.shape(0), x.shape(1), T, half, 2}, d), Axes{4}, d);
-  } else {  // halves (i, i + dims / 2)
-    x1 = slice(x, b, {x.shape(0), x.shape(1), T, half}, d);
-    x2 = slice(x, {0, 0, 0, half}, {x.shape(0), x.shape(1), T, dims}, d);
-  }
-  array r1 = subtract(multiply(x1, cs, d), multiply(x2, sn, d), d);
-  array r2 = add(multiply(x2, cs, d), multiply(x1, sn, d), d);
-  array rotated = traditional ? reshape(stack({r1, r2}, -1, d), {x.shape(0), x.shape(1), T, dims}, d)
-                              : concatenate({r1, r2}, -1, d);
-  if (dims == hd) return rotated;
-  return concatenate({rotated, slice(x, {0, 0, 0, dims}, {x.shape(0), x.shape(1), T, hd}, d)}, -1, d);
-}
-
 // A boolean mask (T, Tk) for queries at positions offset.. over keys 0..Tk-1: causal, and within
 // `window` positions when window > 0.
 array attention_mask(int64_t T, int64_t Tk, int64_t offset, int64_t window, Device d) {
@@ -119,19 +84,37 @@ array gelu_tanh(const array& x, Device d) {
   return multiply(multiply(array(0.5f, t), x, d), add(array(1.0f, t), tanh(inner, d), d), d);
 }
 
+// The frequencies as fast::rope takes them (MLX's periods, 1 / frequency), for the configs whose
+// frequencies are not base^(-2i/dims): llama3 scaling and explicit factors.
+std::optional<array> rope_periods(const RopeConfig& rc, int64_t head_dim) {
+  if (rc.scaling != "llama3" && rc.freq_factors.empty()) return std::nullopt;
+  int dims = rc.dims > 0 ? rc.dims : int(head_dim);
+  std::vector<float> periods = rope_frequencies(rc, dims);
+  for (float& f : periods) f = 1.0f / f;
+  return array(periods, {int64_t(periods.size())});
+}
 }  // namespace
 
-array Model::rope(const array& x, int64_t layer, int64_t offset) const {
-  const RopeConfig& rc = config_.layer_is_sliding(layer) ? config_.rope_local : config_.rope;
+Model::Model(ModelConfig config, ModelWeights weights, Device device, Dtype dtype, ModelInfo info)
+    : config_(std::move(config)), weights_(std::move(weights)), device_(device), dtype_(dtype),
+      info_(std::move(info)), rope_freqs_(rope_periods(config_.rope, config_.head_dim)),
+      rope_local_freqs_(rope_periods(config_.rope_local, config_.head_dim)) {}
+
+array Model::rope(const array& x, int64_t layer, const Positions& at) const {
+  const bool sliding = config_.layer_is_sliding(layer);
+  const RopeConfig& rc = sliding ? config_.rope_local : config_.rope;
+  const std::optional<array>& periods = sliding ? rope_local_freqs_ : rope_freqs_;
   int dims = rc.dims > 0 ? rc.dims : int(config_.head_dim);
-  if (rc.scaling == "llama3" || !rc.freq_factors.empty()) {
-    return rope_with_frequencies(x, rope_frequencies(rc, dims), dims, rc.traditional, offset, device_);
-  }
   float scale = rc.scaling == "linear" ? 1.0f / rc.factor : 1.0f;
-  return fast::rope(x, dims, rc.traditional, rc.theta, scale, int(offset), device_);
+  if (at.device || periods) {
+    array offset = at.device ? *at.device : array(int32_t(at.offset));
+    return fast::rope(x, dims, rc.traditional, rc.theta, scale, offset, periods, device_);
+  }
+  return fast::rope(x, dims, rc.traditional, rc.theta, scale, int(at.offset), device_);
 }
 
-array Model::attention(const LayerWeights& w, int64_t layer, const array& x, KVCache& cache) const {
+array Model::attention(const LayerWeights& w, int64_t layer, const array& x, KVCache& cache,
+                       const Positions& at) const {
   const Device d = device_;
   int64_t B = x.shape(0), T = x.shape(1), hd = config_.head_dim;
   int64_t Hq = config_.n_heads, Hkv = config_.n_kv_heads;
@@ -151,10 +134,10 @@ array Model::attention(const LayerWeights& w, int64_t layer, const array& x, KVC
   v = swapaxes(reshape(v, {B, T, Hkv, hd}, d), 1, 2, d);
   if (w.q_norm) q = norm(q, *w.q_norm);
   if (w.k_norm) k = norm(k, *w.k_norm);
-  int64_t offset = cache.offset();
-  q = rope(q, layer, offset);
-  k = rope(k, layer, offset);
-  auto [keys, values] = cache.update(layer, k, v);
+  const int64_t offset = at.offset;
+  q = rope(q, layer, at);
+  k = rope(k, layer, at);
+  auto [keys, values] = at.device ? cache.write_at(layer, k, v, *at.device) : cache.update(layer, k, v);
   if (keys.dtype() != q.dtype()) {
     keys = astype(keys, q.dtype(), d);
     values = astype(values, q.dtype(), d);
@@ -164,7 +147,12 @@ array Model::attention(const LayerWeights& w, int64_t layer, const array& x, KVC
   int64_t window = config_.layer_is_sliding(layer) ? config_.sliding_window : 0;
   bool window_matters = window > 0 && Tk > window;
   array out(0.0f);
-  if (config_.attn_softcap > 0) {
+  if (at.device) {
+    // decode_step: the whole capacity, later positions (and those past the window) masked.
+    const array& keep = window > 0 ? *at.keep_window : *at.keep;  // (1, capacity)
+    out = config_.attn_softcap > 0 ? softcapped_attention(q, keys, values, scale, config_.attn_softcap, keep, d)
+                                   : fast::scaled_dot_product_attention(q, keys, values, scale, keep, false, d);
+  } else if (config_.attn_softcap > 0) {
     array keep = attention_mask(T, Tk, offset, window, d);
     out = softcapped_attention(q, keys, values, scale, config_.attn_softcap, keep, d);
   } else if (window_matters) {
@@ -195,8 +183,34 @@ array Model::mlp(const LayerWeights& w, const array& x) const {
   return w.down(hidden, d);
 }
 
-array Model::forward(const array& tokens, KVCache& cache, bool last_only) const {
+array Model::forward_layers(array tokens, KVCache& cache, const Positions& at) const {
   const Device d = device_;
+  array h = weights_.token_embd.lookup(tokens, dtype_, d);  // (B, T, D)
+  if (config_.embed_scale != 1.0f) h = multiply(h, array(config_.embed_scale, dtype_), d);
+  for (int64_t l = 0; l < config_.n_layers; ++l) {
+    const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
+    array a = attention(w, l, norm(h, w.attn_norm), cache, at);
+    if (w.post_attention_norm) a = norm(a, *w.post_attention_norm);
+    h = add(h, a, d);
+    array m = mlp(w, norm(h, w.ffn_norm));
+    if (w.post_ffw_norm) m = norm(m, *w.post_ffw_norm);
+    h = add(h, m, d);
+  }
+  return h;
+}
+
+array Model::logits(const array& h) const {
+  const Device d = device_;
+  array logits = weights_.output(norm(h, weights_.output_norm), d);
+  if (logits.dtype() != float32) logits = astype(logits, float32, d);
+  if (config_.final_softcap > 0) {
+    float cap = config_.final_softcap;
+    logits = multiply(tanh(divide(logits, array(cap), d), d), array(cap), d);
+  }
+  return logits;
+}
+
+array Model::forward(const array& tokens, KVCache& cache, bool last_only) const {
   if (tokens.ndim() != 2) {
     throw std::invalid_argument("forward takes tokens of shape (batch, length), got " +
                                 shape_to_string(tokens.shape()));
@@ -207,26 +221,34 @@ array Model::forward(const array& tokens, KVCache& cache, bool last_only) const 
                                 " positions, past the model's context length of " +
                                 std::to_string(config_.context_length));
   }
-  array h = weights_.token_embd.lookup(tokens, dtype_, d);  // (B, T, D)
-  if (config_.embed_scale != 1.0f) h = multiply(h, array(config_.embed_scale, dtype_), d);
-  for (int64_t l = 0; l < config_.n_layers; ++l) {
-    const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
-    array a = attention(w, l, norm(h, w.attn_norm), cache);
-    if (w.post_attention_norm) a = norm(a, *w.post_attention_norm);
-    h = add(h, a, d);
-    array m = mlp(w, norm(h, w.ffn_norm));
-    if (w.post_ffw_norm) m = norm(m, *w.post_ffw_norm);
-    h = add(h, m, d);
-  }
+  array h = forward_layers(tokens, cache, Positions{cache.offset(), std::nullopt, std::nullopt, std::nullopt});
   cache.advance(T);
-  if (last_only && T > 1) h = slice(h, {0, T - 1, 0}, {B, T, h.shape(2)}, d);
-  array logits = weights_.output(norm(h, weights_.output_norm), d);
-  if (logits.dtype() != float32) logits = astype(logits, float32, d);
-  if (config_.final_softcap > 0) {
-    float cap = config_.final_softcap;
-    logits = multiply(tanh(divide(logits, array(cap), d), d), array(cap), d);
+  if (last_only && T > 1) h = slice(h, {0, T - 1, 0}, {B, T, h.shape(2)}, device_);
+  return logits(h);
+}
+
+array Model::decode_step(const array& token, const array& position, KVCache& cache) const {
+  const Device d = device_;
+  if (token.shape() != Shape{1, 1} || position.shape() != Shape{1}) {
+    throw std::invalid_argument("decode_step takes a token of shape (1, 1) and a position of shape (1,), got " +
+                                shape_to_string(token.shape()) + " and " + shape_to_string(position.shape()));
   }
-  return logits;
+  const int64_t capacity = cache.capacity();
+  if (cache.offset() >= capacity) {
+    throw std::invalid_argument("decode_step at position " + std::to_string(cache.offset()) +
+                                " needs the cache reserved past it (capacity " + std::to_string(capacity) + ")");
+  }
+  Positions at{cache.offset(), astype(position, int32, d), std::nullopt, std::nullopt};
+  array kpos = arange(0.0, double(capacity), int32, d);  // (capacity,)
+  array keep = less_equal(kpos, *at.device, d);
+  at.keep = reshape(keep, {1, capacity}, d);
+  if (config_.sliding_window > 0) {
+    array near = less(subtract(*at.device, kpos, d), array(int32_t(config_.sliding_window)), d);
+    at.keep_window = reshape(logical_and(keep, near, d), {1, capacity}, d);
+  }
+  array h = forward_layers(token, cache, at);
+  cache.advance(1);
+  return reshape(logits(h), {1, config_.vocab_size}, d);
 }
 
 }  // namespace alloy::llm

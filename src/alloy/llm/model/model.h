@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "alloy/core/array.h"
@@ -37,20 +38,39 @@ class Model {
   // std::invalid_argument when the positions would pass the context length.
   array forward(const array& tokens, KVCache& cache, bool last_only = false) const;
 
+  // One decode step whose kernels do not depend on the position, so the GPU can record it once
+  // and replay it (generate/decoder.h): token (1, 1) int32 at the position held in `position`
+  // (1,) int32, which must equal cache.offset(), with the cache already reserved past it.
+  // Attention runs over the cache's whole capacity with the later positions masked. Appends to
+  // the cache; returns logits (1, V) float32.
+  array decode_step(const array& token, const array& position, KVCache& cache) const;
+
   // A cache for `batch` sequences of up to max_positions (0: the context length).
   KVCache make_cache(int64_t batch = 1, int64_t max_positions = 0, Dtype dtype = float16) const;
 
  private:
-  array attention(const LayerWeights& w, int64_t layer, const array& x, KVCache& cache) const;
+  // Where a pass's new tokens sit: the cache offset, and for decode_step the same position on the
+  // device with the masks over the cache's capacity that go with it.
+  struct Positions {
+    int64_t offset = 0;
+    std::optional<array> device;       // (1,) int32
+    std::optional<array> keep;         // (1, capacity) bool: keys at or before the position
+    std::optional<array> keep_window;  // the same within the sliding window
+  };
+  array forward_layers(array h, KVCache& cache, const Positions& at) const;
+  array attention(const LayerWeights& w, int64_t layer, const array& x, KVCache& cache, const Positions& at) const;
   array mlp(const LayerWeights& w, const array& x) const;
-  array rope(const array& x, int64_t layer, int64_t offset) const;
+  array rope(const array& x, int64_t layer, const Positions& at) const;
   array norm(const array& x, const array& weight) const;
+  array logits(const array& h) const;
 
   ModelConfig config_;
   ModelWeights weights_;
   Device device_;
   Dtype dtype_;
   ModelInfo info_;
+  // MLX-style RoPE frequencies (dims / 2,) for llama3 scaling or explicit factors, per RopeConfig.
+  std::optional<array> rope_freqs_, rope_local_freqs_;
 };
 
 }  // namespace alloy::llm

@@ -1,0 +1,127 @@
+// The decode step that a GPU records once and replays (Model::decode_step, llm::Decoder) against
+// Model::forward, the op-by-op pass the reference tests check: the same logits for every model,
+// on the CPU (where decode_step runs as ops) and on the GPU (where the Decoder replays a CUDA
+// graph, re-recorded when the cache grows past 256 positions).
+#include <cmath>
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "../test_data.h"
+
+#include "alloy/core/ops.h"
+#include "alloy/core/transforms.h"
+#include "alloy/llm/generate/decoder.h"
+#include "alloy/llm/load.h"
+
+namespace llm = alloy::llm;
+namespace fs = std::filesystem;
+
+namespace {
+
+double normalized_error(const std::vector<float>& a, const std::vector<float>& b) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < b.size(); ++i) {
+    num += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    den += double(b[i]) * b[i];
+  }
+  return std::sqrt(num / den);
+}
+
+int32_t argmax(const std::vector<float>& v) {
+  return int32_t(std::max_element(v.begin(), v.end()) - v.begin());
+}
+
+llm::LoadedModel load_on(const std::string& path, alloy::Device::Type device) {
+  llm::LoadOptions opt;
+  opt.device = alloy::Device(device);
+  return llm::load(path, opt);
+}
+
+const std::vector<int32_t> kPrompt = {1, 15, 200, 33, 7, 99, 4};
+
+class DecodeStep : public ::testing::TestWithParam<std::string> {};
+
+// decode_step at a device-held position over the whole capacity equals forward over the cached
+// positions, for every architecture (sliding windows, soft-capping, q/k norms, fused qkv).
+TEST_P(DecodeStep, MatchesForwardOnTheCpu) {
+  const std::string dir = alloy::test::test_data_dir() + "/hf/" + GetParam();
+  if (!fs::exists(dir + "/config.json")) GTEST_SKIP() << "test data absent: " << dir;
+  llm::LoadedModel m = load_on(dir, alloy::Device::cpu);
+  llm::KVCache by_forward = m.model.make_cache(1, 0, alloy::float32);
+  llm::KVCache by_step = m.model.make_cache(1, 0, alloy::float32);
+  alloy::array prompt(kPrompt, {1, int64_t(kPrompt.size())});
+  std::vector<float> logits = llm::last_logits(m.model.forward(prompt, by_forward, true));
+  m.model.forward(prompt, by_step, true);
+  alloy::eval(by_step.state());
+  for (int step = 0; step < 24; ++step) {
+    int32_t token = argmax(logits);
+    logits = llm::last_logits(m.model.forward(alloy::array(std::vector<int32_t>{token}, {1, 1}), by_forward, true));
+    by_step.reserve(by_step.offset() + 1);
+    alloy::array position(std::vector<int32_t>{int32_t(by_step.offset())}, {1});
+    std::vector<float> got =
+        m.model.decode_step(alloy::array(std::vector<int32_t>{token}, {1, 1}), position, by_step).to_vector<float>();
+    ASSERT_EQ(got.size(), logits.size());
+    EXPECT_LT(normalized_error(got, logits), 1e-5) << GetParam() << " step " << step;
+  }
+  EXPECT_EQ(by_step.offset(), by_forward.offset());
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, DecodeStep,
+                         ::testing::Values("tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-qwen3", "tiny-phi3",
+                                           "tiny-gemma2", "tiny-gemma3"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& c : n)
+                             if (c == '-') c = '_';
+                           return n;
+                         });
+
+TEST(DecodeStep, NeedsItsShapesAndRoom) {
+  const std::string dir = alloy::test::test_data_dir() + "/hf/tiny-llama";
+  if (!fs::exists(dir + "/config.json")) GTEST_SKIP() << "test data absent: " << dir;
+  llm::LoadedModel m = load_on(dir, alloy::Device::cpu);
+  llm::KVCache cache = m.model.make_cache(1, 0, alloy::float32);
+  alloy::array token(std::vector<int32_t>{3}, {1, 1}), position(std::vector<int32_t>{0}, {1});
+  EXPECT_THROW(m.model.decode_step(token, position, cache), std::invalid_argument);  // nothing reserved
+  cache.reserve(1);
+  EXPECT_THROW(m.model.decode_step(alloy::array(std::vector<int32_t>{3, 4}, {1, 2}), position, cache),
+               std::invalid_argument);
+  llm::Decoder decoder(m.model, cache);
+  EXPECT_FALSE(decoder.replays());  // the CPU runs op by op
+  EXPECT_THROW(decoder.step(-1), std::invalid_argument);
+  EXPECT_THROW(decoder.step(int32_t(m.model.config().vocab_size)), std::invalid_argument);
+  EXPECT_EQ(decoder.step(3).size(), size_t(m.model.config().vocab_size));
+}
+
+// On the GPU: the replayed graph against op-by-op forward on the same GPU, through a cache that
+// grows past 256 positions (a second recording), then against the CPU.
+TEST(Decoder, ReplayedGraphMatchesOpByOpOnTheGpu) {
+  if (!alloy::gpu_available()) GTEST_SKIP() << "no usable GPU";
+  const std::string path = alloy::test::test_data_dir() + "/models/stories260K.gguf";
+  if (!fs::exists(path)) GTEST_SKIP() << "test data absent: " << path;
+  llm::LoadedModel m = load_on(path, alloy::Device::gpu);
+  llm::KVCache replayed = m.model.make_cache();
+  llm::KVCache op_by_op = m.model.make_cache();
+  alloy::array prompt(kPrompt, {1, int64_t(kPrompt.size())});
+  std::vector<float> logits = llm::last_logits(m.model.forward(prompt, replayed, true));
+  m.model.forward(prompt, op_by_op, true);
+  llm::Decoder decoder(m.model, replayed);
+  const int steps = 300;
+  ASSERT_GT(m.model.config().context_length, int64_t(kPrompt.size()) + steps);
+  double worst = 0;
+  for (int step = 0; step < steps; ++step) {
+    int32_t token = argmax(logits);
+    std::vector<float> want =
+        llm::last_logits(m.model.forward(alloy::array(std::vector<int32_t>{token}, {1, 1}), op_by_op, true));
+    logits = decoder.step(token);
+    worst = std::max(worst, normalized_error(logits, want));
+    ASSERT_EQ(argmax(logits), argmax(want)) << "step " << step;
+  }
+  EXPECT_TRUE(decoder.replays());
+  EXPECT_LT(worst, 1e-3);
+  EXPECT_EQ(replayed.offset(), op_by_op.offset());
+  EXPECT_GT(replayed.capacity(), 256);
+}
+
+}  // namespace
