@@ -2,7 +2,7 @@
 // the GPU the step (Model::decode_step) is recorded once per cache capacity as a CUDA graph and
 // replayed with the new token and position written into its input buffers: one launch a token
 // instead of hundreds of kernel launches and their host-side graph building. The cache grows in
-// steps of 256 positions, so a graph serves 256 tokens before the next is recorded.
+// steps of 256 positions (KVCache growth), so a graph serves 256 tokens before the next is recorded.
 // ALLOY_CUDA_GRAPH=0 runs the GPU op by op, as the CPU does.
 #pragma once
 

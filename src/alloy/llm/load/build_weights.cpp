@@ -2,6 +2,7 @@
 // GGUF name, its shape checked, and made ready to compute with: dense weights converted to the
 // compute dtype on the device (left wrapping the file when nothing changes), quantized weights
 // with a matmul kernel kept as their blocks, other quantized types dequantized.
+#include <algorithm>
 #include <set>
 #include <stdexcept>
 
@@ -70,6 +71,37 @@ class Builder {
     return lin;
   }
 
+  // On the GPU, linears that read the same input are stacked into one (rows part after part), so a
+  // decode step launches one matvec where it launched two or three. Only parts of one type with
+  // biases on all or none; their own arrays are dropped (not evaluated, not counted).
+  std::optional<Linear> stacked(std::vector<Linear*> parts) {
+    if (o_.device == Device::cpu) return std::nullopt;
+    const Linear& first = *parts[0];
+    std::vector<array> weights, biases;
+    for (Linear* p : parts) {
+      if (p->qtype != first.qtype || p->weight.dtype() != first.weight.dtype() ||
+          p->bias.has_value() != first.bias.has_value() || p->weight.shape(1) != first.weight.shape(1)) {
+        return std::nullopt;
+      }
+      weights.push_back(p->weight);
+      if (p->bias) biases.push_back(*p->bias);
+    }
+    std::vector<uintptr_t> dropped;
+    for (const array& a : weights) dropped.push_back(a.id());
+    for (const array& a : biases) dropped.push_back(a.id());
+    std::erase_if(pending_, [&](const array& a) { return std::find(dropped.begin(), dropped.end(), a.id()) != dropped.end(); });
+    Linear out;
+    out.qtype = first.qtype;
+    out.weight = concatenate(weights, 0, o_.device);
+    pending_.push_back(out.weight);
+    if (!biases.empty()) {
+      out.bias = concatenate(biases, 0, o_.device);
+      pending_.push_back(*out.bias);
+    }
+    for (Linear* p : parts) *p = Linear{};
+    return out;
+  }
+
   std::optional<array> optional_norm(const std::string& name, int64_t n) {
     if (!has(name)) return std::nullopt;
     return norm(name, n);
@@ -115,6 +147,7 @@ ModelWeights build_weights(const ModelConfig& cfg, const TensorSet& ts, const Bu
       L.q = b.linear(blk(l, "attn_q"), Hq * hd, D, cfg.qkv_bias);
       L.k = b.linear(blk(l, "attn_k"), Hkv * hd, D, cfg.qkv_bias);
       L.v = b.linear(blk(l, "attn_v"), Hkv * hd, D, cfg.qkv_bias);
+      L.qkv = b.stacked({&L.q, &L.k, &L.v});
     }
     L.o = b.linear(blk(l, "attn_output"), D, Hq * hd, false);
     if (cfg.qk_norm) {
@@ -129,6 +162,7 @@ ModelWeights build_weights(const ModelConfig& cfg, const TensorSet& ts, const Bu
     if (b.has(blk(l, "ffn_gate.weight"))) {
       L.gate = b.linear(blk(l, "ffn_gate"), F, D, false);
       L.up = b.linear(blk(l, "ffn_up"), F, D, false);
+      L.gate_up = b.stacked({&L.gate, &L.up});
     } else {
       L.gate_up = b.linear(blk(l, "ffn_up"), 2 * F, D, false);  // phi3: gate rows, then up rows
     }

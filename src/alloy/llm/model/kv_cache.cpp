@@ -1,5 +1,6 @@
 #include "alloy/llm/model/kv_cache.h"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -7,13 +8,10 @@
 
 namespace alloy::llm {
 
-namespace {
-constexpr int64_t kStep = 256;  // positions added each time the buffers grow
-}
-
 KVCache::KVCache(int64_t n_layers, int64_t batch, int64_t n_kv_heads, int64_t head_dim,
-                 int64_t max_positions, Dtype dtype, Device device)
+                 int64_t max_positions, Dtype dtype, Device device, int64_t growth)
     : batch_(batch), n_kv_heads_(n_kv_heads), head_dim_(head_dim), max_positions_(max_positions),
+      growth_(std::max<int64_t>(1, growth)),
       dtype_(dtype), device_(device), keys_(static_cast<size_t>(n_layers), array(0.0f)),
       values_(static_cast<size_t>(n_layers), array(0.0f)) {}
 
@@ -23,7 +21,7 @@ void KVCache::reserve(int64_t positions) {
     throw std::invalid_argument("the sequence needs " + std::to_string(positions) +
                                 " positions but the context holds " + std::to_string(max_positions_));
   }
-  int64_t capacity = std::min(max_positions_, (positions + kStep - 1) / kStep * kStep);
+  int64_t capacity = std::min(max_positions_, (positions + growth_ - 1) / growth_ * growth_);
   for (size_t l = 0; l < keys_.size(); ++l) {
     Shape shape{batch_, n_kv_heads_, capacity, head_dim_};
     array k = zeros(shape, dtype_, device_), v = zeros(shape, dtype_, device_);

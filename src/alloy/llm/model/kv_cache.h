@@ -1,6 +1,6 @@
 // The key/value cache of every layer: (B, Hkv, capacity, hd) buffers written in place at the
 // current position (slice_update donates the old buffer, so a step copies only its own keys),
-// grown in steps of 256 positions. Stored in float16 by default.
+// grown in steps of 256 positions (or as asked). Stored in float16 by default.
 #pragma once
 
 #include <utility>
@@ -13,8 +13,9 @@ namespace alloy::llm {
 
 class KVCache {
  public:
+  // The buffers grow `growth` positions at a time (up to max_positions).
   KVCache(int64_t n_layers, int64_t batch, int64_t n_kv_heads, int64_t head_dim,
-          int64_t max_positions, Dtype dtype, Device device);
+          int64_t max_positions, Dtype dtype, Device device, int64_t growth = 256);
 
   int64_t offset() const { return offset_; }  // positions already cached
   int64_t max_positions() const { return max_positions_; }
@@ -28,7 +29,7 @@ class KVCache {
   // the capacity already reserved: returns the layer's whole buffers (B, Hkv, capacity, hd), so
   // the step's shapes stay those of the capacity.
   std::pair<array, array> write_at(int64_t layer, const array& k, const array& v, const array& position);
-  // Grows the buffers (in steps of 256 positions, up to max_positions) to hold `positions`; the
+  // Grows the buffers (in steps of `growth` positions, up to max_positions) to hold `positions`; the
   // arrays change when they grow. Throws past max_positions.
   void reserve(int64_t positions);
   // Moves the position past the T positions every layer has just written.
@@ -40,7 +41,7 @@ class KVCache {
 
  private:
 
-  int64_t batch_, n_kv_heads_, head_dim_, max_positions_;
+  int64_t batch_, n_kv_heads_, head_dim_, max_positions_, growth_;
   Dtype dtype_;
   Device device_;
   int64_t offset_ = 0;
