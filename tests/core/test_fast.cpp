@@ -34,6 +34,42 @@ TEST(Fast, RmsNormAndLayerNormMatchComposition) {
   }
 }
 
+// The fused residual add and norm against add + rms_norm, and its gradient (both inputs and the
+// weight) against the composition's.
+TEST(Fast, RmsNormResidualMatchesAddThenNorm) {
+  for (Dtype t : kFloats) {
+    array x = astype(random::normal({3, 5, 67}, float32, 0.5, 2.0, random::key(11)), t);
+    array r = astype(random::normal({3, 5, 67}, float32, 0.0, 1.0, random::key(12)), t);
+    array w = astype(random::normal({67}, float32, 1.0, 0.2, random::key(13)), t);
+    auto [sum, normed] = fast::rms_norm_residual(x, r, w, 1e-5f);
+    EXPECT_TRUE(array_equal(sum, add(x, r))) << dtype_name(t);
+    expect_close(normed, fast::composed::rms_norm(add(x, r), w, 1e-5f), t, "rms_norm_residual");
+    auto [csum, cnormed] = fast::composed::rms_norm_residual(x, r, std::nullopt, 1e-5f);
+    expect_close(fast::rms_norm_residual(x, r, std::nullopt, 1e-5f).second, cnormed, t, "without weight");
+  }
+  array x = random::normal({4, 16}, float32, 0.0, 1.0, random::key(14));
+  array r = random::normal({4, 16}, float32, 0.0, 1.0, random::key(15));
+  array w = random::normal({16}, float32, 1.0, 0.2, random::key(16));
+  array g1 = random::normal({4, 16}, float32, 0.0, 1.0, random::key(17));
+  array g2 = random::normal({4, 16}, float32, 0.0, 1.0, random::key(18));
+  auto grads = [&](bool fused) {
+    return vjp([&](const std::vector<array>& a) {
+                 auto sn = fused ? fast::rms_norm_residual(a[0], a[1], a[2], 1e-5f)
+                                 : fast::composed::rms_norm_residual(a[0], a[1], a[2], 1e-5f);
+                 return std::vector<array>{sn.first, sn.second};
+               },
+               {x, r, w}, {g1, g2})
+        .second;
+  };
+  auto got = grads(true), want = grads(false);
+  for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(allclose(got[i], want[i], 1e-5, 1e-6)) << "input " << i;
+  // Only the normed output kept (a model's last layer drops the sum).
+  array only_normed = fast::rms_norm_residual(x, r, w, 1e-5f).second;
+  EXPECT_TRUE(allclose(only_normed, fast::composed::rms_norm(add(x, r), w, 1e-5f), 1e-5, 1e-6));
+  EXPECT_THROW(fast::rms_norm_residual(x, ones({4, 15}), std::nullopt, 1e-5f), std::invalid_argument);
+  EXPECT_THROW(fast::rms_norm_residual(x, astype(r, float16), std::nullopt, 1e-5f), std::invalid_argument);
+}
+
 TEST(Fast, RopeMatchesCompositionAndIdentityAtPositionZero) {
   for (Dtype t : kFloats) {
     array x = astype(random::normal({2, 3, 7, 16}, float32, 0.0, 1.0, random::key(5)), t);

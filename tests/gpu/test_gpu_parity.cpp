@@ -175,7 +175,20 @@ TEST(GpuParity, FusedOps) {
       return fast::rms_norm(in[0], std::nullopt, 1e-5f, d); }, {x});
     expect_parity("layer_norm", [](auto& in, Device d) {
       return fast::layer_norm(in[0], in[1], in[2], 1e-5f, d); }, {x, w, b});
+    array r = input({4, 7, 256}, dt, 37), wide = input({3, 5000}, dt, 38), wide_r = input({3, 5000}, dt, 39);
+    for (int out : {0, 1}) {
+      expect_parity("rms_norm_residual " + std::to_string(out), [out](auto& in, Device d) {
+        auto sn = fast::rms_norm_residual(in[0], in[1], in[2], 1e-5f, d);
+        return out == 0 ? sn.first : sn.second; }, {x, r, w});
+      expect_parity("rms_norm_residual D=5000 " + std::to_string(out), [out](auto& in, Device d) {
+        auto sn = fast::rms_norm_residual(in[0], in[1], std::nullopt, 1e-6f, d);
+        return out == 0 ? sn.first : sn.second; }, {wide, wide_r});
+    }
+    array offset(std::vector<int32_t>{5}, {1});
+    array periods = input({32}, float32, 40, 1.0, 500.0);
     array q = input({2, 8, 9, 64}, dt, 31);
+    expect_parity("rope array offset, freqs", [](auto& in, Device d) {
+      return fast::rope(in[0], 64, false, 10000.0f, 1.0f, in[1], in[2], d); }, {q, offset, periods});
     for (bool traditional : {false, true}) {
       expect_parity("rope", [traditional](auto& in, Device d) {
         return fast::rope(in[0], 64, traditional, 10000.0f, 1.0f, 3, d); }, {q});

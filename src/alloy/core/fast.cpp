@@ -45,6 +45,32 @@ array rms_norm_impl(const array& x, const std::optional<array>& weight, float ep
   return array::make_arrays({x.shape()}, {t}, std::make_shared<RMSNorm>(s, composed, eps), inputs)[0];
 }
 
+std::pair<array, array> rms_norm_residual_impl(const array& x, const array& residual,
+                                               const std::optional<array>& weight, float eps, StreamOrDevice sd,
+                                               bool compose) {
+  if (x.ndim() == 0) fail("rms_norm_residual", "needs at least one dimension");
+  check_float(x, "rms_norm_residual");
+  if (residual.shape() != x.shape() || residual.dtype() != x.dtype()) {
+    fail("rms_norm_residual", "x and residual must share shape and dtype, got ", x.dtype(), " ",
+         shape_to_string(x.shape()), " and ", residual.dtype(), " ", shape_to_string(residual.shape()));
+  }
+  check_feature_vector(weight, x, "rms_norm_residual", "weight");
+  Stream s = to_stream(sd);
+  Dtype t = x.dtype();
+  Fused::Fallback composed = [eps, s, compose](const std::vector<array>& in) {
+    array sum = add(in[0], in[1], s);
+    std::optional<array> w;
+    if (in.size() > 2) w = in[2];
+    return std::vector<array>{sum, rms_norm_impl(sum, w, eps, s, compose)};
+  };
+  std::vector<array> inputs{x, residual};
+  if (weight) inputs.push_back(astype(*weight, t, s));
+  std::vector<array> out = compose ? composed(inputs)
+                                   : array::make_arrays({x.shape(), x.shape()}, {t, t},
+                                                        std::make_shared<RMSNormResidual>(s, composed, eps), inputs);
+  return {out[0], out[1]};
+}
+
 array layer_norm_impl(const array& x, const std::optional<array>& weight, const std::optional<array>& bias,
                       float eps, StreamOrDevice sd, bool compose) {
   if (x.ndim() == 0) fail("layer_norm", "needs at least one dimension");
@@ -205,6 +231,10 @@ array sdpa_impl(const array& q, const array& k, const array& v, float scale, con
 array rms_norm(const array& x, const std::optional<array>& weight, float eps, StreamOrDevice s) {
   return rms_norm_impl(x, weight, eps, s, false);
 }
+std::pair<array, array> rms_norm_residual(const array& x, const array& residual, const std::optional<array>& weight,
+                                          float eps, StreamOrDevice s) {
+  return rms_norm_residual_impl(x, residual, weight, eps, s, false);
+}
 array layer_norm(const array& x, const std::optional<array>& weight, const std::optional<array>& bias, float eps,
                  StreamOrDevice s) {
   return layer_norm_impl(x, weight, bias, eps, s, false);
@@ -224,6 +254,10 @@ array scaled_dot_product_attention(const array& q, const array& k, const array& 
 namespace composed {
 array rms_norm(const array& x, const std::optional<array>& weight, float eps, StreamOrDevice s) {
   return rms_norm_impl(x, weight, eps, s, true);
+}
+std::pair<array, array> rms_norm_residual(const array& x, const array& residual, const std::optional<array>& weight,
+                                          float eps, StreamOrDevice s) {
+  return rms_norm_residual_impl(x, residual, weight, eps, s, true);
 }
 array layer_norm(const array& x, const std::optional<array>& weight, const std::optional<array>& bias, float eps,
                  StreamOrDevice s) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <optional>
+#include <utility>
 #include <vector>
 #include <string>
 
@@ -14,6 +15,12 @@ namespace alloy::fast {
 
 // x / sqrt(mean(x^2, -1) + eps) * weight; weight (D,) or none. Accumulates in float32.
 array rms_norm(const array& x, const std::optional<array>& weight, float eps, StreamOrDevice s = {});
+
+// The residual stream's add and the next norm in one pass: returns (sum, normed) with
+// sum = x + residual (one shape and float dtype, rounded to it) and normed = rms_norm(sum, weight,
+// eps), as a transformer block adds a layer's output and normalizes for the next layer.
+std::pair<array, array> rms_norm_residual(const array& x, const array& residual, const std::optional<array>& weight,
+                                          float eps, StreamOrDevice s = {});
 
 // (x - mean) / sqrt(var + eps) * weight + bias over the last axis; weight/bias (D,) or none.
 array layer_norm(const array& x, const std::optional<array>& weight, const std::optional<array>& bias,
@@ -97,6 +104,8 @@ array swiglu(const array& gate, const array& up, StreamOrDevice s = {});
 // against, and what their gradients are computed from.
 namespace composed {
 array rms_norm(const array& x, const std::optional<array>& weight, float eps, StreamOrDevice s = {});
+std::pair<array, array> rms_norm_residual(const array& x, const array& residual, const std::optional<array>& weight,
+                                          float eps, StreamOrDevice s = {});
 array layer_norm(const array& x, const std::optional<array>& weight, const std::optional<array>& bias,
                  float eps, StreamOrDevice s = {});
 array rope(const array& x, int dims, bool traditional, float base, float scale, int offset,

@@ -41,6 +41,23 @@ class RMSNormGrad : public Fused {
   float eps_;
 };
 
+// Inputs (x, residual[, weight]); outputs (x + residual, rms_norm of it).
+class RMSNormResidual : public Fused {
+ public:
+  RMSNormResidual(Stream s, Fallback f, float eps) : Fused(s, std::move(f)), eps_(eps) {}
+  ALLOY_EVAL_MULTI
+  ALLOY_NAME("rms_norm_residual")
+  std::vector<Shape> output_shapes(const std::vector<array>& inputs) override {
+    return {inputs[0].shape(), inputs[0].shape()};
+  }
+  std::vector<Dtype> output_dtypes(const std::vector<array>& inputs) override {
+    return {inputs[0].dtype(), inputs[0].dtype()};
+  }
+
+ private:
+  float eps_;
+};
+
 class LayerNorm : public Fused {
  public:
   LayerNorm(Stream s, Fallback f, float eps, bool has_weight, bool has_bias)

@@ -173,6 +173,36 @@ void RMSNorm::eval_cpu(const std::vector<array>& inputs, std::vector<array>& out
   });
 }
 
+void RMSNormResidual::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  array x = cpu::as_row_contiguous(inputs[0]);
+  array r = cpu::as_row_contiguous(inputs[1]);
+  std::optional<array> w;
+  if (inputs.size() > 2) w = cpu::as_row_contiguous(inputs[2]);
+  array& sum = outputs[0];
+  array& out = outputs[1];
+  cpu::allocate(sum);
+  cpu::allocate(out);
+  int64_t D = x.shape(-1), rows = D ? int64_t(x.size()) / D : 0;
+  dispatch_float(x.dtype(), "rms_norm_residual", [&](auto v) {
+    using T = decltype(v);
+    using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
+    const T* xp = static_cast<const T*>(x.raw_data_ptr());
+    const T* rp = static_cast<const T*>(r.raw_data_ptr());
+    const T* wp = w ? static_cast<const T*>(w->raw_data_ptr()) : nullptr;
+    T* sp = static_cast<T*>(sum.raw_data_ptr());
+    T* op = static_cast<T*>(out.raw_data_ptr());
+    float eps = eps_;
+    cpu::parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(D, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t row = b; row < e; ++row) {
+        const int64_t at = row * D;
+        for (int64_t i = 0; i < D; ++i) sp[at + i] = T(A(xp[at + i]) + A(rp[at + i]));
+        A inv = A(1) / std::sqrt(sum_squares<T, A>(sp + at, D) / A(D) + A(eps));
+        scale_row_any<T, A>(sp + at, wp, nullptr, op + at, inv, A(0), D);
+      }
+    });
+  });
+}
+
 void RMSNormGrad::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const bool has_w = inputs.size() == 3;
   array x = cpu::as_row_contiguous(inputs[0]);

@@ -83,6 +83,27 @@ __global__ void rms_norm_kernel(const T* x, const T* w, T* out, int64_t rows, in
   }
 }
 
+// sum = x + r (rounded to T), out = rms_norm(sum) * w: a block per row. Each thread reads back
+// only the sums it wrote.
+template <typename T, typename A>
+__global__ void rms_norm_residual_kernel(const T* x, const T* r, const T* w, T* sum, T* out, int64_t rows,
+                                         int64_t D, float eps) {
+  using G = Group<false>;
+  __shared__ A smem[32];
+  for (int64_t row = G::first(); row < rows; row += G::count()) {
+    const int64_t at = row * D;
+    A ss = 0;
+    for (int64_t i = G::rank(); i < D; i += G::size()) {
+      const A v = round_to<T>(A(convert<A>(x[at + i]) + convert<A>(r[at + i])));
+      sum[at + i] = convert<T>(v);
+      ss += v * v;
+    }
+    ss = G::sum(ss, smem);
+    A inv = A(1) / sqrt(ss / A(D) + A(eps));
+    scale_row<T, A>(sum + at, w, nullptr, out + at, inv, A(0), D, G::rank(), G::size());
+  }
+}
+
 // RMSNorm's backward, a warp per row (D <= 32 NPL), 8 warps per block. x, g, dx (rows, D); w (D)
 // or null; partial (gridDim.x, D) float32: each block's sum over its rows of g * (x inv rounded
 // to T), which rms_norm_grad_columns adds up into dw. The lanes of a warp hold the columns
@@ -365,36 +386,27 @@ void launch_rows(int64_t rows, int64_t D, Launch&& launch) {
   else launch(std::false_type{}, unsigned(std::min<int64_t>(rows, cap)));
 }
 
-// cs, sn (T, half): cos and sin of (float(offset + t) * scale) * inv_freq_i in float32, where
-// offset adds *offset_array when given and inv_freq_i = 1 / freqs[i] or exp(i * log_base).
-__global__ void rope_table(float* cs, float* sn, int64_t T, int64_t half, int offset, const int32_t* offset_array,
-                           const float* freqs, float scale, float log_base) {
-  const int64_t base_position = int64_t(offset) + (offset_array ? *offset_array : 0);
-  ALLOY_GRID_STRIDE(k, T * half) {
-    int64_t t = k / half, i = k % half;
-    float inv_freq = freqs ? 1.0f / freqs[i] : expf(float(i) * log_base);
-    float ang = (float(base_position + t) * scale) * inv_freq;
-    cs[k] = cosf(ang);
-    sn[k] = sinf(ang);
-  }
-}
-
 // x, out (rows, T, D) flattened. A thread per rotation pair (i1, i2) of a row: (2i, 2i + 1)
 // traditional, (i, i + half) otherwise, so each element is read and written once; a thread per
-// element copies the elements past dims. Index math in I (32-bit when the array allows: 64-bit
-// division costs more than the rest of the kernel).
+// element copies the elements past dims. The angle, float32 as on the CPU, is
+// (float(position + t) * scale) * inv_freq_i, position = offset (+ *offset_array when given),
+// inv_freq_i = 1 / freqs[i] or exp(i * log_base): computed in place, so a step launches one
+// kernel per rope. Index math in I (32-bit when the array allows: 64-bit division costs more than
+// the rest of the kernel).
 template <typename T, typename A, typename I>
-__global__ void rope_kernel(const T* x, T* out, const float* cs, const float* sn, I rows, I Tn, I D, I dims,
-                            bool trad) {
+__global__ void rope_kernel(const T* x, T* out, int offset, const int32_t* offset_array, const float* freqs,
+                            float scale, float log_base, I rows, I Tn, I D, I dims, bool trad) {
   const I half = dims / 2, pairs = rows * half;
+  const int64_t position = int64_t(offset) + (offset_array ? *offset_array : 0);
   for (I e = I(blockIdx.x) * I(blockDim.x) + I(threadIdx.x); e < pairs; e += I(gridDim.x) * I(blockDim.x)) {
     const I row = e / half, i = e - row * half;
     const I i1 = trad ? 2 * i : i, i2 = trad ? 2 * i + 1 : i + half;
     const T* xr = x + row * D;
     T* orow = out + row * D;
     const A x1 = convert<A>(xr[i1]), x2 = convert<A>(xr[i2]);
-    const I tab = (row % Tn) * half + i;
-    const A c = A(cs[tab]), sn_ = A(sn[tab]);
+    const float inv_freq = freqs ? 1.0f / freqs[i] : expf(float(i) * log_base);
+    const float ang = (float(position + int64_t(row % Tn)) * scale) * inv_freq;
+    const A c = A(cosf(ang)), sn_ = A(sinf(ang));
     orow[i1] = convert<T>(A(x1 * c - x2 * sn_));
     orow[i2] = convert<T>(A(x1 * sn_ + x2 * c));
   }
@@ -433,6 +445,30 @@ void RMSNorm::eval_gpu(const std::vector<array>& inputs, std::vector<array>& out
       cuda::rms_norm_kernel<T, A, decltype(warp)::value><<<blocks, 256, 0, st>>>(xp, wp, op, rows, D, eps_);
       ALLOY_CUDA_LAUNCH_CHECK("rms_norm");
     });
+  });
+}
+
+void RMSNormResidual::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const Dtype t = inputs[0].dtype();
+  for (auto& a : inputs)
+    if (a.dtype() != t) return cuda::fallback_to_cpu(*this, inputs, outputs);
+  const Stream& s = stream();
+  array x = cuda::as_row_contiguous(inputs[0], s);
+  array r = cuda::as_row_contiguous(inputs[1], s);
+  std::optional<array> w;
+  if (inputs.size() > 2) w = cuda::as_row_contiguous(inputs[2], s);
+  for (auto& o : outputs) cuda::allocate(o);
+  int64_t D = x.shape(-1), rows = D ? int64_t(x.size()) / D : 0;
+  if (rows == 0) return;
+  cuda::dispatch_float(t, "rms_norm_residual", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
+    const unsigned blocks = unsigned(std::min<int64_t>(rows, int64_t(cuda::device_properties().multiProcessorCount) * 16));
+    const int threads = D >= 4096 ? 512 : 256;
+    cuda::rms_norm_residual_kernel<T, A><<<blocks, threads, 0, cuda::stream_of(s)>>>(
+        cuda::in_ptr<T>(x, s), cuda::in_ptr<T>(r, s), w ? cuda::in_ptr<T>(*w, s) : nullptr,
+        cuda::out_ptr<T>(outputs[0]), cuda::out_ptr<T>(outputs[1]), rows, D, eps_);
+    ALLOY_CUDA_LAUNCH_CHECK("rms_norm_residual");
   });
 }
 
@@ -517,15 +553,10 @@ void RoPE::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
   if (n == 0) return;
   cudaStream_t st = cuda::stream_of(stream());
   constexpr int threads = 256;
-  // (T, half) cos/sin table, float32 angles as on the CPU.
-  float* tab = static_cast<float*>(cuda::scratch(stream(), size_t(2 * T * half) * sizeof(float)));
   float log_base = float(-2.0 * std::log(double(base_)) / dims_);
   const int32_t* offset_array = has_offset_array_ ? cuda::in_ptr<int32_t>(inputs[1], stream()) : nullptr;
   const float* freqs = has_freqs_ ? cuda::in_ptr<float>(cuda::as_row_contiguous(inputs.back(), stream()), stream())
                                   : nullptr;
-  cuda::rope_table<<<cuda::grid_blocks(T * half, threads), threads, 0, st>>>(tab, tab + T * half, T, half, offset_,
-                                                                             offset_array, freqs, scale_, log_base);
-  ALLOY_CUDA_LAUNCH_CHECK("rope_table");
   cuda::dispatch_float(x.dtype(), "rope", [&](auto tag) {
     using Ty = typename decltype(tag)::type;
     using A = std::conditional_t<std::is_same_v<Ty, double>, double, float>;
@@ -534,11 +565,13 @@ void RoPE::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
     const int64_t rows = n / D;
     const unsigned blocks = cuda::grid_blocks(rows * half, threads);
     if (n <= 0x7fffffff) {
-      cuda::rope_kernel<Ty, A, int32_t><<<blocks, threads, 0, st>>>(xp, op, tab, tab + T * half, int32_t(rows),
-                                                                     int32_t(T), int32_t(D), dims_, traditional_);
+      cuda::rope_kernel<Ty, A, int32_t><<<blocks, threads, 0, st>>>(xp, op, offset_, offset_array, freqs, scale_,
+                                                                     log_base, int32_t(rows), int32_t(T), int32_t(D),
+                                                                     dims_, traditional_);
     } else {
-      cuda::rope_kernel<Ty, A, int64_t><<<blocks, threads, 0, st>>>(xp, op, tab, tab + T * half, rows, T, D,
-                                                                     int64_t(dims_), traditional_);
+      cuda::rope_kernel<Ty, A, int64_t><<<blocks, threads, 0, st>>>(xp, op, offset_, offset_array, freqs, scale_,
+                                                                     log_base, rows, T, D, int64_t(dims_),
+                                                                     traditional_);
     }
     ALLOY_CUDA_LAUNCH_CHECK("rope");
   });

@@ -3,7 +3,9 @@
 //   h (B, T, D) -> norm -> q (B, Hq, T, hd), k and v (B, Hkv, T, hd) -> [q/k norm] -> RoPE at
 //   positions offset.. -> cache -> attention over (B, Hkv, offset + T, hd) -> o -> [post norm]
 //   -> + h -> norm -> gate/up -> act(gate) * up -> down -> [post norm] -> + h
-// then the final norm and the output projection (last position only when asked).
+// then the final norm and the output projection (last position only when asked). Each "+ h"
+// and the norm after it are one fused pass (fast::rms_norm_residual). decode_step attends over
+// the cache's whole capacity with a mask instead, so its shapes do not move with the position.
 #include "alloy/llm/model/model.h"
 
 #include <cmath>
@@ -183,25 +185,35 @@ array Model::mlp(const LayerWeights& w, const array& x) const {
   return w.down(hidden, d);
 }
 
+array Model::add_norm_into(array& h, array a, const array& weight) const {
+  if (a.dtype() != h.dtype()) a = astype(a, h.dtype(), device_);
+  auto [sum, normed] = fast::rms_norm_residual(h, a, weight, config_.norm_eps, device_);
+  h = sum;
+  return normed;
+}
+
 array Model::forward_layers(array tokens, KVCache& cache, const Positions& at) const {
   const Device d = device_;
   array h = weights_.token_embd.lookup(tokens, dtype_, d);  // (B, T, D)
   if (config_.embed_scale != 1.0f) h = multiply(h, array(config_.embed_scale, dtype_), d);
-  for (int64_t l = 0; l < config_.n_layers; ++l) {
+  const int64_t L = config_.n_layers;
+  array x = norm(h, L > 0 ? weights_.layers[0].attn_norm : weights_.output_norm);
+  for (int64_t l = 0; l < L; ++l) {
     const LayerWeights& w = weights_.layers[static_cast<size_t>(l)];
-    array a = attention(w, l, norm(h, w.attn_norm), cache, at);
+    array a = attention(w, l, x, cache, at);
     if (w.post_attention_norm) a = norm(a, *w.post_attention_norm);
-    h = add(h, a, d);
-    array m = mlp(w, norm(h, w.ffn_norm));
+    array m = mlp(w, add_norm_into(h, a, w.ffn_norm));
     if (w.post_ffw_norm) m = norm(m, *w.post_ffw_norm);
-    h = add(h, m, d);
+    // The residual add and the next norm (the next layer's, or the final one) in one pass.
+    x = add_norm_into(h, m, l + 1 < L ? weights_.layers[static_cast<size_t>(l + 1)].attn_norm : weights_.output_norm);
   }
-  return h;
+  return x;
 }
 
-array Model::logits(const array& h) const {
+// x: the final norm's output.
+array Model::logits(const array& x) const {
   const Device d = device_;
-  array logits = weights_.output(norm(h, weights_.output_norm), d);
+  array logits = weights_.output(x, d);
   if (logits.dtype() != float32) logits = astype(logits, float32, d);
   if (config_.final_softcap > 0) {
     float cap = config_.final_softcap;
@@ -221,10 +233,10 @@ array Model::forward(const array& tokens, KVCache& cache, bool last_only) const 
                                 " positions, past the model's context length of " +
                                 std::to_string(config_.context_length));
   }
-  array h = forward_layers(tokens, cache, Positions{cache.offset(), std::nullopt, std::nullopt, std::nullopt});
+  array x = forward_layers(tokens, cache, Positions{cache.offset(), std::nullopt, std::nullopt, std::nullopt});
   cache.advance(T);
-  if (last_only && T > 1) h = slice(h, {0, T - 1, 0}, {B, T, h.shape(2)}, device_);
-  return logits(h);
+  if (last_only && T > 1) x = slice(x, {0, T - 1, 0}, {B, T, x.shape(2)}, device_);  // norms are per row
+  return logits(x);
 }
 
 array Model::decode_step(const array& token, const array& position, KVCache& cache) const {
@@ -246,9 +258,9 @@ array Model::decode_step(const array& token, const array& position, KVCache& cac
     array near = less(subtract(*at.device, kpos, d), array(int32_t(config_.sliding_window)), d);
     at.keep_window = reshape(logical_and(keep, near, d), {1, capacity}, d);
   }
-  array h = forward_layers(token, cache, at);
+  array x = forward_layers(token, cache, at);
   cache.advance(1);
-  return reshape(logits(h), {1, config_.vocab_size}, d);
+  return reshape(logits(x), {1, config_.vocab_size}, d);
 }
 
 }  // namespace alloy::llm

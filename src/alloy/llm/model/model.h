@@ -58,12 +58,15 @@ class Model {
     std::optional<array> keep;         // (1, capacity) bool: keys at or before the position
     std::optional<array> keep_window;  // the same within the sliding window
   };
-  array forward_layers(array h, KVCache& cache, const Positions& at) const;
+  // tokens (B, T) -> the final norm of the last layer's output (B, T, D)
+  array forward_layers(array tokens, KVCache& cache, const Positions& at) const;
+  // h += a (the residual stream); returns rms_norm(h) with `weight`, one fused pass.
+  array add_norm_into(array& h, array a, const array& weight) const;
   array attention(const LayerWeights& w, int64_t layer, const array& x, KVCache& cache, const Positions& at) const;
   array mlp(const LayerWeights& w, const array& x) const;
   array rope(const array& x, int64_t layer, const Positions& at) const;
   array norm(const array& x, const array& weight) const;
-  array logits(const array& h) const;
+  array logits(const array& x) const;  // x: the final norm's output
 
   ModelConfig config_;
   ModelWeights weights_;
