@@ -43,7 +43,7 @@ targets="test_gpu test_core test_llm bench_gpu alloy_cli"
 [ "$what" = "train" ] || [ "$what" = "all" ] && targets="$targets test_nn mnist_mlp mnist_cnn gpt bench_train_gpt"
 [ "$what" = "profile" ] && targets="bench_train_gpt"
 [ "$what" = "step" ] && targets="test_gpu bench_train_gpt"
-[ "$what" = "decode" ] && targets="test_llm alloy_cli"
+[ "$what" = "decode" ] && targets="test_llm alloy_cli test_gpu"
 cmake --build build-gpu -j"$(nproc)" --target $targets >> "$out/build.log" 2>&1 ||
   { grep -E "error" -A3 "$out/build.log" | head -60; exit 1; }
 echo "build: $(( $(date +%s) - start )) s"
@@ -106,6 +106,9 @@ if [ "$what" = "decode" ]; then
   ALLOY_TEST_DATA="$PWD/gpu-data" ./build-gpu/tests/test_llm --gtest_brief=1 \
     --gtest_filter="${DECODE_TESTS:-*Decode*:*gpu*:*Gpu*}" > "$out/test_llm.log" 2>&1
   summary+=("test_llm (decode, GPU): $(grep -E '^\[  (PASSED|FAILED)' "$out/test_llm.log" | tr '\n' ' ')")
+  ./build-gpu/tests/test_gpu --gtest_brief=1 --gtest_filter='*FusedOps*:*Runtime*' > "$out/test_gpu.log" 2>&1
+  summary+=("test_gpu (fused ops, runtime): $(grep -E '^\[  (PASSED|FAILED)' "$out/test_gpu.log" | tr '\n' ' ')")
+  grep -E -A4 "Failure" "$out/test_gpu.log" | grep -vE "^--$|Failure$" | head -20
   grep -E -A6 "Failure" "$out/test_llm.log" | grep -vE "^--$|Failure$" | head -40
   models=/tmp/alloy-models
   mkdir -p "$models"

@@ -83,8 +83,50 @@ __global__ void rms_norm_kernel(const T* x, const T* w, T* out, int64_t rows, in
   }
 }
 
-// sum = x + r (rounded to T), out = rms_norm(sum) * w: a block per row. Each thread reads back
-// only the sums it wrote.
+// sum = x + r (rounded to T), out = rms_norm(sum) * w: a block per row, each thread holding
+// kResidualSlots elements of it in registers, so every load of the row is issued at once (a
+// decode step normalizes a single row, and a loop of dependent loads costs microseconds there).
+constexpr int kResidualSlots = 8;
+template <typename T, typename A>
+__global__ void __launch_bounds__(1024) rms_norm_residual_regs(const T* __restrict__ x, const T* __restrict__ r,
+                                                               const T* __restrict__ w, T* __restrict__ sum,
+                                                               T* __restrict__ out, int64_t rows, int D, float eps) {
+  using G = Group<false>;
+  __shared__ A smem[32];
+  for (int64_t row = G::first(); row < rows; row += G::count()) {
+    const int64_t at = row * D;
+    A v[kResidualSlots], wv[kResidualSlots];
+    A ss = 0;
+#pragma unroll
+    for (int k = 0; k < kResidualSlots; ++k) {
+      const int i = int(threadIdx.x) + k * int(blockDim.x);
+      if (i < D) {
+        v[k] = round_to<T>(A(convert<A>(x[at + i]) + convert<A>(r[at + i])));
+        wv[k] = w ? convert<A>(w[i]) : A(1);
+        ss += v[k] * v[k];
+      }
+    }
+#pragma unroll
+    for (int k = 0; k < kResidualSlots; ++k) {
+      const int i = int(threadIdx.x) + k * int(blockDim.x);
+      if (i < D) sum[at + i] = convert<T>(v[k]);
+    }
+    ss = G::sum(ss, smem);
+    const A inv = A(1) / sqrt(ss / A(D) + A(eps));
+#pragma unroll
+    for (int k = 0; k < kResidualSlots; ++k) {
+      const int i = int(threadIdx.x) + k * int(blockDim.x);
+      if (i < D) {
+        A y = round_to<T>(A(v[k] * inv));
+        if (w) y = round_to<T>(A(y * wv[k]));
+        out[at + i] = convert<T>(y);
+      }
+    }
+  }
+}
+
+// The same for rows longer than 1024 * kResidualSlots: a loop over the row. Each thread reads
+// back only the sums it wrote.
 template <typename T, typename A>
 __global__ void rms_norm_residual_kernel(const T* x, const T* r, const T* w, T* sum, T* out, int64_t rows,
                                          int64_t D, float eps) {
@@ -464,10 +506,19 @@ void RMSNormResidual::eval_gpu(const std::vector<array>& inputs, std::vector<arr
     using T = typename decltype(tag)::type;
     using A = std::conditional_t<std::is_same_v<T, double>, double, float>;
     const unsigned blocks = unsigned(std::min<int64_t>(rows, int64_t(cuda::device_properties().multiProcessorCount) * 16));
-    const int threads = D >= 4096 ? 512 : 256;
-    cuda::rms_norm_residual_kernel<T, A><<<blocks, threads, 0, cuda::stream_of(s)>>>(
-        cuda::in_ptr<T>(x, s), cuda::in_ptr<T>(r, s), w ? cuda::in_ptr<T>(*w, s) : nullptr,
-        cuda::out_ptr<T>(outputs[0]), cuda::out_ptr<T>(outputs[1]), rows, D, eps_);
+    const T* xp = cuda::in_ptr<T>(x, s);
+    const T* rp = cuda::in_ptr<T>(r, s);
+    const T* wp = w ? cuda::in_ptr<T>(*w, s) : nullptr;
+    T* sp = cuda::out_ptr<T>(outputs[0]);
+    T* op = cuda::out_ptr<T>(outputs[1]);
+    cudaStream_t st = cuda::stream_of(s);
+    if (D <= 1024 * cuda::kResidualSlots) {
+      const int per_thread = int((D + cuda::kResidualSlots - 1) / cuda::kResidualSlots);
+      const int threads = std::max(32, (per_thread + 31) / 32 * 32);
+      cuda::rms_norm_residual_regs<T, A><<<blocks, threads, 0, st>>>(xp, rp, wp, sp, op, rows, int(D), eps_);
+    } else {
+      cuda::rms_norm_residual_kernel<T, A><<<blocks, 512, 0, st>>>(xp, rp, wp, sp, op, rows, D, eps_);
+    }
     ALLOY_CUDA_LAUNCH_CHECK("rms_norm_residual");
   });
 }
