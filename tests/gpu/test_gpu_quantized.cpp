@@ -252,6 +252,19 @@ TEST(GpuQuantized, DequantizeIsBitwiseTheCpus) {
   }
 }
 
+// quantize() to Q8_0 (the KV cache's blocks) gives the CPU's bytes, from every float dtype.
+TEST(GpuQuantized, QuantizeQ8_0IsBitwiseTheCpus) {
+  ALLOY_REQUIRE_GPU();
+  for (Dtype dt : {float32, float16, bfloat16}) {
+    array x = astype(random::normal({2, 8, 37, 128}, float32, 0, 3, random::key(9), Device::cpu), dt, Device::cpu);
+    expect_bitwise_equal(quantize(x, Type::Q8_0, Device::gpu), quantize(x, Type::Q8_0, Device::cpu),
+                         std::string("quantize Q8_0 from ") + dtype_name(dt));
+  }
+  array zeros_row = zeros({3, 64}, float32, Device::cpu);  // d = 0: every value 0
+  expect_bitwise_equal(quantize(zeros_row, Type::Q8_0, Device::gpu), quantize(zeros_row, Type::Q8_0, Device::cpu),
+                       "quantize Q8_0 zeros");
+}
+
 // The five types in every GPU dtype, both matmul paths and dequantize, without the CPU.
 void run_every_kernel() {
   for (Type t : kTypes) {

@@ -10,6 +10,8 @@
 #include "../test_data.h"
 
 #include "alloy/core/ops.h"
+#include "alloy/core/quantized.h"
+#include "alloy/core/random.h"
 #include "alloy/core/transforms.h"
 #include "alloy/llm/generate/decoder.h"
 #include "alloy/llm/load.h"
@@ -92,6 +94,44 @@ TEST(DecodeStep, NeedsItsShapesAndRoom) {
   EXPECT_THROW(decoder.step(-1), std::invalid_argument);
   EXPECT_THROW(decoder.step(int32_t(m.model.config().vocab_size)), std::invalid_argument);
   EXPECT_EQ(decoder.step(3).size(), size_t(m.model.config().vocab_size));
+}
+
+// A q8_0 cache stores 34-byte blocks per 32 values and reads back exactly what quantize and
+// dequantize give, within Q8_0's rounding of the values written; decode_step through it equals
+// forward through it.
+TEST(KVCache, Q8_0BlocksReadBackTheirValues) {
+  llm::KVCache cache(1, 1, 2, 64, 300, llm::KVCacheType::parse("q8_0"), alloy::Device::cpu);
+  alloy::array k = alloy::random::normal({1, 2, 5, 64}, alloy::float32, 0, 1, alloy::random::key(3));
+  alloy::array v = alloy::random::normal({1, 2, 5, 64}, alloy::float32, 0, 1, alloy::random::key(4));
+  auto [keys, values] = cache.update(0, k, v);
+  cache.advance(5);
+  ASSERT_EQ(keys.shape(), (alloy::Shape{1, 2, 5, 64}));
+  EXPECT_EQ(keys.dtype(), alloy::float32);
+  alloy::array roundtrip = alloy::dequantize(alloy::quantize(k, alloy::quant::Type::Q8_0), alloy::quant::Type::Q8_0);
+  EXPECT_TRUE(alloy::array_equal(keys, roundtrip));
+  EXPECT_TRUE(alloy::allclose(values, v, 0, 0.03));  // |error| <= amax / 254 per block
+  EXPECT_FALSE(alloy::allclose(values, v, 0, 1e-6));
+  ASSERT_EQ(cache.state().size(), 2u);
+  EXPECT_EQ(cache.state()[0].dtype(), alloy::uint8);
+  EXPECT_EQ(cache.state()[0].shape(), (alloy::Shape{1, 2, 256, 68}));
+  // The device-position write lands at offset 5.
+  alloy::array k1 = alloy::random::normal({1, 2, 1, 64}, alloy::float32, 0, 1, alloy::random::key(5));
+  auto [all_keys, all_values] = cache.write_at(0, k1, k1, alloy::array(std::vector<int32_t>{5}, {1}));
+  EXPECT_EQ(all_keys.shape(), (alloy::Shape{1, 2, 256, 64}));
+  alloy::array row5 = alloy::slice(all_keys, {0, 0, 5, 0}, {1, 2, 6, 64});
+  EXPECT_TRUE(alloy::array_equal(row5, alloy::dequantize(alloy::quantize(k1, alloy::quant::Type::Q8_0),
+                                                         alloy::quant::Type::Q8_0)));
+  EXPECT_TRUE(alloy::array_equal(alloy::slice(all_keys, {0, 0, 0, 0}, {1, 2, 5, 64}), roundtrip));
+
+  EXPECT_THROW(llm::KVCacheType::parse("q4_0"), std::invalid_argument);
+  EXPECT_EQ(llm::KVCacheType::parse("q8_0").name(), "q8_0");
+  EXPECT_EQ(llm::KVCacheType::parse("bf16").name(), "bf16");
+  try {
+    llm::KVCache bad(1, 1, 2, 16, 300, llm::KVCacheType::parse("q8_0"), alloy::Device::cpu);
+    ADD_FAILURE() << "a head size of 16 cannot hold Q8_0 blocks";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("multiple of 32"), std::string::npos) << e.what();
+  }
 }
 
 // On the GPU: the replayed graph against op-by-op forward on the same GPU, through a cache that

@@ -19,7 +19,9 @@
 #include "../test_data.h"
 
 #include "alloy/core/half.h"
+#include "alloy/core/ops.h"
 #include "alloy/core/quant_formats.h"
+#include "alloy/core/quantized.h"
 #include "alloy/io/gguf.h"
 
 namespace io = alloy::io;
@@ -277,6 +279,25 @@ TEST(QuantFormats, RoundTripError) {
     // Deterministic: the same input gives the same bytes.
     EXPECT_EQ(quantize(t, x.data(), n), q) << quant::name(t);
   }
+}
+
+// The quantize op writes quantize_row's bytes, row by row, for every type; bad input is named.
+TEST(QuantFormats, QuantizeOpIsQuantizeRow) {
+  const int64_t rows = 3, n = 2 * quant::qk_k;
+  std::vector<float> x(static_cast<size_t>(rows * n));
+  std::mt19937 rng(99);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  for (float& v : x) v = normal(rng);
+  for (Type t : {Type::Q8_0, Type::Q4_0, Type::Q4_K, Type::Q6_K, Type::IQ4_NL}) {
+    alloy::array blocks = alloy::quantize(alloy::array(x, {rows, n}), t, alloy::Device::cpu);
+    const size_t rb = quant::row_bytes(t, n);
+    ASSERT_EQ(blocks.shape(), (alloy::Shape{rows, int64_t(rb)})) << quant::name(t);
+    std::vector<uint8_t> got = blocks.to_vector<uint8_t>(), want(rows * rb);
+    for (int64_t r = 0; r < rows; ++r) quant::quantize_row(t, x.data() + r * n, want.data() + r * rb, n);
+    EXPECT_EQ(got, want) << quant::name(t);
+  }
+  EXPECT_THROW(alloy::quantize(alloy::ones({2, 33}), Type::Q8_0), std::invalid_argument);
+  EXPECT_THROW(alloy::quantize(alloy::array({1, 2}, {1, 2}), Type::Q8_0), std::invalid_argument);
 }
 
 // Where the reference quantizer is a fixed point of dequantize (Q8_0, Q4_0: the block's

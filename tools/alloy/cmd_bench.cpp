@@ -20,8 +20,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double run_pp(const llm::Model& model, const std::vector<int32_t>& tokens) {
-  llm::KVCache cache = model.make_cache(1, int64_t(tokens.size()));
+double run_pp(const llm::Model& model, const std::vector<int32_t>& tokens, const llm::KVCacheType& kv) {
+  llm::KVCache cache = model.make_cache(1, int64_t(tokens.size()), kv);
   auto t0 = Clock::now();
   array logits = model.forward(array(tokens, {1, int64_t(tokens.size())}), cache, true);
   logits.eval();
@@ -29,8 +29,8 @@ double run_pp(const llm::Model& model, const std::vector<int32_t>& tokens) {
 }
 
 // Each step's logits come back to the host, as generation needs them for sampling.
-double run_tg(const llm::Model& model, int64_t n, int32_t token) {
-  llm::KVCache cache = model.make_cache(1, n);
+double run_tg(const llm::Model& model, int64_t n, int32_t token, const llm::KVCacheType& kv) {
+  llm::KVCache cache = model.make_cache(1, n, kv);
   llm::Decoder decoder(model, cache);
   auto t0 = Clock::now();
   for (int64_t i = 0; i < n; ++i) decoder.step(token);
@@ -67,6 +67,7 @@ int cmd_bench(Args& args) {
   int64_t pp = args.integer({"-p", "--n-prompt"}, 512);
   int64_t tg = args.integer({"-n", "--n-gen"}, 128);
   int64_t reps = args.integer({"-r", "--repetitions"}, 5);
+  const llm::KVCacheType kv = kv_cache_type(args);
   if (pp < 0 || tg < 0 || reps < 1) throw usage_error("-p and -n must be >= 0 and -r >= 1");
   llm::LoadedModel m = load_model(args);
   args.finish();
@@ -93,8 +94,9 @@ int cmd_bench(Args& args) {
     struct rusage ru {};
     getrusage(RUSAGE_SELF, &ru);
     double peak = gpu ? double(get_peak_memory(model.device())) : double(ru.ru_maxrss) * 1024;
+    const std::string label = kv.name() == "f16" ? test : test + " (KV " + kv.name() + ")";
     std::printf("| %s | %s | %s | %s | %s | %.2f ± %.2f | %s |", name.c_str(), size.c_str(), params.c_str(),
-                device.c_str(), test.c_str(), s.mean, s.sd, format_bytes(peak).c_str());
+                device.c_str(), label.c_str(), s.mean, s.sd, format_bytes(peak).c_str());
     if (gpu) {
       if (watts) std::printf(" %.0f | %.3f |", *watts, *watts / s.mean);
       else std::printf(" n/a | n/a |");
@@ -103,17 +105,17 @@ int cmd_bench(Args& args) {
     std::fflush(stdout);
   };
   if (pp > 0) {
-    run_pp(model, prompt);  // warm-up
+    run_pp(model, prompt, kv);  // warm-up
     std::vector<double> tps;
-    for (int64_t r = 0; r < reps; ++r) tps.push_back(double(pp) / run_pp(model, prompt));
+    for (int64_t r = 0; r < reps; ++r) tps.push_back(double(pp) / run_pp(model, prompt, kv));
     row("pp" + std::to_string(pp), tps, std::nullopt);
   }
   if (tg > 0) {
     int32_t token = c.bos_id >= 0 ? c.bos_id : 1;
-    run_tg(model, std::min<int64_t>(tg, 16), token);  // warm-up
+    run_tg(model, std::min<int64_t>(tg, 16), token, kv);  // warm-up
     std::vector<double> tps;
     power.start();
-    for (int64_t r = 0; r < reps; ++r) tps.push_back(double(tg) / run_tg(model, tg, token));
+    for (int64_t r = 0; r < reps; ++r) tps.push_back(double(tg) / run_tg(model, tg, token, kv));
     power.stop();
     row("tg" + std::to_string(tg), tps, power.mean_watts());
   }

@@ -45,9 +45,11 @@ int cmd_generate(Args& args) {
   std::string system = args.value({"--system"}).value_or("");
   if (auto stop = args.value({"--stop"})) o.stop.push_back(*stop);
   bool ignore_eos = args.flag({"--ignore-eos"});
+  o.kv_cache = kv_cache_type(args);
   o.ignore_eos = ignore_eos;
   llm::LoadedModel m = load_model(args);
   args.finish();
+  m.model.make_cache(1, 1, o.kv_cache);  // a cache type the model cannot hold fails before any output
   std::signal(SIGINT, on_sigint);
   llm::GenerateResult r;
   if (chat) {
@@ -55,7 +57,7 @@ int cmd_generate(Args& args) {
     if (!system.empty()) msgs.push_back({"system", system});
     msgs.push_back({"user", prompt});
     std::vector<int32_t> tokens = llm::tokenize_chat(m.tokenizer, llm::render_chat(m.tokenizer, msgs));
-    llm::KVCache cache = m.model.make_cache();
+    llm::KVCache cache = m.model.make_cache(1, 0, o.kv_cache);
     r = llm::generate_tokens(m.model, m.tokenizer, tokens, cache, o, print_tokens());
   } else {
     std::fwrite(prompt.data(), 1, prompt.size(), stdout);
@@ -69,6 +71,7 @@ int cmd_chat(Args& args) {
   llm::GenerateOptions o;
   o.max_tokens = args.integer({"-n", "--n-predict"}, 1024);
   o.sampling = sampling_options(args);
+  o.kv_cache = kv_cache_type(args);
   std::string system = args.value({"--system"}).value_or("");
   llm::LoadedModel m = load_model(args);
   args.finish();
@@ -76,7 +79,7 @@ int cmd_chat(Args& args) {
   std::signal(SIGINT, on_sigint);
   std::vector<llm::ChatMessage> msgs;
   if (!system.empty()) msgs.push_back({"system", system});
-  llm::KVCache cache = m.model.make_cache();
+  llm::KVCache cache = m.model.make_cache(1, 0, o.kv_cache);
   std::vector<int32_t> cached;  // the tokens whose keys and values the cache holds
   std::fprintf(stderr, "chatting with %s (%s); /reset starts over, /exit quits, Ctrl-C stops an answer\n",
                m.model.info().source.c_str(), m.model.config().arch.c_str());

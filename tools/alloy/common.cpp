@@ -40,6 +40,14 @@ llm::SamplingOptions sampling_options(Args& args) {
   return s;
 }
 
+llm::KVCacheType kv_cache_type(Args& args) {
+  try {
+    return llm::KVCacheType::parse(args.value({"-ctk", "--cache-type"}).value_or("f16"));
+  } catch (const std::invalid_argument& e) {
+    throw usage_error(std::string("--cache-type: ") + e.what());
+  }
+}
+
 std::string format_bytes(double b) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int u = 0;

@@ -14,6 +14,8 @@ namespace alloy::cli {
 llm::LoadedModel load_model(Args& args);
 // --temp --top-k --top-p --min-p --repeat-penalty --repeat-last-n --seed; llama.cpp's defaults.
 llm::SamplingOptions sampling_options(Args& args);
+// --cache-type f16|bf16|f32|q8_0 (llama.cpp's -ctk/-ctv, one type for both); default f16.
+llm::KVCacheType kv_cache_type(Args& args);
 std::string format_bytes(double bytes);     // "1.23 GiB"
 std::string format_count(double count);     // "1.24 B"
 

@@ -11,9 +11,9 @@ namespace {
 const char* kUsage =
     "usage: alloy COMMAND [options]\n"
     "  generate -m MODEL -p PROMPT [-n N] [--temp T --top-k K --top-p P --min-p P --repeat-penalty R --seed S]\n"
-    "           [--device cpu|gpu] [--chat] [--system TEXT] [--ctx N]\n"
+    "           [--device cpu|gpu] [--chat] [--system TEXT] [--ctx N] [--cache-type f16|bf16|f32|q8_0]\n"
     "  chat     -m MODEL [--system TEXT] [sampling options]   (/reset, /exit; Ctrl-C stops an answer)\n"
-    "  bench    -m MODEL [-p 512] [-n 128] [-r 5] [--device cpu|gpu]\n"
+    "  bench    -m MODEL [-p 512] [-n 128] [-r 5] [--device cpu|gpu] [--cache-type f16|q8_0]\n"
     "  info     -m MODEL\n"
     "  convert  HF_DIR OUT.gguf [--type F32|F16|BF16]\n"
     "  quantize IN.gguf|HF_DIR OUT.gguf --type Q4_0|Q4_1|Q5_0|Q5_1|Q8_0|Q2_K|Q3_K_M|Q4_K_M|Q5_K_M|Q6_K|IQ4_NL|IQ4_XS|F16|BF16|F32\n"

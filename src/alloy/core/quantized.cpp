@@ -51,6 +51,22 @@ array dequantize(const array& w, quant::Type type, Dtype dtype, StreamOrDevice s
   return array(out_shape, dtype, std::make_shared<Dequantize>(to_stream(sd), type), {w});
 }
 
+array quantize(const array& x, quant::Type type, StreamOrDevice sd) {
+  const char* op = "quantize";
+  if (x.ndim() == 0 || !is_floating(x.dtype())) {
+    fail(op, "needs a floating-point input with at least one dimension, got ", x.dtype(), " ",
+         shape_to_string(x.shape()));
+  }
+  const quant::Format& f = quant::format(type);
+  if (x.shape(-1) % f.block_size != 0) {
+    fail(op, "rows of ", x.shape(-1), " values are not whole ", f.name, " blocks of ", f.block_size);
+  }
+  Shape out_shape = x.shape();
+  out_shape.back() = x.shape(-1) / f.block_size * f.block_bytes;
+  Stream s = to_stream(sd);
+  return array(out_shape, uint8, std::make_shared<Quantize>(s, type), {astype(x, float32, s)});
+}
+
 std::vector<array> QuantizedMatmul::vjp(const std::vector<array>& primals,
                                         const std::vector<array>& cotangents,
                                         const std::vector<int>& argnums, const std::vector<array>&) {

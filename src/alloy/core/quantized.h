@@ -17,6 +17,12 @@ array quantized_matmul(const array& x, const array& w, quant::Type type, StreamO
 // Rows of blocks (..., row_bytes(type, K)) -> (..., K) values in `dtype` (a float type).
 array dequantize(const array& w, quant::Type type, Dtype dtype = float32, StreamOrDevice s = {});
 
+// Values (..., K) of a float dtype -> rows of blocks (..., row_bytes(type, K)) uint8, scales chosen
+// as quant::quantize_row does (llama.cpp's reference quantizers). K must be whole blocks. The GPU
+// has a kernel for Q8_0 (the KV cache's type), bit-identical to the CPU's; other types run on the
+// CPU. Not differentiable.
+array quantize(const array& x, quant::Type type, StreamOrDevice s = {});
+
 // The number of values K in a row of `row_bytes` bytes; throws when it is not whole blocks.
 int64_t quantized_row_length(quant::Type type, int64_t row_bytes, const char* op);
 

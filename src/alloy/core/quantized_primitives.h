@@ -31,4 +31,16 @@ class Dequantize : public SingleOutputPrimitive {
   quant::Type type_;
 };
 
+// Input x (..., K) float32; output (..., row_bytes) uint8.
+class Quantize : public SingleOutputPrimitive {
+ public:
+  Quantize(Stream s, quant::Type type) : SingleOutputPrimitive(s), type_(type) {}
+  ALLOY_EVAL_SINGLE
+  ALLOY_NAME("quantize")
+  quant::Type type() const { return type_; }
+
+ private:
+  quant::Type type_;
+};
+
 }  // namespace alloy

@@ -45,4 +45,16 @@ void Dequantize::eval_cpu(const std::vector<array>& inputs, array& out) {
   cpu::copy_contiguous(out32, out);
 }
 
+void Quantize::eval_cpu(const std::vector<array>& inputs, array& out) {
+  array x = cpu::as_row_contiguous(inputs[0]);  // (rows, K) float32
+  cpu::allocate(out);
+  const int64_t K = x.shape(-1), row_bytes = out.shape(-1);
+  const int64_t rows = K == 0 ? 0 : int64_t(x.size()) / K;
+  const auto* xp = static_cast<const float*>(x.raw_data_ptr());
+  auto* op = static_cast<uint8_t*>(out.raw_data_ptr());
+  cpu::parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(K, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) quant::quantize_row(type(), xp + r * K, op + r * row_bytes, K);
+  });
+}
+
 }  // namespace alloy

@@ -174,6 +174,21 @@ __global__ void quantize_q8_k_kernel(const T* __restrict__ x, int64_t nblocks, A
   if (lane == 0) a.d[b] = amax != 0.f ? __fdiv_rn(1.f, iscale) : 0.f;
 }
 
+// quantize() to Q8_0 blocks (34 bytes: f16 scale, 32 int8), a warp per block, with the CPU
+// quantizer's operations: d = amax / 127, q = round(x * (1 / d)) with halves away from zero.
+__global__ void quantize_blocks_q8_0(const float* __restrict__ x, uint8_t* __restrict__ out, int64_t nblocks) {
+  const int64_t b = int64_t(blockIdx.x) * (blockDim.x / 32) + threadIdx.x / 32;
+  if (b >= nblocks) return;
+  const int lane = threadIdx.x & 31;
+  const float v = x[b * 32 + lane];
+  const float amax = warp_max(fabsf(v));
+  const float d = __fdiv_rn(amax, 127.f);
+  const float id = d != 0.f ? __fdiv_rn(1.f, d) : 0.f;
+  uint8_t* blk = out + b * 34;
+  blk[2 + lane] = uint8_t(int8_t(roundf(__fmul_rn(v, id))));
+  if (lane == 0) *reinterpret_cast<__half*>(blk) = __float2half_rn(d);  // 34 b: 2-byte aligned
+}
+
 // --- matrix-vector kernels: a warp per weight row, M <= 8 activation rows ---
 
 constexpr int kRowsPerBlock = 4;  // warps (weight rows) per 128-thread block
@@ -304,6 +319,19 @@ void QuantizedMatmul::eval_gpu(const std::vector<array>& inputs, array& out) {
   array o2 = cuda::strided_view(out, {M, N}, {N, 1}, 0, Flags{true, true, false});
   cuda::gemm(s, x2, wt, o2, 1.0f, 0.0f);
   cuda::keep_until_complete(s, wd);  // read by the GEMM just enqueued
+}
+
+void Quantize::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (type() != quant::Type::Q8_0) return cuda::fallback_to_cpu(*this, inputs, out);
+  const Stream& s = stream();
+  array x = cuda::as_row_contiguous(inputs[0], s);  // float32
+  cuda::allocate(out);
+  const int64_t nblocks = int64_t(x.size()) / 32;
+  if (nblocks == 0) return;
+  constexpr int threads = 256;  // 8 blocks a CTA
+  cuda::quantize_blocks_q8_0<<<unsigned((nblocks + 7) / 8), threads, 0, cuda::stream_of(s)>>>(
+      cuda::in_ptr<float>(x, s), static_cast<uint8_t*>(cuda::device_out_ptr(out)), nblocks);
+  ALLOY_CUDA_LAUNCH_CHECK("quantize");
 }
 
 void Dequantize::eval_gpu(const std::vector<array>& inputs, array& out) {

@@ -136,7 +136,7 @@ GenerateResult generate_tokens(const Model& model, const Tokenizer& tokenizer, c
 GenerateResult generate(const Model& model, const Tokenizer& tokenizer, const std::string& prompt,
                         const GenerateOptions& o, const TokenCallback& on_token) {
   std::vector<int32_t> tokens = tokenizer.encode(prompt, o.add_special, o.parse_special);
-  KVCache cache = model.make_cache();
+  KVCache cache = model.make_cache(1, 0, o.kv_cache);
   return generate_tokens(model, tokenizer, tokens, cache, o, on_token);
 }
 

@@ -29,6 +29,7 @@ struct GenerateOptions {
   int64_t prefill_chunk = 512;    // prompt tokens per forward pass
   bool add_special = true;        // BOS/EOS on the prompt as the tokenizer's metadata says
   bool parse_special = true;      // special-token text in the prompt becomes those tokens
+  KVCacheType kv_cache;           // the cache generate() makes: float16, or q8_0 blocks
 };
 
 struct GeneratedToken {

@@ -17,10 +17,10 @@
 
 namespace alloy::llm {
 
-KVCache Model::make_cache(int64_t batch, int64_t max_positions, Dtype dtype, int64_t growth) const {
+KVCache Model::make_cache(int64_t batch, int64_t max_positions, KVCacheType type, int64_t growth) const {
   if (max_positions <= 0 || max_positions > config_.context_length) max_positions = config_.context_length;
-  return KVCache(config_.n_layers, batch, config_.n_kv_heads, config_.head_dim, max_positions, dtype,
-                 device_, growth);
+  return KVCache(config_.n_layers, batch, config_.n_kv_heads, config_.head_dim, max_positions, type, device_,
+                 growth);
 }
 
 array Model::norm(const array& x, const array& weight) const {

@@ -46,8 +46,9 @@ class Model {
   array decode_step(const array& token, const array& position, KVCache& cache) const;
 
   // A cache for `batch` sequences of up to max_positions (0: the context length), growing
-  // `growth` positions at a time.
-  KVCache make_cache(int64_t batch = 1, int64_t max_positions = 0, Dtype dtype = float16, int64_t growth = 256) const;
+  // `growth` positions at a time, float16 unless `type` says otherwise (a dtype, or q8_0).
+  KVCache make_cache(int64_t batch = 1, int64_t max_positions = 0, KVCacheType type = {},
+                     int64_t growth = 256) const;
 
  private:
   // Where a pass's new tokens sit: the cache offset, and for decode_step the same position on the
