@@ -142,20 +142,21 @@ array as_row_contiguous(const array& a, std::optional<Dtype> dtype) {
   return tmp;
 }
 
+void copy_or_donate(const array& in, array& out) {
+  if (in.is_donatable() && in.flags().row_contiguous) {
+    out.move_shared_buffer(in);
+  } else {
+    copy_contiguous(in, out);
+  }
+}
+
 }  // namespace alloy::cpu
 
 namespace alloy {
 using cpu::allocate;
 using cpu::copy_contiguous;
 
-void Copy::eval_cpu(const std::vector<array>& inputs, array& out) {
-  const array& in = inputs[0];
-  if (in.is_donatable() && in.flags().row_contiguous) {
-    out.move_shared_buffer(in);
-    return;
-  }
-  copy_contiguous(in, out);
-}
+void Copy::eval_cpu(const std::vector<array>& inputs, array& out) { cpu::copy_or_donate(inputs[0], out); }
 
 void AsType::eval_cpu(const std::vector<array>& inputs, array& out) { copy_contiguous(inputs[0], out); }
 
@@ -280,13 +281,8 @@ void AsStrided::eval_cpu(const std::vector<array>& inputs, array& out) {
 }
 
 void SliceUpdate::eval_cpu(const std::vector<array>& inputs, array& out) {
-  const array& in = inputs[0];
   const array& upd = inputs[1];
-  if (in.is_donatable() && in.flags().row_contiguous) {
-    out.move_shared_buffer(in);
-  } else {
-    copy_contiguous(in, out);
-  }
+  cpu::copy_or_donate(inputs[0], out);
   Strides st;
   int64_t off = 0;
   for (int d = 0; d < out.ndim(); ++d) {
@@ -298,13 +294,8 @@ void SliceUpdate::eval_cpu(const std::vector<array>& inputs, array& out) {
 }
 
 void DynamicSliceUpdate::eval_cpu(const std::vector<array>& inputs, array& out) {
-  const array& in = inputs[0];
   const array& upd = inputs[1];
-  if (in.is_donatable() && in.flags().row_contiguous) {
-    out.move_shared_buffer(in);
-  } else {
-    copy_contiguous(in, out);
-  }
+  cpu::copy_or_donate(inputs[0], out);
   if (upd.size() == 0) return;
   array start = cpu::as_row_contiguous(inputs[2]);
   int64_t off = element_offset(static_cast<const int32_t*>(start.raw_data_ptr()), out, upd);

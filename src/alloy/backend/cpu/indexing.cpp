@@ -174,15 +174,6 @@ inline void combine(ScatterOp op, T& dst, T x) {
   }
 }
 
-// out becomes a row-contiguous copy of `a` (its buffer, when this op holds the last reference).
-void copy_for_update(const array& a, array& out) {
-  if (a.is_donatable() && a.flags().row_contiguous) {
-    out.move_shared_buffer(a);
-  } else {
-    cpu::copy_contiguous(a, out);
-  }
-}
-
 }  // namespace
 
 // inputs: (a, idx_0, ..., idx_k-1), indices of one shape; out: (idx..., slice_sizes...).
@@ -225,7 +216,7 @@ void Gather::eval_cpu(const std::vector<array>& inputs, array& out) {
 void Scatter::eval_cpu(const std::vector<array>& inputs, array& out) {
   const array& a = inputs[0];
   const array& upd = inputs.back();
-  copy_for_update(a, out);
+  cpu::copy_or_donate(a, out);
   if (upd.size() == 0) return;
   int idx_nd = upd.ndim() - a.ndim();
   Shape idx_shape(upd.shape().begin(), upd.shape().begin() + idx_nd);
@@ -316,7 +307,7 @@ void ScatterAxis::eval_cpu(const std::vector<array>& inputs, array& out) {
   const array& a = inputs[0];
   const array& idx = inputs[1];
   const array& vals = inputs[2];
-  copy_for_update(a, out);
+  cpu::copy_or_donate(a, out);
   if (idx.size() == 0) return;
   std::vector<int64_t> pos(idx.size());
   read_indices(name(), idx, axis_, a.shape(axis_), 1, 1, pos, true);

@@ -89,6 +89,9 @@ void copy_into(const array& in, void* dst, Dtype dst_dtype, const Strides& dst_s
 
 // A row-contiguous copy of `in` (converted to `dtype`) into freshly allocated `out`.
 void copy_contiguous(const array& in, array& out);
+// out takes in's buffer when this op holds the last reference and it is row-contiguous (the
+// ops that write into a copy of their input), else a row-contiguous copy.
+void copy_or_donate(const array& in, array& out);
 
 // `a` itself when it is row-contiguous (and already of `dtype`, when given), else a row-contiguous
 // copy converted to that dtype. For kernels that only handle dense rows.

@@ -210,16 +210,19 @@ void along_last_axis(const array& in, array& out, int axis, const Stream& s,
   copy_into(view, device_out_ptr(out), out.dtype(), out.strides(), out.shape(), s);
 }
 
-}  // namespace cuda
-
-void Copy::eval_gpu(const std::vector<array>& inputs, array& out) {
-  const array& in = inputs[0];
+// out takes in's buffer when the op holds the last reference and it is row-contiguous, else a
+// row-contiguous copy (copy, and the updates that write into a copy of their input).
+static void copy_or_donate(const array& in, array& out, const Stream& s) {
   if (in.is_donatable(Device::gpu) && in.flags().row_contiguous) {
     out.move_shared_buffer(in);
-    return;
+  } else {
+    copy_contiguous(in, out, s);
   }
-  cuda::copy_contiguous(in, out, stream());
 }
+
+}  // namespace cuda
+
+void Copy::eval_gpu(const std::vector<array>& inputs, array& out) { cuda::copy_or_donate(inputs[0], out, stream()); }
 
 void AsType::eval_gpu(const std::vector<array>& inputs, array& out) {
   cuda::copy_contiguous(inputs[0], out, stream());
@@ -265,13 +268,8 @@ void CustomVjp::eval_gpu(const std::vector<array>& inputs, std::vector<array>& o
 }
 
 void SliceUpdate::eval_gpu(const std::vector<array>& inputs, array& out) {
-  const array& in = inputs[0];
   const array& upd = inputs[1];
-  if (in.is_donatable(Device::gpu) && in.flags().row_contiguous) {
-    out.move_shared_buffer(in);
-  } else {
-    cuda::copy_contiguous(in, out, stream());
-  }
+  cuda::copy_or_donate(inputs[0], out, stream());
   Strides st;
   int64_t off = 0;
   for (int d = 0; d < out.ndim(); ++d) {
@@ -283,13 +281,8 @@ void SliceUpdate::eval_gpu(const std::vector<array>& inputs, array& out) {
 }
 
 void DynamicSliceUpdate::eval_gpu(const std::vector<array>& inputs, array& out) {
-  const array& in = inputs[0];
   if (out.ndim() > cuda::kMaxDynamicDims) return cuda::fallback_to_cpu(*this, inputs, out);
-  if (in.is_donatable(Device::gpu) && in.flags().row_contiguous) {
-    out.move_shared_buffer(in);
-  } else {
-    cuda::copy_contiguous(in, out, stream());
-  }
+  cuda::copy_or_donate(inputs[0], out, stream());
   array upd = cuda::as_row_contiguous(inputs[1], stream());
   const int64_t n = int64_t(upd.size());
   if (n == 0) return;

@@ -58,7 +58,7 @@ std::vector<float> Decoder::step(int32_t token) {
                                 std::to_string(model_.config().context_length));
   }
   cache_.reserve(position + 1);
-  if (cache_.capacity() != graph_capacity_ || buffers_of(cache_.state()) != buffers_) {
+  if (buffers_of(cache_.state()) != buffers_) {
     graph_.reset();
     eval(cache_.state());  // grown buffers hold their values before a recording reads them
   }
@@ -121,7 +121,6 @@ void Decoder::record() {
                              (failure.empty() ? std::string() : " (" + failure + ")"));
   }
   if (failure.empty()) {
-    graph_capacity_ = cache_.capacity();
     buffers_ = buffers;
     return;
   }

@@ -48,8 +48,7 @@ class Decoder {
   array token_ = array(0.0f), position_ = array(0.0f);  // (1, 1) and (1,) int32 on the GPU: the inputs
   array logits_ = array(0.0f);                          // (1, V) float32 on the GPU: the output
   std::unique_ptr<gpu::Graph> graph_;
-  int64_t graph_capacity_ = 0;       // the cache capacity it was recorded for
-  std::vector<const void*> buffers_;  // the cache buffers it writes
+  std::vector<const void*> buffers_;  // the cache buffers it writes (new ones when the cache grows)
 };
 
 }  // namespace alloy::llm
