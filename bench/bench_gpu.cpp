@@ -355,13 +355,14 @@ int main(int argc, char** argv) {
     std::printf("bench_gpu: no usable GPU\n");
     return 0;
   }
+  // bench_gpu [OUT.json [SECTION]]: SECTION runs one group (bandwidth, gemm, quantized, ...).
+  const std::string only = argc > 2 ? argv[2] : "";
   bench::print_header();
-  bench_bandwidth();
-  bench_gemm();
-  bench_quantized();
-  bench_attention();
-  bench_cross_entropy();
-  bench_overhead();
-  bench_crossing();
+  const std::pair<const char*, void (*)()> sections[] = {
+      {"bandwidth", bench_bandwidth}, {"gemm", bench_gemm},         {"quantized", bench_quantized},
+      {"attention", bench_attention}, {"cross_entropy", bench_cross_entropy}, {"overhead", bench_overhead},
+      {"crossing", bench_crossing}};
+  for (const auto& [name, run] : sections)
+    if (only.empty() || only == name) run();
   bench::write_json(argc > 1 ? argv[1] : "bench_gpu.json");
 }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <set>
 #include <vector>
 
 #include "alloy/backend/cpu/quant_dot_internal.h"
@@ -115,6 +116,54 @@ TEST(GpuQuantBlocks, WarpLanesMatchTheCpuDotProducts) {
           }
         });
         EXPECT_LE(std::sqrt(num / den), 1e-5) << quant::name(t) << " K=" << K << " M=" << M;
+      }
+    }
+  }
+}
+
+// The one-row kernel's thread work (load_block_chunks, dot_block_chunks): every block of rows
+// that start at every even offset from a 16-byte boundary, against the CPU's scalar kernel.
+TEST(GpuQuantBlocks, ChunkedBlocksMatchTheCpuDotProducts) {
+  for (Type t : {Type::Q4_0, Type::Q8_0}) {
+    for (int64_t K : {32, 96, 2048, 4096 + 256}) {
+      const int64_t N = 11;
+      std::vector<uint8_t> bytes = random_blocks(t, N, K, uint32_t(3 * K) + uint32_t(t));
+      // A 16-byte aligned copy, padded to a multiple of 16 bytes as device buffers are.
+      std::vector<qb::U4> storage((bytes.size() + 15) / 16);
+      auto* w = reinterpret_cast<uint8_t*>(storage.data());
+      std::memcpy(w, bytes.data(), bytes.size());
+      std::mt19937 rng{uint32_t(K)};
+      std::normal_distribution<float> nd;
+      std::vector<float> x(static_cast<size_t>(K));
+      for (auto& v : x) v = nd(rng);
+      std::vector<float> cpu(static_cast<size_t>(N));
+      cpu::quant::quantized_matmul(cpu::quant::Isa::scalar, t, x.data(), 1, K, bytes.data(), N, cpu.data());
+      cpu::quant::Activations a = cpu::quant::quantize_activations(t, x.data(), 1, K);
+      const size_t rb = quant::row_bytes(t, K);
+      std::set<int> offsets;
+      double num = 0, den = 0;
+      with_type(t, [&](auto tc) {
+        constexpr Type tt = decltype(tc)::value;
+        for (int64_t n = 0; n < N; ++n) {
+          float sum = 0;
+          for (int64_t c = 0; c < K / 32; ++c) {
+            uint32_t words[qb::Chunked<tt>::words];
+            int offset = 0;
+            qb::load_block_chunks<tt>(w + size_t(n) * rb + size_t(c) * quant::format(t).block_bytes, words, offset);
+            offsets.insert(offset);
+            qb::U4 lo, hi;
+            std::memcpy(&lo, a.q.data() + 32 * c, 16);
+            std::memcpy(&hi, a.q.data() + 32 * c + 16, 16);
+            sum += qb::dot_block_chunks<tt>(words, offset, lo, hi, a.d[size_t(c)]);
+          }
+          const double want = cpu[size_t(n)];
+          num += (sum - want) * (sum - want);
+          den += want * want;
+        }
+      });
+      EXPECT_LE(std::sqrt(num / den), 1e-5) << quant::name(t) << " K=" << K;
+      if (K == 96) {
+        EXPECT_EQ(offsets.size(), 8u) << "every even offset 0..14 is seen";
       }
     }
   }

@@ -9,6 +9,7 @@
 // dequantize: GPU and CPU results are bitwise equal in every output dtype.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -110,7 +111,7 @@ std::string case_name(Type t, Dtype d, int64_t M, int64_t K, int64_t N) {
 
 // One case: GPU and CPU quantized_matmul of the same inputs, each against the reference.
 void check_matmul(Type t, Dtype dt, int64_t M, int64_t K, int64_t N) {
-  const Weights& full = quantized_weights(t, 4096, K);
+  const Weights& full = quantized_weights(t, std::max<int64_t>(4096, N), K);
   const int64_t rb = full.w.shape(1);
   array w = N == full.w.shape(0) ? full.w : slice(full.w, {0, 0}, {N, rb}, Device::cpu);
   std::mt19937 rng(uint32_t(M * 7919 + K * 31 + N));
@@ -173,6 +174,16 @@ TEST(GpuQuantized, MatmulMatchesCpuAndReference) {
           for (Dtype dt : {float32, float16}) check_matmul(t, dt, M, K, N);
 }
 
+// The one-row kernel (M = 1, Q4_0 and Q8_0): rows of 3 blocks (every start offset), more rows
+// than the persistent CTAs take in one pass (20000), and the 14336-wide rows of a 7B model's
+// down projection (activations quantized by their own kernel).
+TEST(GpuQuantized, MatvecOneRow) {
+  ALLOY_REQUIRE_GPU();
+  for (Type t : {Type::Q4_0, Type::Q8_0})
+    for (auto [K, N] : {std::pair<int64_t, int64_t>{96, 7}, {96, 20000}, {2048, 20000}, {14336, 515}})
+      for (Dtype dt : {float32, float16, bfloat16}) check_matmul(t, dt, 1, K, N);
+}
+
 TEST(GpuQuantized, MatmulBfloat16) {
   ALLOY_REQUIRE_GPU();
   for (Type t : kTypes)
@@ -190,7 +201,7 @@ TEST(GpuQuantized, MatmulLayouts) {
     bytes.insert(bytes.begin(), uint8_t(0));
     array flat = array(bytes, {int64_t(bytes.size())});
     array w = reshape(slice(flat, {1}, {int64_t(bytes.size())}, Device::cpu), {N, int64_t(rb)}, Device::cpu);
-    for (int64_t M : {2, 24}) {
+    for (int64_t M : {1, 2, 24}) {
       array xt = random::normal({K, M}, float32, 0, 1, random::key(uint64_t(M)), Device::cpu);
       array x = reshape(transpose(xt, Device::cpu), {1, M, K}, Device::cpu);  // (1, M, K), a copy or view
       array x2 = transpose(xt, Device::cpu);                                    // (M, K) transposed view

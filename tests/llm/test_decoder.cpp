@@ -2,8 +2,12 @@
 // Model::forward, the op-by-op pass the reference tests check: the same logits for every model,
 // on the CPU (where decode_step runs as ops) and on the GPU (where the Decoder replays a CUDA
 // graph, re-recorded when the cache grows past 256 positions).
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include <gtest/gtest.h>
 
@@ -162,6 +166,64 @@ TEST(Decoder, ReplayedGraphMatchesOpByOpOnTheGpu) {
   EXPECT_LT(worst, 1e-3);
   EXPECT_EQ(replayed.offset(), op_by_op.offset());
   EXPECT_EQ(replayed.capacity(), m.model.config().context_length);
+}
+
+// tiny-llama with its heads regrouped to a head size of 32 (2 heads, 1 KV head: the same
+// weight shapes), which a q8_0 cache can hold: a copy of the folder with that config.
+std::string tiny_llama_with_head_size_32() {
+  const std::string src = alloy::test::test_data_dir() + "/hf/tiny-llama";
+  if (!fs::exists(src + "/config.json")) return "";
+  const fs::path dir = fs::temp_directory_path() / ("alloy-tiny-llama-hd32-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  for (const auto& e : fs::directory_iterator(src))
+    fs::copy_file(e.path(), dir / e.path().filename(), fs::copy_options::overwrite_existing);
+  std::ifstream in(dir / "config.json");
+  std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  for (auto [from, to] : {std::pair<std::string, std::string>{"\"head_dim\": 16", "\"head_dim\": 32"},
+                          {"\"num_attention_heads\": 4", "\"num_attention_heads\": 2"},
+                          {"\"num_key_value_heads\": 2", "\"num_key_value_heads\": 1"}}) {
+    const size_t at = config.find(from);
+    if (at == std::string::npos) return "";
+    config.replace(at, from.size(), to);
+  }
+  std::ofstream(dir / "config.json") << config;
+  return dir.string();
+}
+
+// A q8_0 cache through the replayed graph (the Q8_0 quantize kernel writing the cache inside
+// the recording) against op-by-op decoding with the same cache type on the GPU, and the GPU's
+// q8_0 decode against the CPU's.
+TEST(Decoder, Q8_0CacheReplaysOnTheGpu) {
+  if (!alloy::gpu_available()) GTEST_SKIP() << "no usable GPU";
+  const std::string dir = tiny_llama_with_head_size_32();
+  if (dir.empty()) GTEST_SKIP() << "test data absent: hf/tiny-llama";
+  const llm::KVCacheType q8 = llm::KVCacheType::parse("q8_0");
+  llm::LoadedModel gpu = load_on(dir, alloy::Device::gpu);
+  llm::LoadedModel cpu = load_on(dir, alloy::Device::cpu);
+  llm::KVCache replayed = gpu.model.make_cache(1, 0, q8, 32);
+  llm::KVCache op_by_op = gpu.model.make_cache(1, 0, q8);
+  llm::KVCache on_cpu = cpu.model.make_cache(1, 0, q8);
+  alloy::array prompt(kPrompt, {1, int64_t(kPrompt.size())});
+  std::vector<float> logits = llm::last_logits(gpu.model.forward(prompt, replayed, true));
+  gpu.model.forward(prompt, op_by_op, true);
+  cpu.model.forward(prompt, on_cpu, true);
+  llm::Decoder decoder(gpu.model, replayed);
+  double worst = 0, worst_cpu = 0;
+  for (int step = 0; step < 100; ++step) {
+    const int32_t token = argmax(logits);
+    const alloy::array next(std::vector<int32_t>{token}, {1, 1});
+    std::vector<float> want = llm::last_logits(gpu.model.forward(next, op_by_op, true));
+    std::vector<float> want_cpu = llm::last_logits(cpu.model.forward(next, on_cpu, true));
+    logits = decoder.step(token);
+    worst = std::max(worst, normalized_error(logits, want));
+    worst_cpu = std::max(worst_cpu, normalized_error(logits, want_cpu));
+    ASSERT_EQ(argmax(logits), argmax(want)) << "step " << step;
+  }
+  EXPECT_TRUE(decoder.replays());
+  EXPECT_LT(worst, 1e-3);
+  EXPECT_LT(worst_cpu, 2e-2) << "the GPU's q8_0 decode against the CPU's";
+  fs::remove_all(dir);
 }
 
 }  // namespace

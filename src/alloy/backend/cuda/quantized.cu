@@ -11,6 +11,7 @@
 //   warp per weight row streams it once: __dp4a integer dot products, each block's float term
 //   as the CPU's scalar kernel (K types: per lane's share of the super-block), float sums.
 // quantized_matmul, M > 8: W dequantized to x's dtype in a temporary, then cuda::gemm.
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -216,12 +217,206 @@ __global__ void __launch_bounds__(32 * kRowsPerBlock) matvec_kernel(const uint8_
   }
 }
 
+// --- the one-row kernel (M = 1, Q4_0 and Q8_0: decode) ---
+//
+// Activations in two planes of 16 bytes a block (elements 0..15 and 16..31 of block c at
+// plane0[c], plane1[c]: Q4_0's low and high nibbles), then the f32 scales. For rows up to
+// kFusedQuantK wide, each CTA quantizes the row itself into shared memory after issuing its
+// first weight loads, so the two overlap and no separate kernel runs; wider rows are quantized
+// once by quantize_planes_kernel and read from global memory (a CTA's prologue would cost
+// more than that kernel). CTAs are persistent (grid <= what fits on the device), so a CTA's
+// prologue is paid once. Groups of TPR threads (32, 64 or 128: as many as the row has blocks)
+// take R weight rows at a time; a thread reads the same block column of its R rows
+// (load_block_chunks) and uses each activation block R times.
+constexpr int kM1Threads = 256;
+constexpr int64_t kFusedQuantK = 8192;
+
+// Activation values [8 first, 8 (first + count)) of x quantized as quantize_q8_0_kernel does, 8
+// a thread (4 threads make a block), `stride` units apart; every thread of the warps calls it.
+template <typename T>
+__device__ __forceinline__ void quantize_units(const T* __restrict__ x, int units, int first, int stride,
+                                               uint8_t* planes, float* scales, int nb) {
+  constexpr int kBatch = 2;  // units whose loads are issued together
+  for (int u0 = first; u0 - int(threadIdx.x % 32) < units; u0 += kBatch * stride) {
+    float v[kBatch][8];
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      const int u = u0 + b * stride;
+#pragma unroll
+      for (int i = 0; i < 8; ++i) v[b][i] = u < units ? convert<float>(x[8 * int64_t(u) + i]) : 0.f;
+    }
+#pragma unroll
+    for (int b = 0; b < kBatch; ++b) {
+      const int u = u0 + b * stride;
+      float amax = 0.f;
+#pragma unroll
+      for (int i = 0; i < 8; ++i) amax = fmaxf(amax, fabsf(v[b][i]));
+      amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 1));
+      amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 2));
+      if (u >= units) continue;
+      const float db = __fdiv_rn(amax, 127.f);
+      const float id = db != 0.f ? __fdiv_rn(1.f, db) : 0.f;
+      uint32_t packed[2] = {0, 0};
+#pragma unroll
+      for (int i = 0; i < 8; ++i)
+        packed[i / 4] |= (uint32_t(__float2int_rn(__fmul_rn(v[b][i], id))) & 0xFFu) << (8 * (i % 4));
+      const int c = u >> 2, j = u & 3;  // block, quarter
+      *reinterpret_cast<uint2*>(planes + (j >> 1) * nb * 16 + c * 16 + 8 * (j & 1)) =
+          make_uint2(packed[0], packed[1]);
+      if (j == 0) scales[c] = __half2float(__float2half_rn(db));
+    }
+  }
+}
+
+// x (K = 32 nb) into planes and scales in global memory (the activations of the wide rows).
+template <typename T>
+__global__ void quantize_planes_kernel(const T* __restrict__ x, int nb, uint8_t* planes) {
+  const int first = int(blockIdx.x * blockDim.x + threadIdx.x);
+  quantize_units(x, 4 * nb, first, int(gridDim.x * blockDim.x), planes,
+                 reinterpret_cast<float*>(planes + int64_t(nb) * 32), nb);
+}
+
+template <Type t, typename T, int TPR, int R, bool Fused>
+__global__ void __launch_bounds__(kM1Threads, t == Type::Q4_0 ? 3 : 4) matvec_m1_kernel(const uint8_t* __restrict__ w, int64_t row_bytes,
+                                                               const T* __restrict__ x,
+                                                               const uint8_t* __restrict__ quantized, int nb,
+                                                               int64_t N, T* __restrict__ out) {
+  extern __shared__ uint4 m1_smem[];
+  __shared__ float partial[kM1Threads / 32][R];
+  using B = Block<t>;
+  using C = Chunked<t>;
+  constexpr int groups = kM1Threads / TPR;
+  const int group = int(threadIdx.x) / TPR, col0 = int(threadIdx.x) % TPR;
+  const int lane = int(threadIdx.x) & 31, warp = int(threadIdx.x) >> 5;
+  const int64_t row_blocks = (N + groups * R - 1) / (groups * R);
+  uint32_t c[R][C::words];
+  int offset[R];
+  const uint8_t* rows[R];
+  auto set_rows = [&](int64_t rb) {
+    const int64_t row0 = (rb * groups + group) * R;
+#pragma unroll
+    for (int r = 0; r < R; ++r) rows[r] = w + min(row0 + r, N - 1) * row_bytes;
+  };
+  auto load = [&](int col) {
+#pragma unroll
+    for (int r = 0; r < R; ++r) load_block_chunks<t>(rows[r] + int64_t(col) * B::bytes, c[r], offset[r]);
+  };
+  set_rows(blockIdx.x);
+  if (col0 < nb) load(col0);  // in flight while the activations are quantized
+  const uint8_t* planes = quantized;
+  if constexpr (Fused) {
+    auto* p = reinterpret_cast<uint8_t*>(m1_smem);
+    quantize_units(x, 4 * nb, int(threadIdx.x), kM1Threads, p, reinterpret_cast<float*>(p + nb * 32), nb);
+    __syncthreads();
+    planes = p;
+  }
+  const uint4* lo_plane = reinterpret_cast<const uint4*>(planes);
+  const uint4* hi_plane = lo_plane + nb;
+  const float* scales = reinterpret_cast<const float*>(planes + nb * 32);
+  for (int64_t rb = blockIdx.x; rb < row_blocks; rb += gridDim.x) {
+    float acc[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) acc[r] = 0.f;
+    for (int col = col0; col < nb; col += TPR) {
+      const uint4 l4 = lo_plane[col], h4 = hi_plane[col];
+      const U4 lo{l4.x, l4.y, l4.z, l4.w}, hi{h4.x, h4.y, h4.z, h4.w};
+      const float dx = scales[col];
+#pragma unroll
+      for (int r = 0; r < R; ++r) acc[r] += dot_block_chunks<t>(c[r], offset[r], lo, hi, dx);
+      if (col + TPR < nb) {
+        load(col + TPR);
+      } else if (rb + gridDim.x < row_blocks) {
+        set_rows(rb + gridDim.x);  // the next row block's first column, before the reduction
+        load(col0);
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+#pragma unroll
+      for (int k = 16; k > 0; k >>= 1) acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], k);
+    }
+    const int64_t row0 = (rb * groups + group) * R;
+    if constexpr (TPR > 32) {
+      if (lane == 0) {
+#pragma unroll
+        for (int r = 0; r < R; ++r) partial[warp][r] = acc[r];
+      }
+      __syncthreads();
+      if (col0 == 0) {
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          float v = 0.f;
+#pragma unroll
+          for (int i = 0; i < TPR / 32; ++i) v += partial[warp + i][r];
+          if (row0 + r < N) out[row0 + r] = convert<T>(v);
+        }
+      }
+      __syncthreads();  // partial is written again by the next row block
+    } else if (lane == 0) {
+#pragma unroll
+      for (int r = 0; r < R; ++r)
+        if (row0 + r < N) out[row0 + r] = convert<T>(acc[r]);
+    }
+  }
+}
+
+// Whether the one-row kernel takes x (1, K) @ W^T.
+bool use_m1_kernel(Type t, int64_t M, int64_t K) {
+  return M == 1 && (t == Type::Q4_0 || t == Type::Q8_0) && K / 32 <= int64_t(0x7fffffff) / 36;
+}
+
+// CTAs of `kernel` resident at once on the device (its persistent grid).
+template <typename Kernel>
+int64_t resident_ctas(Kernel kernel, size_t smem) {
+  int per_sm = 0;
+  check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kM1Threads, smem), "occupancy");
+  return int64_t(std::max(per_sm, 1)) * device_properties().multiProcessorCount;
+}
+
+template <Type t, typename T, int R>
+void launch_m1(const uint8_t* w, int64_t row_bytes, const T* x, int64_t K, int64_t N, T* out, const Stream& s) {
+  cudaStream_t st = stream_of(s);
+  const int nb = int(K / 32);
+  const bool fused = K <= kFusedQuantK;
+  const size_t planes_bytes = size_t(K) + size_t(nb) * 4;
+  uint8_t* quantized = nullptr;
+  if (!fused) {
+    quantized = static_cast<uint8_t*>(scratch(s, planes_bytes));
+    const int units = 4 * nb, threads = 256;
+    quantize_planes_kernel<T><<<unsigned((units + threads - 1) / threads), threads, 0, st>>>(x, nb, quantized);
+    ALLOY_CUDA_LAUNCH_CHECK("quantized_matmul activations");
+  }
+  auto go = [&](auto tpr, auto fuse) {
+    constexpr int TPR = decltype(tpr)::value;
+    constexpr bool Fused = decltype(fuse)::value;
+    auto kernel = matvec_m1_kernel<t, T, TPR, R, Fused>;
+    const size_t smem = Fused ? planes_bytes : 0;
+    // Counted once, with the most shared memory a fused launch takes (9 KiB).
+    static const int64_t resident = resident_ctas(kernel, Fused ? size_t(kFusedQuantK + kFusedQuantK / 8) : 0);
+    const int64_t row_blocks = (N + int64_t(kM1Threads / TPR) * R - 1) / (int64_t(kM1Threads / TPR) * R);
+    const int64_t grid = std::min(row_blocks, resident);
+    kernel<<<unsigned(grid), kM1Threads, smem, st>>>(w, row_bytes, x, quantized, nb, N, out);
+  };
+  auto with_tpr = [&](auto fuse) {
+    if (nb >= 128) go(std::integral_constant<int, 128>{}, fuse);
+    else if (nb >= 64) go(std::integral_constant<int, 64>{}, fuse);
+    else go(std::integral_constant<int, 32>{}, fuse);
+  };
+  if (fused) with_tpr(std::true_type{});
+  else with_tpr(std::false_type{});
+  ALLOY_CUDA_LAUNCH_CHECK("quantized_matmul matvec");
+}
+
 size_t align16(size_t n) { return (n + 15) / 16 * 16; }
 
 // x (M, K) row-contiguous of CUDA type T (M <= 8) -> out (M, N) of T.
 template <typename T>
 void quantized_matvec(Type t, const T* x, int64_t M, int64_t K, const uint8_t* w, int64_t row_bytes, int64_t N,
                       T* out, const Stream& s) {
+  if (use_m1_kernel(t, M, K)) {
+    if (t == Type::Q4_0) return launch_m1<Type::Q4_0, T, 4>(w, row_bytes, x, K, N, out, s);
+    return launch_m1<Type::Q8_0, T, 2>(w, row_bytes, x, K, N, out, s);
+  }
   cudaStream_t st = stream_of(s);
   const bool k_type = t != Type::Q4_0 && t != Type::Q8_0;
   const int64_t bs = k_type ? 256 : 32, nblocks = M * K / bs;
