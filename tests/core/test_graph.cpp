@@ -68,6 +68,53 @@ TEST(Graph, AsyncEvalAndStreams) {
   EXPECT_TRUE(a.is_available());
 }
 
+// Passes its input through and records the thread that evaluated it.
+class ThreadProbe : public SingleOutputPrimitive {
+ public:
+  ThreadProbe(Stream s, std::thread::id* seen) : SingleOutputPrimitive(s), seen_(seen) {}
+  void eval_cpu(const std::vector<array>& inputs, array& out) override {
+    *seen_ = std::this_thread::get_id();
+    out.copy_shared_buffer(inputs[0]);
+  }
+  void eval_gpu(const std::vector<array>& inputs, array& out) override { eval_cpu(inputs, out); }
+  std::string name() const override { return "ThreadProbe"; }
+
+ private:
+  std::thread::id* seen_;
+};
+
+array probe(const array& x, std::thread::id* seen) {
+  return array(x.shape(), x.dtype(), std::make_shared<ThreadProbe>(default_stream(Device::cpu), seen), {x});
+}
+
+// A synchronous eval on an idle CPU stream runs on the calling thread (no hand-off to the
+// stream's worker); async_eval, and an eval while the stream still has work, go to the worker,
+// in stream order.
+TEST(Graph, SyncEvalOnAnIdleStreamRunsOnTheCaller) {
+  synchronize(default_stream(Device::cpu));
+  std::thread::id seen;
+  array a = probe(add(arange(10.0f), array(1.0f)), &seen);
+  eval(a);
+  EXPECT_EQ(seen, std::this_thread::get_id());
+  EXPECT_FLOAT_EQ(a.to_vector<float>()[9], 10.0f);
+
+  std::thread::id seen_async;
+  array b = probe(multiply(a, array(2.0f)), &seen_async);
+  async_eval({b});
+  b.wait();
+  EXPECT_NE(seen_async, std::this_thread::get_id());
+  EXPECT_FLOAT_EQ(b.to_vector<float>()[9], 20.0f);
+
+  // Queued work first: the eval that follows waits for it, whoever runs it.
+  array c = arange(200000.0f);
+  for (int i = 0; i < 200; ++i) c = add(c, array(1.0f));
+  async_eval({c});
+  std::thread::id seen_after;
+  array d = probe(add(c, array(0.5f)), &seen_after);
+  eval(d);
+  EXPECT_FLOAT_EQ(d.to_vector<float>()[199999], 199999.0f + 200.0f + 0.5f);
+}
+
 TEST(Graph, ConcurrentEvalFromThreads) {
   std::vector<std::thread> threads;
   std::vector<float> results(4);

@@ -3,6 +3,7 @@
 // on other streams, runs the kernel, marks its outputs available and drops their inputs so
 // intermediates are freed as soon as their last reader has run.
 #include <mutex>
+#include <optional>
 #include <unordered_set>
 
 #include "alloy/backend/gpu_api.h"
@@ -16,6 +17,19 @@ namespace {
 
 bool needs_eval(const array& a) {
   return a.status() == array::Status::unscheduled && a.has_primitive();
+}
+
+// "matmul bfloat16 (16,1024,768)x(768,2304)": the same op at different shapes differs in cost.
+std::string profile_label(const Primitive& prim, const std::vector<array>& inputs, Dtype out_dtype) {
+  std::string label = prim.name();
+  label += ' ';
+  label += dtype_name(out_dtype);
+  label += ' ';
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (i) label += 'x';
+    label += shape_to_string(inputs[i].shape());
+  }
+  return label;
 }
 
 void run_primitive(std::vector<array>& outs, Stream s) {
@@ -36,10 +50,7 @@ void run_primitive(std::vector<array>& outs, Stream s) {
       if (s.device.type == Device::cpu) {
         prim->eval_cpu(inputs, outs);
       } else if (gpu::profiling()) {
-        // Labelled "matmul bfloat16 (16,1024,768)x(768,2304)": the same op at different shapes
-        // differs in cost.
-        std::string label = prim->name() + " " + dtype_name(outs[0].dtype()) + " ";
-        for (size_t i = 0; i < inputs.size(); ++i) label += (i ? "x" : "") + shape_to_string(inputs[i].shape());
+        const std::string label = profile_label(*prim, inputs, outs[0].dtype());
         gpu::profile_begin(s);
         prim->eval_gpu(inputs, outs);
         gpu::profile_end(s, label.c_str());
@@ -76,8 +87,16 @@ void run_primitive(std::vector<array>& outs, Stream s) {
   }
 }
 
+struct Batch {
+  Stream stream;
+  uint64_t first_value;
+  std::vector<scheduler::Task> tasks;
+};
+
 void eval_impl(std::vector<array> outputs, bool async) {
   static std::mutex eval_mutex;  // one submitter at a time keeps event values in order
+  std::optional<Stream> inline_stream;  // set when this thread runs the work itself
+  std::vector<scheduler::Task> inline_tasks;
   {
     std::lock_guard lk(eval_mutex);
     std::vector<array> tape;
@@ -100,11 +119,6 @@ void eval_impl(std::vector<array> outputs, bool async) {
       }
     }
 
-    struct Batch {
-      Stream stream;
-      uint64_t first_value;
-      std::vector<scheduler::Task> tasks;
-    };
     std::vector<Batch> batches;
     for (auto& a : tape) {
       Stream s = a.primitive().stream();
@@ -133,8 +147,18 @@ void eval_impl(std::vector<array> outputs, bool async) {
       };
     }
     tape.clear();  // the tasks hold the only references now
+    // A synchronous eval whose work is all on an idle CPU stream runs on the calling thread,
+    // which would only wait otherwise: no hand-offs to the worker, and the graph's nodes are
+    // freed by the thread that allocated them (decode of a small model is mostly such costs).
+    if (!async && batches.size() == 1 && batches[0].stream.device.type == Device::cpu &&
+        scheduler::claim_inline(batches[0].stream, batches[0].tasks.size())) {
+      inline_stream = batches[0].stream;
+      inline_tasks = std::move(batches[0].tasks);
+      batches.clear();
+    }
     for (auto& b : batches) scheduler::enqueue(b.stream, std::move(b.tasks));
   }
+  if (inline_stream) scheduler::run_claimed(*inline_stream, std::move(inline_tasks));
   if (!async) {
     for (auto& o : outputs) o.wait();
   }

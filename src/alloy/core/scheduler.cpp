@@ -30,8 +30,24 @@ class StreamWorker {
     uint64_t first = submitted_ + 1;
     submitted_ += tasks.size();
     for (auto& t : tasks) queue_.push_back(std::move(t));
-    if (idle_) queue_cv_.notify_one();
+    if (idle_ && !inline_) queue_cv_.notify_one();
     return first;
+  }
+  // Claims the stream for `count` tasks that the calling thread runs itself: only when every
+  // task submitted so far has completed and none is queued, so stream order holds (the worker
+  // may still be destroying the last one's captures). Tasks enqueued meanwhile wait for
+  // end_inline.
+  bool claim_inline(size_t count) {
+    std::lock_guard lk(queue_mutex_);
+    if (inline_ || !queue_.empty() || completed_.load(std::memory_order_acquire) != submitted_) return false;
+    inline_ = true;
+    submitted_ += count;
+    return true;
+  }
+  void end_inline() {
+    std::lock_guard lk(queue_mutex_);
+    inline_ = false;
+    if (!queue_.empty()) queue_cv_.notify_one();
   }
   uint64_t next_event_value() {
     std::lock_guard lk(queue_mutex_);
@@ -75,7 +91,7 @@ class StreamWorker {
       {
         std::unique_lock lk(queue_mutex_);
         idle_ = true;
-        queue_cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
+        queue_cv_.wait(lk, [&] { return stop_ || (!queue_.empty() && !inline_); });
         idle_ = false;
         if (queue_.empty()) return;  // stop requested and nothing left
         batch.swap(queue_);
@@ -94,6 +110,7 @@ class StreamWorker {
   std::deque<Task> queue_;
   uint64_t submitted_ = 0;
   bool idle_ = false;
+  bool inline_ = false;  // a caller runs tasks of this stream itself (claim_inline)
   bool stop_ = false;
 
   std::atomic<uint64_t> completed_{0};
@@ -129,6 +146,23 @@ uint64_t enqueue(const Stream& s, std::vector<Task> tasks) {
   return worker(s.index).enqueue(std::move(tasks));
 }
 uint64_t next_event_value(const Stream& s) { return worker(s.index).next_event_value(); }
+bool claim_inline(const Stream& s, size_t count) { return worker(s.index).claim_inline(count); }
+void run_claimed(const Stream& s, std::vector<Task> tasks) {
+  // As on the worker: allocation failures do not wait for the stream (this thread runs it).
+  struct Release {
+    const Stream& s;
+    bool was_worker = tls_is_worker;
+    ~Release() {
+      tls_is_worker = was_worker;
+      worker(s.index).end_inline();
+    }
+  } release{s};
+  tls_is_worker = true;
+  for (auto& t : tasks) {
+    t();
+    t = nullptr;  // its captures die now, as on the worker
+  }
+}
 void signal_completed(int stream_index) { worker(stream_index).signal_completed(); }
 void wait_for(int stream_index, uint64_t value) { worker(stream_index).wait_for(value); }
 bool is_worker_thread() { return tls_is_worker; }

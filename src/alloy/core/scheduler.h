@@ -18,6 +18,11 @@ using Task = std::function<void()>;
 uint64_t enqueue(const Stream& s, std::vector<Task> tasks);
 // The event value the next enqueued task will get.
 uint64_t next_event_value(const Stream& s);
+// The calling thread runs `count` tasks of the stream itself, in place of its worker, when the
+// stream is idle (nothing queued or running): true if claimed. The caller then passes exactly
+// those tasks to run_claimed; the stream runs nothing else until they finish.
+bool claim_inline(const Stream& s, size_t count);
+void run_claimed(const Stream& s, std::vector<Task> tasks);
 // Marks the stream's next task as finished (a task calls this exactly once, possibly later,
 // from a device completion callback).
 void signal_completed(int stream_index);
