@@ -73,6 +73,33 @@ TEST_P(DecodeStep, MatchesForwardOnTheCpu) {
   EXPECT_EQ(by_step.offset(), by_forward.offset());
 }
 
+// The CPU Decoder's recorded graph (RecordedGraph) against op-by-op forward, over 100 steps of
+// a cache that grows every 32 positions (a recording each time, the cache carried in place
+// between runs), in f16 and q8_0 caches where the head size allows.
+TEST_P(DecodeStep, RecordedGraphMatchesOpByOpOnTheCpu) {
+  const std::string dir = alloy::test::test_data_dir() + "/hf/" + GetParam();
+  if (!fs::exists(dir + "/config.json")) GTEST_SKIP() << "test data absent: " << dir;
+  llm::LoadedModel m = load_on(dir, alloy::Device::cpu);
+  llm::KVCache recorded = m.model.make_cache(1, 0, alloy::float16, 32);
+  llm::KVCache op_by_op = m.model.make_cache(1, 0, alloy::float16);
+  alloy::array prompt(kPrompt, {1, int64_t(kPrompt.size())});
+  std::vector<float> logits = llm::last_logits(m.model.forward(prompt, recorded, true));
+  m.model.forward(prompt, op_by_op, true);
+  llm::Decoder decoder(m.model, recorded);
+  ASSERT_TRUE(decoder.replays());
+  double worst = 0;
+  for (int step = 0; step < 100; ++step) {
+    const int32_t token = argmax(logits);
+    std::vector<float> want =
+        llm::last_logits(m.model.forward(alloy::array(std::vector<int32_t>{token}, {1, 1}), op_by_op, true));
+    logits = decoder.step(token);
+    worst = std::max(worst, normalized_error(logits, want));
+    ASSERT_EQ(argmax(logits), argmax(want)) << GetParam() << " step " << step;
+  }
+  EXPECT_LT(worst, 1e-5) << GetParam();
+  EXPECT_EQ(recorded.offset(), op_by_op.offset());
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, DecodeStep,
                          ::testing::Values("tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-qwen3", "tiny-phi3",
                                            "tiny-gemma2", "tiny-gemma3"),
@@ -94,7 +121,7 @@ TEST(DecodeStep, NeedsItsShapesAndRoom) {
   EXPECT_THROW(m.model.decode_step(alloy::array(std::vector<int32_t>{3, 4}, {1, 2}), position, cache),
                std::invalid_argument);
   llm::Decoder decoder(m.model, cache);
-  EXPECT_FALSE(decoder.replays());  // the CPU runs op by op
+  EXPECT_TRUE(decoder.replays());  // a recorded graph on the CPU too
   EXPECT_THROW(decoder.step(-1), std::invalid_argument);
   EXPECT_THROW(decoder.step(int32_t(m.model.config().vocab_size)), std::invalid_argument);
   EXPECT_EQ(decoder.step(3).size(), size_t(m.model.config().vocab_size));
@@ -194,6 +221,30 @@ std::string tiny_llama_with_head_size_32() {
 // A q8_0 cache through the replayed graph (the Q8_0 quantize kernel writing the cache inside
 // the recording) against op-by-op decoding with the same cache type on the GPU, and the GPU's
 // q8_0 decode against the CPU's.
+TEST(Decoder, Q8_0CacheRecordedOnTheCpu) {
+  const std::string dir = tiny_llama_with_head_size_32();
+  if (dir.empty()) GTEST_SKIP() << "test data absent: hf/tiny-llama";
+  const llm::KVCacheType q8 = llm::KVCacheType::parse("q8_0");
+  llm::LoadedModel m = load_on(dir, alloy::Device::cpu);
+  llm::KVCache recorded = m.model.make_cache(1, 0, q8, 32);
+  llm::KVCache op_by_op = m.model.make_cache(1, 0, q8);
+  alloy::array prompt(kPrompt, {1, int64_t(kPrompt.size())});
+  std::vector<float> logits = llm::last_logits(m.model.forward(prompt, recorded, true));
+  m.model.forward(prompt, op_by_op, true);
+  llm::Decoder decoder(m.model, recorded);
+  double worst = 0;
+  for (int step = 0; step < 100; ++step) {
+    const int32_t token = argmax(logits);
+    std::vector<float> want =
+        llm::last_logits(m.model.forward(alloy::array(std::vector<int32_t>{token}, {1, 1}), op_by_op, true));
+    logits = decoder.step(token);
+    worst = std::max(worst, normalized_error(logits, want));
+    ASSERT_EQ(argmax(logits), argmax(want)) << "step " << step;
+  }
+  EXPECT_LT(worst, 1e-5);
+  fs::remove_all(dir);
+}
+
 TEST(Decoder, Q8_0CacheReplaysOnTheGpu) {
   if (!alloy::gpu_available()) GTEST_SKIP() << "no usable GPU";
   const std::string dir = tiny_llama_with_head_size_32();

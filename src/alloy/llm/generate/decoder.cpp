@@ -13,8 +13,8 @@ namespace alloy::llm {
 
 namespace {
 
-bool graphs_enabled() {
-  const char* v = std::getenv("ALLOY_CUDA_GRAPH");
+bool graphs_enabled(Device d) {
+  const char* v = std::getenv(d == Device::gpu ? "ALLOY_CUDA_GRAPH" : "ALLOY_CPU_GRAPH");
   return !(v && std::string(v) == "0");
 }
 
@@ -32,10 +32,10 @@ std::vector<float> last_logits(const array& logits) {
 }
 
 Decoder::Decoder(const Model& model, KVCache& cache)
-    : model_(model), cache_(cache), use_graph_(model.device() == Device::gpu && graphs_enabled()) {
+    : model_(model), cache_(cache), use_graph_(graphs_enabled(model.device())) {
   if (!use_graph_) return;
-  token_ = zeros({1, 1}, int32, Device::gpu);
-  position_ = zeros({1}, int32, Device::gpu);
+  token_ = zeros({1, 1}, int32, model.device());
+  position_ = zeros({1}, int32, model.device());
   eval({token_, position_});
 }
 
@@ -58,6 +58,7 @@ std::vector<float> Decoder::step(int32_t token) {
                                 std::to_string(model_.config().context_length));
   }
   cache_.reserve(position + 1);
+  if (model_.device() == Device::cpu) return step_cpu(token, position);
   if (buffers_of(cache_.state()) != buffers_) {
     graph_.reset();
     eval(cache_.state());  // grown buffers hold their values before a recording reads them
@@ -77,6 +78,29 @@ std::vector<float> Decoder::step(int32_t token) {
   std::vector<float> logits(static_cast<size_t>(V));
   gpu::read(logits_, logits.data(), logits.size() * sizeof(float), s);
   return logits;
+}
+
+// The first step (and the first after the cache grows or moves) records decode_step; the others
+// write the token and position into its input slots and run it again. The cache's update nodes
+// carry their buffers from one run to the next (RecordedGraph), so the cache is written in place.
+std::vector<float> Decoder::step_cpu(int32_t token, int64_t position) {
+  if (buffers_of(cache_.state()) != buffers_) {
+    cpu_graph_.reset();
+    eval(cache_.state());  // as on the GPU: the recording must not hold the growth itself
+  }
+  token_.data<int32_t>()[0] = token;
+  position_.data<int32_t>()[0] = int32_t(position);
+  if (!cpu_graph_) {
+    logits_ = model_.decode_step(token_, position_, cache_);
+    std::vector<array> outputs = cache_.state();
+    outputs.push_back(logits_);
+    cpu_graph_ = RecordedGraph::record(outputs, cache_.state());
+    buffers_ = buffers_of(cache_.state());
+  } else {
+    cpu_graph_->run();
+    cache_.advance(1);  // what decode_step did while it was recorded
+  }
+  return logits_.to_vector<float>();
 }
 
 // The first step runs decode_step op by op: it warms up what a recording reads (device copies of

@@ -1,0 +1,69 @@
+#include "alloy/core/recorded_graph.h"
+
+#include <stdexcept>
+#include <unordered_set>
+
+#include "alloy/core/primitives.h"
+#include "alloy/core/scheduler.h"
+
+namespace alloy {
+
+namespace {
+
+bool needs_eval(const array& a) { return a.status() == array::Status::unscheduled && a.has_primitive(); }
+
+}  // namespace
+
+RecordedGraph RecordedGraph::record(const std::vector<array>& outputs, const std::vector<array>& carried) {
+  RecordedGraph g;
+  // The unevaluated nodes in topological order (an iterative depth-first walk, as eval does).
+  std::vector<array> order;
+  std::unordered_set<const Primitive*> visited;
+  std::vector<std::pair<array, size_t>> stack;
+  for (const array& root : outputs) {
+    if (!needs_eval(root) || !visited.insert(&root.primitive()).second) continue;
+    stack.emplace_back(root, 0);
+    while (!stack.empty()) {
+      auto& top = stack.back();
+      if (top.second < top.first.inputs().size()) {
+        array in = top.first.inputs()[top.second++];
+        if (needs_eval(in) && visited.insert(&in.primitive()).second) stack.emplace_back(std::move(in), 0);
+      } else {
+        order.push_back(std::move(top.first));
+        stack.pop_back();
+      }
+    }
+  }
+  for (const array& a : order) {
+    if (a.primitive().device() != Device::cpu) {
+      throw std::invalid_argument("[RecordedGraph] " + a.primitive().name() + " is not on the CPU");
+    }
+    g.nodes_.push_back(Node{a.primitive_ptr(), a.outputs()});
+  }
+  for (const array& c : carried) {
+    if (!c.has_primitive() || c.inputs().empty()) {
+      throw std::invalid_argument("[RecordedGraph] a carried array must be the output of an update of its first input");
+    }
+  }
+  g.carried_ = carried;
+  order.clear();
+  // The recording's own run: nothing else may run on the CPU stream meanwhile.
+  synchronize(default_stream(Device::cpu));
+  for (Node& n : g.nodes_) g.run_node(n);
+  return g;
+}
+
+void RecordedGraph::run_node(Node& n) {
+  n.primitive->eval_cpu(n.outputs[0].inputs(), n.outputs);
+  for (array& o : n.outputs) o.set_status(array::Status::available);
+}
+
+void RecordedGraph::run() {
+  for (array& c : carried_) {
+    array previous = c.inputs()[0];
+    previous.move_shared_buffer(c);  // c's node takes it back, in place
+  }
+  for (Node& n : nodes_) run_node(n);
+}
+
+}  // namespace alloy
