@@ -1,9 +1,11 @@
 // Lazy evaluation, the scheduler, buffer donation, memory counters and limits, devices.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <thread>
 
 #include "alloy/alloy.h"
+#include "alloy/core/recorded_graph.h"
 
 namespace alloy {
 namespace {
@@ -113,6 +115,34 @@ TEST(Graph, SyncEvalOnAnIdleStreamRunsOnTheCaller) {
   array d = probe(add(c, array(0.5f)), &seen_after);
   eval(d);
   EXPECT_FLOAT_EQ(d.to_vector<float>()[199999], 199999.0f + 200.0f + 0.5f);
+}
+
+// A recorded graph runs again on what its input slots hold, and a carried update (a cache
+// written at a position read from an array) accumulates across runs in one buffer.
+TEST(RecordedGraph, RunsAgainOnNewInputsAndCarriesState) {
+  array x = zeros({1}), pos = zeros({1}, int32);
+  eval({x, pos});
+  array updated = zeros({8});
+  EXPECT_THROW(RecordedGraph::record({updated}, {slice_update_at(updated, x, pos, {0})}), std::invalid_argument)
+      << "the state written must exist before the recording";
+  eval(updated);
+  updated = slice_update_at(updated, exp(x), pos, {0});  // the only holder of the zeros
+  array total = sum(updated);
+  RecordedGraph g = RecordedGraph::record({updated, total}, {updated});
+  EXPECT_GE(g.size(), 3u);
+  EXPECT_FLOAT_EQ(total.item<float>(), 1.0f);
+  const void* buffer = updated.data_shared_ptr()->buffer.ptr;
+  double want = 1.0;
+  for (int p = 1; p < 8; ++p) {
+    x.data<float>()[0] = 0.25f * float(p);
+    pos.data<int32_t>()[0] = p;
+    g.run();
+    want += std::exp(0.25 * p);
+  }
+  EXPECT_NEAR(total.item<float>(), want, 1e-5);
+  std::vector<float> v = updated.to_vector<float>();
+  for (int p = 0; p < 8; ++p) EXPECT_NEAR(v[size_t(p)], std::exp(0.25f * float(p)), 1e-6) << p;
+  EXPECT_EQ(updated.data_shared_ptr()->buffer.ptr, buffer) << "the carried update is written in place";
 }
 
 TEST(Graph, ConcurrentEvalFromThreads) {

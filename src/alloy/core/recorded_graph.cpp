@@ -44,6 +44,10 @@ RecordedGraph RecordedGraph::record(const std::vector<array>& outputs, const std
     if (!c.has_primitive() || c.inputs().empty()) {
       throw std::invalid_argument("[RecordedGraph] a carried array must be the output of an update of its first input");
     }
+    if (needs_eval(c.inputs()[0])) {
+      throw std::invalid_argument("[RecordedGraph] the input a carried update writes must be evaluated before "
+                                  "recording (a node of the recording would reset it every run)");
+    }
   }
   g.carried_ = carried;
   order.clear();
