@@ -16,6 +16,15 @@ bool needs_eval(const array& a) { return a.status() == array::Status::unschedule
 
 RecordedGraph RecordedGraph::record(const std::vector<array>& outputs, const std::vector<array>& carried) {
   RecordedGraph g;
+  for (const array& c : carried) {
+    if (!c.has_primitive() || c.inputs().empty()) {
+      throw std::invalid_argument("[RecordedGraph] a carried array must be the output of an update of its first input");
+    }
+    if (needs_eval(c.inputs()[0])) {
+      throw std::invalid_argument("[RecordedGraph] the input a carried update writes must be evaluated before "
+                                  "recording (a node of the recording would reset it every run)");
+    }
+  }
   // The unevaluated nodes in topological order (an iterative depth-first walk, as eval does).
   std::vector<array> order;
   std::unordered_set<const Primitive*> visited;
@@ -40,21 +49,18 @@ RecordedGraph RecordedGraph::record(const std::vector<array>& outputs, const std
     }
     g.nodes_.push_back(Node{a.primitive_ptr(), a.outputs()});
   }
-  for (const array& c : carried) {
-    if (!c.has_primitive() || c.inputs().empty()) {
-      throw std::invalid_argument("[RecordedGraph] a carried array must be the output of an update of its first input");
-    }
-    if (needs_eval(c.inputs()[0])) {
-      throw std::invalid_argument("[RecordedGraph] the input a carried update writes must be evaluated before "
-                                  "recording (a node of the recording would reset it every run)");
-    }
-  }
   g.carried_ = carried;
   order.clear();
   // The recording's own run: nothing else may run on the CPU stream meanwhile.
   synchronize(default_stream(Device::cpu));
   for (Node& n : g.nodes_) g.run_node(n);
   return g;
+}
+
+RecordedGraph::~RecordedGraph() {
+  for (Node& n : nodes_)
+    for (array& o : n.outputs)
+      if (o.status() == array::Status::available) o.detach();  // nodes that never ran keep their graph
 }
 
 void RecordedGraph::run_node(Node& n) {

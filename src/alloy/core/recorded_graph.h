@@ -23,10 +23,16 @@ class RecordedGraph {
  public:
   // The graph's nodes must all be on the CPU; throws std::invalid_argument otherwise.
   static RecordedGraph record(const std::vector<array>& outputs, const std::vector<array>& carried);
+  RecordedGraph(RecordedGraph&&) = default;
+  RecordedGraph& operator=(RecordedGraph&&) = default;
+  // Detaches the nodes, as eval does after running them: arrays kept elsewhere (the cache, the
+  // logits) keep their values but no longer hold the graph and its intermediate buffers.
+  ~RecordedGraph();
   void run();
   size_t size() const { return nodes_.size(); }
 
  private:
+  RecordedGraph() = default;
   struct Node {
     std::shared_ptr<Primitive> primitive;
     std::vector<array> outputs;  // the node's arrays, siblings included

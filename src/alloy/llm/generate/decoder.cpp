@@ -97,7 +97,13 @@ std::vector<float> Decoder::step_cpu(int32_t token, int64_t position) {
     cpu_graph_ = RecordedGraph::record(outputs, cache_.state());
     buffers_ = buffers_of(cache_.state());
   } else {
-    cpu_graph_->run();
+    try {
+      cpu_graph_->run();
+    } catch (...) {
+      cpu_graph_.reset();  // a run that stopped part way: the next step records anew
+      buffers_.clear();
+      throw;
+    }
     cache_.advance(1);  // what decode_step did while it was recorded
   }
   return logits_.to_vector<float>();
