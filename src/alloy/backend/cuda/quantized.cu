@@ -1,12 +1,14 @@
 // GPU evaluation of the quantized ops on ggml's block layouts (quant_formats.h), read as they
 // lie in the file. Blocks of 18, 34 and 210 bytes are only 2-byte aligned: those are read with
-// 16-bit loads; the 144- and 176-byte K-type blocks are 16-byte aligned and read with 128-bit
-// loads. Weights whose buffer is less aligned are copied first. The per-thread block code is in
-// quant_blocks.h, shared with the host so that tests check it without a GPU.
+// 16-bit loads, or (the one-row kernel) as the 16-byte aligned chunks that hold them; the 144-
+// and 176-byte K-type blocks are 16-byte aligned and read with 128-bit loads. Weights whose
+// buffer is less aligned are copied first. The per-thread block code is in quant_blocks.h,
+// shared with the host so that tests check it without a GPU.
 //
 // dequantize: a thread per 4 consecutive outputs, with the CPU codec's float operations one by
 //   one (__fmul_rn/__fsub_rn, so nothing is contracted to an FMA): the floats equal the CPU's.
-// quantized_matmul, M <= 8 rows: the activations are quantized once per call exactly as the
+// quantized_matmul, M = 1, Q4_0/Q8_0 (decode): matvec_m1_kernel, below.
+// quantized_matmul, other M <= 8 rows: the activations are quantized once per call exactly as the
 //   CPU does (Q8_0 blocks for Q4_0/Q8_0 weights, Q8_K super-blocks for the K types), then a
 //   warp per weight row streams it once: __dp4a integer dot products, each block's float term
 //   as the CPU's scalar kernel (K types: per lane's share of the super-block), float sums.
