@@ -7,6 +7,7 @@
 #include <unordered_set>
 
 #include "alloy/backend/gpu_api.h"
+#include "alloy/core/graph_order.h"
 #include "alloy/core/ops.h"
 #include "alloy/core/primitives.h"
 #include "alloy/core/scheduler.h"
@@ -87,6 +88,31 @@ void run_primitive(std::vector<array>& outs, Stream s) {
   }
 }
 
+}  // namespace
+
+std::vector<array> unevaluated_in_order(const std::vector<array>& outputs) {
+  std::vector<array> order;
+  std::unordered_set<const Primitive*> visited;  // siblings share a primitive
+  std::vector<std::pair<array, size_t>> stack;
+  for (const array& root : outputs) {
+    if (!needs_eval(root) || !visited.insert(&root.primitive()).second) continue;
+    stack.emplace_back(root, 0);
+    while (!stack.empty()) {
+      auto& top = stack.back();
+      if (top.second < top.first.inputs().size()) {
+        array in = top.first.inputs()[top.second++];
+        if (needs_eval(in) && visited.insert(&in.primitive()).second) stack.emplace_back(std::move(in), 0);
+      } else {
+        order.push_back(std::move(top.first));
+        stack.pop_back();
+      }
+    }
+  }
+  return order;
+}
+
+namespace {
+
 struct Batch {
   Stream stream;
   uint64_t first_value;
@@ -99,25 +125,7 @@ void eval_impl(std::vector<array> outputs, bool async) {
   std::vector<scheduler::Task> inline_tasks;
   {
     std::lock_guard lk(eval_mutex);
-    std::vector<array> tape;
-    std::unordered_set<const Primitive*> visited;  // siblings share a primitive
-    std::vector<std::pair<array, size_t>> stack;
-    for (auto& root : outputs) {
-      if (!needs_eval(root) || !visited.insert(&root.primitive()).second) continue;
-      stack.emplace_back(root, 0);
-      while (!stack.empty()) {
-        auto& top = stack.back();
-        if (top.second < top.first.inputs().size()) {
-          array in = top.first.inputs()[top.second++];
-          if (needs_eval(in) && visited.insert(&in.primitive()).second) {
-            stack.emplace_back(std::move(in), 0);
-          }
-        } else {
-          tape.push_back(std::move(top.first));
-          stack.pop_back();
-        }
-      }
-    }
+    std::vector<array> tape = unevaluated_in_order(outputs);
 
     std::vector<Batch> batches;
     for (auto& a : tape) {

@@ -1,8 +1,8 @@
 #include "alloy/core/recorded_graph.h"
 
 #include <stdexcept>
-#include <unordered_set>
 
+#include "alloy/core/graph_order.h"
 #include "alloy/core/primitives.h"
 #include "alloy/core/scheduler.h"
 
@@ -25,24 +25,7 @@ RecordedGraph RecordedGraph::record(const std::vector<array>& outputs, const std
                                   "recording (a node of the recording would reset it every run)");
     }
   }
-  // The unevaluated nodes in topological order (an iterative depth-first walk, as eval does).
-  std::vector<array> order;
-  std::unordered_set<const Primitive*> visited;
-  std::vector<std::pair<array, size_t>> stack;
-  for (const array& root : outputs) {
-    if (!needs_eval(root) || !visited.insert(&root.primitive()).second) continue;
-    stack.emplace_back(root, 0);
-    while (!stack.empty()) {
-      auto& top = stack.back();
-      if (top.second < top.first.inputs().size()) {
-        array in = top.first.inputs()[top.second++];
-        if (needs_eval(in) && visited.insert(&in.primitive()).second) stack.emplace_back(std::move(in), 0);
-      } else {
-        order.push_back(std::move(top.first));
-        stack.pop_back();
-      }
-    }
-  }
+  std::vector<array> order = unevaluated_in_order(outputs);
   for (const array& a : order) {
     if (a.primitive().device() != Device::cpu) {
       throw std::invalid_argument("[RecordedGraph] " + a.primitive().name() + " is not on the CPU");
