@@ -79,58 +79,65 @@ void dump_threads(const std::string& test, int seconds) {
   std::fflush(stderr);
 }
 
+// What the watching thread reads. Never freed: gtest deletes its listeners at exit, while the
+// detached thread may still be running (a slow exit read a freed listener and fired the
+// watchdog on a process that ran no test).
+struct WatchState {
+  int limit = 240;
+  std::mutex mutex;
+  std::string test;
+  std::chrono::steady_clock::time_point started;
+  bool running = false;
+};
+
+void watch(WatchState& s) {
+  while (true) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    std::string test;
+    int seconds = 0;
+    {
+      std::lock_guard lk(s.mutex);
+      if (!s.running) continue;
+      seconds = int(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - s.started).count());
+      if (seconds < s.limit) continue;
+      test = s.test;
+    }
+    dump_threads(test, seconds);
+    std::fprintf(stderr, "[hang watchdog] aborting\n");
+    std::abort();
+  }
+}
+
 class HangWatchdog : public testing::EmptyTestEventListener {
  public:
-  HangWatchdog() {
+  HangWatchdog() : state_(new WatchState) {
     const char* env = std::getenv("ALLOY_TEST_HANG_SECONDS");
-    limit_ = env && std::atoi(env) > 0 ? std::atoi(env) : 240;
+    if (env && std::atoi(env) > 0) state_->limit = std::atoi(env);
     void* warm[1];
     backtrace(warm, 1);  // loads libgcc now, not inside the signal handler
     struct sigaction sa {};
     sa.sa_handler = capture_stack;
     sa.sa_flags = SA_RESTART;
     sigaction(SIGUSR1, &sa, nullptr);
-    std::thread([this] { watch(); }).detach();
+    std::thread([s = state_] { watch(*s); }).detach();
   }
 
   void OnTestStart(const testing::TestInfo& info) override {
-    std::lock_guard lk(mutex_);
-    test_ = std::string(info.test_suite_name()) + "." + info.name();
-    started_ = std::chrono::steady_clock::now();
-    running_ = true;
+    std::lock_guard lk(state_->mutex);
+    state_->test = std::string(info.test_suite_name()) + "." + info.name();
+    state_->started = std::chrono::steady_clock::now();
+    state_->running = true;
   }
   void OnTestEnd(const testing::TestInfo&) override {
-    std::lock_guard lk(mutex_);
-    running_ = false;
+    std::lock_guard lk(state_->mutex);
+    state_->running = false;
   }
 
  private:
-  void watch() {
-    while (true) {
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-      std::string test;
-      int seconds = 0;
-      {
-        std::lock_guard lk(mutex_);
-        if (!running_) continue;
-        seconds = int(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_).count());
-        if (seconds < limit_) continue;
-        test = test_;
-      }
-      dump_threads(test, seconds);
-      std::fprintf(stderr, "[hang watchdog] aborting\n");
-      std::abort();
-    }
-  }
-
-  int limit_;
-  std::mutex mutex_;
-  std::string test_;
-  std::chrono::steady_clock::time_point started_;
-  bool running_ = false;
+  WatchState* state_;  // leaked on purpose (above)
 };
 
-// Registered before gtest_main's main runs the tests; gtest owns (and never deletes) listeners.
+// Registered before gtest_main's main runs the tests; gtest owns the listener.
 const bool g_registered = [] {
   testing::UnitTest::GetInstance()->listeners().Append(new HangWatchdog);
   return true;
