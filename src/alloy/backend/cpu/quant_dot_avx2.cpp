@@ -139,6 +139,7 @@ ALLOY_AVX2 void matvec_q0(const uint8_t* w, size_t rb, int64_t nb, const XRows<R
     };
     int64_t b = 0;
     for (; b + 8 <= nb; b += 8) {
+      prefetch_ahead(row + b * kBytes, 8 * kBytes);
       alignas(32) float s[R][8];
       __m256 dw = scales8<kBytes>(row + b * kBytes);
       for (int r = 0; r < R; ++r) {
@@ -185,6 +186,7 @@ ALLOY_AVX2 float dot_q45_k(const Block* w, const int8_t* q, const float* d, cons
   __m256 acc = _mm256_setzero_ps();
   float mins = 0;
   for (int64_t b = 0; b < nb; ++b) {
+    prefetch_ahead(w + b, int(sizeof(Block)));
     __m256i sumi = _mm256_setzero_si256();
     int summ = 0;
     for (int j = 0; j < 8; ++j) {
@@ -222,6 +224,7 @@ ALLOY_AVX2 float dot_q4_k(const block_q4_K* w, const int8_t* q, const float* d, 
   __m128 accm = _mm_setzero_ps();
   const __m256i m4 = _mm256_set1_epi8(0xF);
   for (int64_t b = 0; b < nb; ++b) {
+    prefetch_ahead(w + b, int(sizeof(block_q4_K)));
     uint32_t u[3];
     std::memcpy(u, w[b].scales, 12);
     const uint32_t sc_lo = u[0] & 0x3f3f3f3f, mn_lo = u[1] & 0x3f3f3f3f;
@@ -260,6 +263,7 @@ ALLOY_AVX2 float dot_q6_k(const block_q6_K* w, const int8_t* q, const float* d, 
   __m256 acc = _mm256_setzero_ps(), off = _mm256_setzero_ps();
   const __m256i m4 = _mm256_set1_epi8(0xF), m30 = _mm256_set1_epi8(0x30);
   for (int64_t b = 0; b < nb; ++b) {
+    prefetch_ahead(w + b, int(sizeof(block_q6_K)));
     const block_q6_K& blk = w[b];
     __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk.scales));
     __m256i sc16 = _mm256_cvtepi8_epi16(sc8);

@@ -88,6 +88,7 @@ ALLOY_AVX512 void matvec_q0(const uint8_t* w, size_t rb, const Activations& a, i
     };
     int64_t b = 0;
     for (; b + 8 <= nb; b += 8) {
+      prefetch_ahead(row + b * kBytes, 8 * kBytes);
       alignas(32) float s[R][8];
       __m256 dw = scales8<kBytes>(row + b * kBytes);
       for (int r = 0; r < R; ++r) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <memory>
@@ -35,7 +36,11 @@ struct Job {
   std::atomic<int64_t> next{0}, done{0};
 };
 
-// Workers sleep on a generation counter and join the job current when they wake.
+// Workers spin on a generation counter for a while after each job, then sleep on a condition
+// variable. The spin is what makes back-to-back jobs cheap: decoding runs a few hundred of them
+// a token, microseconds apart, and waking a sleeping thread costs a futex call and, in a
+// virtual machine, an inter-processor interrupt through the hypervisor (30-35 us measured on
+// the 2-core CI machine, against 0.3 us for a job a spinning worker picks up).
 class Pool {
  public:
   explicit Pool(int n) : size_(n) {
@@ -52,16 +57,39 @@ class Pool {
     {
       std::lock_guard lk(mutex_);
       job_ = job;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
-    cv_.notify_all();
+    // sleepers_ changes under mutex_, so a worker that is about to sleep is counted here.
+    if (sleepers_.load(std::memory_order_relaxed) > 0) cv_.notify_all();
     work(*job);
+    spin_until([&] { return job->done.load(std::memory_order_acquire) == job->total; });
     std::unique_lock lk(mutex_);
     done_cv_.wait(lk, [&] { return job->done.load() == job->total; });
     job_.reset();
   }
 
  private:
+  // How long a thread spins for an event before it blocks.
+  static constexpr auto kSpin = std::chrono::microseconds(200);
+
+  template <typename Ready>
+  static bool spin_until(Ready ready) {
+    const auto until = std::chrono::steady_clock::now() + kSpin;
+    for (int i = 1;; ++i) {
+      if (ready()) return true;
+      cpu_relax();
+      if (i % 64 == 0 && std::chrono::steady_clock::now() > until) return ready();
+    }
+  }
+
+  static void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+  }
+
   void work(Job& job) {
     t_in_job = true;
     int64_t i;
@@ -78,11 +106,16 @@ class Pool {
   void worker() {
     uint64_t seen = 0;
     while (true) {
+      spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
       std::shared_ptr<Job> job;  // keeps the counters alive past the caller's return
       {
         std::unique_lock lk(mutex_);
-        cv_.wait(lk, [&] { return generation_ != seen; });
-        seen = generation_;
+        if (generation_.load() == seen) {
+          ++sleepers_;
+          cv_.wait(lk, [&] { return generation_.load() != seen; });
+          --sleepers_;
+        }
+        seen = generation_.load();
         job = job_;
       }
       if (job) work(*job);
@@ -94,7 +127,8 @@ class Pool {
   std::mutex submit_mutex_, mutex_;
   std::condition_variable cv_, done_cv_;
   std::shared_ptr<Job> job_;
-  uint64_t generation_ = 0;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> sleepers_{0};
 };
 
 Pool& pool() {
