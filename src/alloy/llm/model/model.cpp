@@ -120,25 +120,36 @@ array Model::attention(const LayerWeights& w, int64_t layer, const array& x, KVC
   const Device d = device_;
   int64_t B = x.shape(0), T = x.shape(1), hd = config_.head_dim;
   int64_t Hq = config_.n_heads, Hkv = config_.n_kv_heads;
+  // (B, T, H hd) -> (B, H, T, hd)
+  auto heads = [&](const array& t, int64_t H) { return swapaxes(reshape(t, {B, T, H, hd}, d), 1, 2, d); };
   array q(0.0f), k(0.0f), v(0.0f);
-  if (w.qkv) {
+  if (w.qkv && !w.q_norm && !w.k_norm) {
+    // q and k turn by the same angles, so one rope covers both: their columns are adjacent.
     array qkv = (*w.qkv)(x, d);  // (B, T, (Hq + 2 Hkv) hd)
-    q = slice(qkv, {0, 0, 0}, {B, T, Hq * hd}, d);
-    k = slice(qkv, {0, 0, Hq * hd}, {B, T, (Hq + Hkv) * hd}, d);
-    v = slice(qkv, {0, 0, (Hq + Hkv) * hd}, {B, T, (Hq + 2 * Hkv) * hd}, d);
+    array qk = rope(heads(slice(qkv, {0, 0, 0}, {B, T, (Hq + Hkv) * hd}, d), Hq + Hkv), layer, at);
+    q = slice(qk, {0, 0, 0, 0}, {B, Hq, T, hd}, d);
+    k = slice(qk, {0, Hq, 0, 0}, {B, Hq + Hkv, T, hd}, d);
+    v = heads(slice(qkv, {0, 0, (Hq + Hkv) * hd}, {B, T, (Hq + 2 * Hkv) * hd}, d), Hkv);
   } else {
-    q = w.q(x, d);
-    k = w.k(x, d);
-    v = w.v(x, d);
+    if (w.qkv) {
+      array qkv = (*w.qkv)(x, d);
+      q = slice(qkv, {0, 0, 0}, {B, T, Hq * hd}, d);
+      k = slice(qkv, {0, 0, Hq * hd}, {B, T, (Hq + Hkv) * hd}, d);
+      v = slice(qkv, {0, 0, (Hq + Hkv) * hd}, {B, T, (Hq + 2 * Hkv) * hd}, d);
+    } else {
+      q = w.q(x, d);
+      k = w.k(x, d);
+      v = w.v(x, d);
+    }
+    q = heads(q, Hq);
+    k = heads(k, Hkv);
+    v = heads(v, Hkv);
+    if (w.q_norm) q = norm(q, *w.q_norm);
+    if (w.k_norm) k = norm(k, *w.k_norm);
+    q = rope(q, layer, at);
+    k = rope(k, layer, at);
   }
-  q = swapaxes(reshape(q, {B, T, Hq, hd}, d), 1, 2, d);  // (B, Hq, T, hd)
-  k = swapaxes(reshape(k, {B, T, Hkv, hd}, d), 1, 2, d);
-  v = swapaxes(reshape(v, {B, T, Hkv, hd}, d), 1, 2, d);
-  if (w.q_norm) q = norm(q, *w.q_norm);
-  if (w.k_norm) k = norm(k, *w.k_norm);
   const int64_t offset = at.offset;
-  q = rope(q, layer, at);
-  k = rope(k, layer, at);
   auto [keys, values] = at.device ? cache.write_at(layer, k, v, *at.device) : cache.update(layer, k, v);
   if (keys.dtype() != q.dtype()) {
     keys = astype(keys, q.dtype(), d);
