@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "alloy/backend/cuda/dependent_launch.cuh"
 #include "alloy/backend/cuda/attention_common.cuh"
 #include "alloy/core/fast_primitives.h"
 
@@ -305,6 +306,8 @@ __device__ __forceinline__ void unpack16(const uint4& r, float (&f)[16 / sizeof(
 template <typename T, int D, int RB, MaskKind MK>
 __global__ void __launch_bounds__(kDecThreads, 1) decode_kernel(AttnArgs a, int chunk, int row_chunks, float* po,
                                                              float* pm, float* pl) {
+  wait_for_prerequisites();
+  allow_dependents();
   constexpr int KS = decode_kstride<T, D>();
   constexpr int RW = RB / 4;  // rows per warp in the score phase
   constexpr int NG = kDecThreads / (D / 2);  // row groups in the P V phase
@@ -482,6 +485,8 @@ template <typename T, int D>
 __global__ void __launch_bounds__(kCombThreads) decode_combine(const float* po, const float* pm, const float* pl,
                                                                T* out, float* lse, int64_t rows, int splits,
                                                                bool nan_empty) {
+  wait_for_prerequisites();
+  allow_dependents();
   constexpr int LPG = D / 4;                       // lanes per group (float4 each)
   constexpr int NSUB = kCombThreads / LPG;         // groups in the CTA
   __shared__ __align__(16) float red[NSUB][D];
@@ -662,11 +667,11 @@ void launch_decode_rows(const AttnArgs& a, const Stream& s, cudaStream_t st) {
   float* pm = po + n_o;
   float* pl = pm + n_s;
   dim3 grid(unsigned(splits), unsigned(a.Hkv * row_chunks), unsigned(a.B));
-  decode_kernel<T, D, RB, MK><<<grid, kDecThreads, 0, st>>>(a, chunk, row_chunks, po, pm, pl);
-  ALLOY_CUDA_LAUNCH_CHECK("scaled_dot_product_attention (decode)");
-  decode_combine<T, D><<<unsigned(rows), kCombThreads, 0, st>>>(po, pm, pl, static_cast<T*>(a.out), a.lse, rows, splits,
-                                                                 a.nan_empty);
-  ALLOY_CUDA_LAUNCH_CHECK("scaled_dot_product_attention (decode combine)");
+  launch_dependent(decode_kernel<T, D, RB, MK>, grid, kDecThreads, 0, st, "scaled_dot_product_attention (decode)", a,
+                   chunk, row_chunks, po, pm, pl);
+  launch_dependent(decode_combine<T, D>, unsigned(rows), kCombThreads, 0, st,
+                   "scaled_dot_product_attention (decode combine)", po, pm, pl, static_cast<T*>(a.out), a.lse, rows,
+                   splits, a.nan_empty);
 }
 
 // CTAs hold the fewest rows that cover groups * Tq (4, 8, or the most that fit).

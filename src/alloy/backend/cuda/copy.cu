@@ -3,6 +3,7 @@
 // data goes through one strided conversion kernel.
 #include <functional>
 
+#include "alloy/backend/cuda/dependent_launch.cuh"
 #include "alloy/backend/cuda/elementwise.cuh"
 
 namespace alloy {
@@ -88,6 +89,8 @@ struct DynamicUpdateArgs {
 template <typename Word>
 __global__ void dynamic_slice_update_kernel(const Word* upd, Word* out, const int32_t* start, int64_t n,
                                             DynamicUpdateArgs a) {
+  wait_for_prerequisites();
+  allow_dependents();
   int64_t base = 0;
   for (int i = 0; i < a.n_axes; ++i) {
     int64_t at = min(max(int64_t(start[i]), int64_t(0)), a.limit[i]);
@@ -303,25 +306,16 @@ void DynamicSliceUpdate::eval_gpu(const std::vector<array>& inputs, array& out) 
   cudaStream_t st = cuda::stream_of(stream());
   const void* src = cuda::device_ptr(upd, stream());
   void* dst = cuda::device_out_ptr(out);
+  auto update = [&]<typename Word>(const Word* from, Word* to) {
+    cuda::launch_dependent(cuda::dynamic_slice_update_kernel<Word>, blocks, threads, 0, st, "slice_update (dynamic)",
+                           from, to, start, n, a);
+  };
   switch (out.itemsize()) {
-    case 1:
-      cuda::dynamic_slice_update_kernel<<<blocks, threads, 0, st>>>(static_cast<const uint8_t*>(src),
-                                                                    static_cast<uint8_t*>(dst), start, n, a);
-      break;
-    case 2:
-      cuda::dynamic_slice_update_kernel<<<blocks, threads, 0, st>>>(static_cast<const uint16_t*>(src),
-                                                                    static_cast<uint16_t*>(dst), start, n, a);
-      break;
-    case 4:
-      cuda::dynamic_slice_update_kernel<<<blocks, threads, 0, st>>>(static_cast<const uint32_t*>(src),
-                                                                    static_cast<uint32_t*>(dst), start, n, a);
-      break;
-    default:
-      cuda::dynamic_slice_update_kernel<<<blocks, threads, 0, st>>>(static_cast<const uint64_t*>(src),
-                                                                    static_cast<uint64_t*>(dst), start, n, a);
-      break;
+    case 1: update(static_cast<const uint8_t*>(src), static_cast<uint8_t*>(dst)); break;
+    case 2: update(static_cast<const uint16_t*>(src), static_cast<uint16_t*>(dst)); break;
+    case 4: update(static_cast<const uint32_t*>(src), static_cast<uint32_t*>(dst)); break;
+    default: update(static_cast<const uint64_t*>(src), static_cast<uint64_t*>(dst)); break;
   }
-  ALLOY_CUDA_LAUNCH_CHECK("slice_update (dynamic)");
 }
 
 void Concatenate::eval_gpu(const std::vector<array>& inputs, array& out) {

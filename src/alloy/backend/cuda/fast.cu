@@ -10,6 +10,7 @@
 #include <cmath>
 #include <optional>
 
+#include "alloy/backend/cuda/dependent_launch.cuh"
 #include "alloy/backend/cuda/kernel_utils.cuh"
 #include "alloy/core/fast_primitives.h"
 
@@ -91,6 +92,8 @@ template <typename T, typename A>
 __global__ void __launch_bounds__(1024) rms_norm_residual_regs(const T* __restrict__ x, const T* __restrict__ r,
                                                                const T* __restrict__ w, T* __restrict__ sum,
                                                                T* __restrict__ out, int64_t rows, int D, float eps) {
+  wait_for_prerequisites();
+  allow_dependents();
   using G = Group<false>;
   __shared__ A smem[32];
   for (int64_t row = G::first(); row < rows; row += G::count()) {
@@ -438,6 +441,8 @@ void launch_rows(int64_t rows, int64_t D, Launch&& launch) {
 template <typename T, typename A, typename I>
 __global__ void rope_kernel(const T* x, T* out, int offset, const int32_t* offset_array, const float* freqs,
                             float scale, float log_base, I rows, I Tn, I D, I dims, bool trad) {
+  wait_for_prerequisites();
+  allow_dependents();
   const I half = dims / 2, pairs = rows * half;
   const int64_t position = int64_t(offset) + (offset_array ? *offset_array : 0);
   for (I e = I(blockIdx.x) * I(blockDim.x) + I(threadIdx.x); e < pairs; e += I(gridDim.x) * I(blockDim.x)) {
@@ -515,7 +520,8 @@ void RMSNormResidual::eval_gpu(const std::vector<array>& inputs, std::vector<arr
     if (D <= 1024 * cuda::kResidualSlots) {
       const int per_thread = int((D + cuda::kResidualSlots - 1) / cuda::kResidualSlots);
       const int threads = std::max(32, (per_thread + 31) / 32 * 32);
-      cuda::rms_norm_residual_regs<T, A><<<blocks, threads, 0, st>>>(xp, rp, wp, sp, op, rows, int(D), eps_);
+      cuda::launch_dependent(cuda::rms_norm_residual_regs<T, A>, blocks, threads, 0, st, "rms_norm_residual", xp, rp,
+                             wp, sp, op, rows, int(D), eps_);
     } else {
       cuda::rms_norm_residual_kernel<T, A><<<blocks, 512, 0, st>>>(xp, rp, wp, sp, op, rows, D, eps_);
     }
@@ -616,13 +622,12 @@ void RoPE::eval_gpu(const std::vector<array>& inputs, std::vector<array>& output
     const int64_t rows = n / D;
     const unsigned blocks = cuda::grid_blocks(rows * half, threads);
     if (n <= 0x7fffffff) {
-      cuda::rope_kernel<Ty, A, int32_t><<<blocks, threads, 0, st>>>(xp, op, offset_, offset_array, freqs, scale_,
-                                                                     log_base, int32_t(rows), int32_t(T), int32_t(D),
-                                                                     dims_, traditional_);
+      cuda::launch_dependent(cuda::rope_kernel<Ty, A, int32_t>, blocks, threads, 0, st, "rope", xp, op, offset_,
+                             offset_array, freqs, scale_, log_base, int32_t(rows), int32_t(T), int32_t(D), dims_,
+                             traditional_);
     } else {
-      cuda::rope_kernel<Ty, A, int64_t><<<blocks, threads, 0, st>>>(xp, op, offset_, offset_array, freqs, scale_,
-                                                                     log_base, rows, T, D, int64_t(dims_),
-                                                                     traditional_);
+      cuda::launch_dependent(cuda::rope_kernel<Ty, A, int64_t>, blocks, threads, 0, st, "rope", xp, op, offset_,
+                             offset_array, freqs, scale_, log_base, rows, T, D, int64_t(dims_), traditional_);
     }
     ALLOY_CUDA_LAUNCH_CHECK("rope");
   });

@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "alloy/backend/cuda/dependent_launch.cuh"
 #include "alloy/backend/cuda/kernel_utils.cuh"
 #include "alloy/backend/cuda/quant_blocks.h"
 #include "alloy/core/quantized_primitives.h"
@@ -273,6 +274,8 @@ __device__ __forceinline__ void quantize_units(const T* __restrict__ x, int unit
 // x (K = 32 nb) into planes and scales in global memory (the activations of the wide rows).
 template <typename T>
 __global__ void quantize_planes_kernel(const T* __restrict__ x, int nb, uint8_t* planes) {
+  wait_for_prerequisites();
+  allow_dependents();
   const int first = int(blockIdx.x * blockDim.x + threadIdx.x);
   quantize_units(x, 4 * nb, first, int(gridDim.x * blockDim.x), planes,
                  reinterpret_cast<float*>(planes + int64_t(nb) * 32), nb);
@@ -305,6 +308,9 @@ __global__ void __launch_bounds__(kM1Threads, t == Type::Q4_0 ? 3 : 4) matvec_m1
   };
   set_rows(blockIdx.x);
   if (col0 < nb) load(col0);  // in flight while the activations are quantized
+  // The weights are constant: their first loads go out before the previous kernel is done.
+  wait_for_prerequisites();
+  allow_dependents();
   const uint8_t* planes = quantized;
   if constexpr (Fused) {
     auto* p = reinterpret_cast<uint8_t*>(m1_smem);
@@ -385,8 +391,8 @@ void launch_m1(const uint8_t* w, int64_t row_bytes, const T* x, int64_t K, int64
   if (!fused) {
     quantized = static_cast<uint8_t*>(scratch(s, planes_bytes));
     const int units = 4 * nb, threads = 256;
-    quantize_planes_kernel<T><<<unsigned((units + threads - 1) / threads), threads, 0, st>>>(x, nb, quantized);
-    ALLOY_CUDA_LAUNCH_CHECK("quantized_matmul activations");
+    launch_dependent(quantize_planes_kernel<T>, unsigned((units + threads - 1) / threads), threads, 0, st,
+                     "quantized_matmul activations", x, nb, quantized);
   }
   auto go = [&](auto tpr, auto fuse) {
     constexpr int TPR = decltype(tpr)::value;
@@ -397,7 +403,8 @@ void launch_m1(const uint8_t* w, int64_t row_bytes, const T* x, int64_t K, int64
     static const int64_t resident = resident_ctas(kernel, Fused ? size_t(kFusedQuantK + kFusedQuantK / 8) : 0);
     const int64_t row_blocks = (N + int64_t(kM1Threads / TPR) * R - 1) / (int64_t(kM1Threads / TPR) * R);
     const int64_t grid = std::min(row_blocks, resident);
-    kernel<<<unsigned(grid), kM1Threads, smem, st>>>(w, row_bytes, x, quantized, nb, N, out);
+    launch_dependent(kernel, unsigned(grid), kM1Threads, smem, st, "quantized_matmul (one row)", w, row_bytes, x,
+                     quantized, nb, N, out);
   };
   auto with_tpr = [&](auto fuse) {
     if (nb >= 128) go(std::integral_constant<int, 128>{}, fuse);

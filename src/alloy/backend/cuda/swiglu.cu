@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "alloy/backend/common/swiglu.h"
+#include "alloy/backend/cuda/dependent_launch.cuh"
 #include "alloy/backend/cuda/kernel_utils.cuh"
 #include "alloy/core/fast_primitives.h"
 
@@ -20,6 +21,8 @@ struct alignas(sizeof(T) * V) Pack {
 
 template <typename T, int V>
 __global__ void swiglu_kernel(const T* gate, const T* up, T* out, int64_t packs) {
+  wait_for_prerequisites();
+  allow_dependents();
   using A = compute_t<T>;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < packs; i += int64_t(gridDim.x) * blockDim.x) {
     const Pack<T, V> g = reinterpret_cast<const Pack<T, V>*>(gate)[i], u = reinterpret_cast<const Pack<T, V>*>(up)[i];
@@ -85,7 +88,8 @@ void SwiGLU::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
     const T* u = cuda::in_ptr<T>(up, stream());
     T* o = cuda::out_ptr<T>(out);
     cuda::launch_packed<T>(n, {g, u, o}, [&](auto v, int64_t packs, unsigned blocks, int threads) {
-      cuda::swiglu_kernel<T, decltype(v)::value><<<blocks, threads, 0, st>>>(g, u, o, packs);
+      cuda::launch_dependent(cuda::swiglu_kernel<T, decltype(v)::value>, blocks, threads, 0, st, "swiglu", g, u, o,
+                             packs);
     });
     ALLOY_CUDA_LAUNCH_CHECK("swiglu");
   });
