@@ -46,6 +46,27 @@ llm::LoadedModel load_on(const std::string& path, alloy::Device::Type device) {
 
 const std::vector<int32_t> kPrompt = {1, 15, 200, 33, 7, 99, 4};
 
+// kPrompt into both caches, then `steps` greedy tokens from a Decoder over `recorded` against
+// Model::forward over `op_by_op`: the same token at every step; worst = the largest normalized
+// error of the logits.
+void decode_against_forward(const llm::Model& model, llm::KVCache& recorded, llm::KVCache& op_by_op, int steps,
+                            double& worst) {
+  alloy::array prompt(kPrompt, {1, int64_t(kPrompt.size())});
+  std::vector<float> logits = llm::last_logits(model.forward(prompt, recorded, true));
+  model.forward(prompt, op_by_op, true);
+  llm::Decoder decoder(model, recorded);
+  ASSERT_TRUE(decoder.replays());
+  worst = 0;
+  for (int step = 0; step < steps; ++step) {
+    const int32_t token = argmax(logits);
+    std::vector<float> want =
+        llm::last_logits(model.forward(alloy::array(std::vector<int32_t>{token}, {1, 1}), op_by_op, true));
+    logits = decoder.step(token);
+    worst = std::max(worst, normalized_error(logits, want));
+    ASSERT_EQ(argmax(logits), argmax(want)) << "step " << step;
+  }
+}
+
 class DecodeStep : public ::testing::TestWithParam<std::string> {};
 
 // decode_step at a device-held position over the whole capacity equals forward over the cached
@@ -82,20 +103,8 @@ TEST_P(DecodeStep, RecordedGraphMatchesOpByOpOnTheCpu) {
   llm::LoadedModel m = load_on(dir, alloy::Device::cpu);
   llm::KVCache recorded = m.model.make_cache(1, 0, alloy::float16, 32);
   llm::KVCache op_by_op = m.model.make_cache(1, 0, alloy::float16);
-  alloy::array prompt(kPrompt, {1, int64_t(kPrompt.size())});
-  std::vector<float> logits = llm::last_logits(m.model.forward(prompt, recorded, true));
-  m.model.forward(prompt, op_by_op, true);
-  llm::Decoder decoder(m.model, recorded);
-  ASSERT_TRUE(decoder.replays());
   double worst = 0;
-  for (int step = 0; step < 100; ++step) {
-    const int32_t token = argmax(logits);
-    std::vector<float> want =
-        llm::last_logits(m.model.forward(alloy::array(std::vector<int32_t>{token}, {1, 1}), op_by_op, true));
-    logits = decoder.step(token);
-    worst = std::max(worst, normalized_error(logits, want));
-    ASSERT_EQ(argmax(logits), argmax(want)) << GetParam() << " step " << step;
-  }
+  ASSERT_NO_FATAL_FAILURE(decode_against_forward(m.model, recorded, op_by_op, 100, worst)) << GetParam();
   EXPECT_LT(worst, 1e-5) << GetParam();
   EXPECT_EQ(recorded.offset(), op_by_op.offset());
 }
@@ -228,19 +237,8 @@ TEST(Decoder, Q8_0CacheRecordedOnTheCpu) {
   llm::LoadedModel m = load_on(dir, alloy::Device::cpu);
   llm::KVCache recorded = m.model.make_cache(1, 0, q8, 32);
   llm::KVCache op_by_op = m.model.make_cache(1, 0, q8);
-  alloy::array prompt(kPrompt, {1, int64_t(kPrompt.size())});
-  std::vector<float> logits = llm::last_logits(m.model.forward(prompt, recorded, true));
-  m.model.forward(prompt, op_by_op, true);
-  llm::Decoder decoder(m.model, recorded);
   double worst = 0;
-  for (int step = 0; step < 100; ++step) {
-    const int32_t token = argmax(logits);
-    std::vector<float> want =
-        llm::last_logits(m.model.forward(alloy::array(std::vector<int32_t>{token}, {1, 1}), op_by_op, true));
-    logits = decoder.step(token);
-    worst = std::max(worst, normalized_error(logits, want));
-    ASSERT_EQ(argmax(logits), argmax(want)) << "step " << step;
-  }
+  ASSERT_NO_FATAL_FAILURE(decode_against_forward(m.model, recorded, op_by_op, 100, worst));
   EXPECT_LT(worst, 1e-5);
   fs::remove_all(dir);
 }
