@@ -40,7 +40,7 @@ struct Job {
 // variable. The spin is what makes back-to-back jobs cheap: decoding runs a few hundred of them
 // a token, microseconds apart, and waking a sleeping thread costs a futex call and, in a
 // virtual machine, an inter-processor interrupt through the hypervisor (30-35 us measured on
-// the 2-core CI machine, against 0.3 us for a job a spinning worker picks up).
+// the 2-core development machine, against 0.3 us for a job a spinning worker picks up).
 class Pool {
  public:
   explicit Pool(int n) : size_(n) {
@@ -72,13 +72,13 @@ class Pool {
   // How long a thread spins for an event before it blocks.
   static constexpr auto kSpin = std::chrono::microseconds(200);
 
+  // Returns when ready() holds or kSpin has passed; the caller then blocks if it must.
   template <typename Ready>
-  static bool spin_until(Ready ready) {
+  static void spin_until(Ready ready) {
     const auto until = std::chrono::steady_clock::now() + kSpin;
-    for (int i = 1;; ++i) {
-      if (ready()) return true;
+    for (int i = 1; !ready(); ++i) {
       cpu_relax();
-      if (i % 64 == 0 && std::chrono::steady_clock::now() > until) return ready();
+      if (i % 64 == 0 && std::chrono::steady_clock::now() > until) return;
     }
   }
 
