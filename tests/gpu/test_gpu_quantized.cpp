@@ -174,13 +174,15 @@ TEST(GpuQuantized, MatmulMatchesCpuAndReference) {
           for (Dtype dt : {float32, float16}) check_matmul(t, dt, M, K, N);
 }
 
-// The one-row kernel (M = 1, Q4_0 and Q8_0): rows of 3 blocks (every start offset), more rows
-// than the persistent CTAs take in one pass (20000), and the 14336-wide rows of a 7B model's
-// down projection (activations quantized by their own kernel).
+// The streamed one-row kernel (M = 1, Q4_0 and Q8_0, K a multiple of 256): fewer rows than the
+// grid's warps (7), many rows a warp (20000) with a part slab at each row's end (2304 = 72
+// blocks: Q8_0 takes 64 + 8, Q4_0 one slab of 72), and the 14336-wide rows of a 7B model's down
+// projection (several slabs a row, Q4_0's last one part). Rows of 3 blocks (every start
+// offset) take the warp-per-row kernel.
 TEST(GpuQuantized, MatvecOneRow) {
   ALLOY_REQUIRE_GPU();
   for (Type t : {Type::Q4_0, Type::Q8_0})
-    for (auto [K, N] : {std::pair<int64_t, int64_t>{96, 7}, {96, 20000}, {2048, 20000}, {14336, 515}})
+    for (auto [K, N] : {std::pair<int64_t, int64_t>{96, 7}, {96, 20000}, {256, 7}, {2304, 20000}, {14336, 515}})
       for (Dtype dt : {float32, float16, bfloat16}) check_matmul(t, dt, 1, K, N);
 }
 

@@ -62,7 +62,9 @@ void check_against_reference(const llm::LoadedModel& m, const json& reference, c
     llm::KVCache gen_cache = m.model.make_cache(1, 0, alloy::float32);
     llm::GenerateResult r = llm::generate_tokens(m.model, m.tokenizer, ids, gen_cache, o);
     EXPECT_EQ(r.tokens, greedy) << what << " case " << c;
-    if (ref.contains("greedy_text")) EXPECT_EQ(r.text, ref["greedy_text"].get<std::string>()) << what;
+    if (ref.contains("greedy_text")) {
+      EXPECT_EQ(r.text, ref["greedy_text"].get<std::string>()) << what;
+    }
   }
 }
 

@@ -307,10 +307,11 @@ TEST(TokenizerJson, Stories260KReferencePrompts) {
     auto j = nlohmann::json::parse(read_text(path));
     if (j["model"]["vocab"] != base["model"]["vocab"] || j["model"]["merges"] != base["model"]["merges"])
       continue;  // a different vocabulary: nothing to compare against
-    for (const auto& c : ref)
+    for (const auto& c : ref) {
       if (c.contains("prompt"))
         EXPECT_EQ(other.encode(c["prompt"].get<std::string>()), t.encode(c["prompt"].get<std::string>()))
             << name;
+    }
   }
 }
 

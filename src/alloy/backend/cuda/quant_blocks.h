@@ -345,88 +345,71 @@ ALLOY_QHD void matvec_lane(const uint8_t* row, const Act& a, int M, int64_t K, i
   }
 }
 
-// --- the one-row matrix-vector kernel (M = 1, Q4_0 and Q8_0) ---
+// --- the streamed one-row matrix-vector kernel (M = 1, Q4_0 and Q8_0) ---
 //
-// A thread reads a whole 2-byte aligned block as the 16-byte aligned chunks that hold it: 2 for
-// Q4_0's 18 bytes, 3 for Q8_0's 34 (the block starts at an even offset o <= 14 of the first
-// chunk, so it ends inside the last one, and the chunks never pass the 16-byte rounded end of
-// the buffer). The threads of a row take consecutive blocks, so a warp's instruction covers
-// ~5 cache lines, against 9 (Q4_0) or 17 (Q8_0) 16-bit instructions over the same lines.
-// The activations lie in two planes of 16 bytes a block: elements 0..15 and 16..31 of block c
-// at plane0[c] and plane1[c] (Q4_0's low and high nibbles).
+// A lane takes two adjacent blocks, a pair: 36 (Q4_0) or 68 (Q8_0) bytes from a 4-byte
+// boundary, read as 9 or 17 words (an odd count, so the 32 lanes of a warp reading consecutive
+// pairs from shared memory hit 32 different banks). The first block's scale is the low half of
+// word 0 and its quants start 2 bytes on (each quant word is funnel-shifted from two); the
+// second block starts 2 bytes into word h = bytes / 4, so its scale is that word's high half
+// and its quants are the next words, aligned. No selects on a run-time offset are needed.
 template <Type t>
-struct Chunked {
-  static constexpr int chunks = t == Type::Q4_0 ? 2 : 3;
-  static constexpr int words = 4 * chunks;                 // loaded
-  static constexpr int payload = t == Type::Q4_0 ? 4 : 8;  // words of quants after the scale
+struct Paired {
+  static constexpr int payload = t == Type::Q4_0 ? 4 : 8;  // words of quants a block
+  static constexpr int words = 2 * Block<t>::bytes / 4;    // 9 or 17
+  static constexpr int second = Block<t>::bytes / 4;       // the word holding the second scale
 };
 
-// The chunks holding the block at blk, as words, and the block's offset in the first chunk.
+// The activations of a pair (Q8_0 blocks of the CPU's values): elements 0..15 and 16..31 of the
+// first block (x[0], x[1]) and of the second (x[2], x[3]); the blocks' scales; and, for Q4_0's
+// unsigned quants (q - 8 is taken off through them), 8 times each block's sum of values.
+struct PairActivations {
+  U4 x[4];
+  float d[2];
+  int sum8[2];
+};
+
+// The integer dot product of one block's quant words with its activations (Q4_0: the
+// unsigned nibbles; byte i holds element i low and element 16 + i high).
 template <Type t>
-ALLOY_QHD void load_block_chunks(const uint8_t* blk, uint32_t (&c)[Chunked<t>::words], int& offset) {
-  const uintptr_t at = reinterpret_cast<uintptr_t>(blk);
-  offset = int(at & 15);
-  const uint8_t* first = blk - offset;
+ALLOY_QHD int dot_quant_words(const uint32_t (&q)[Paired<t>::payload], const U4& lo, const U4& hi) {
+  const uint32_t xl[4] = {lo.x, lo.y, lo.z, lo.w}, xh[4] = {hi.x, hi.y, hi.z, hi.w};
+  int s = 0;
 #ifdef __CUDA_ARCH__
 #pragma unroll
 #endif
-  for (int j = 0; j < Chunked<t>::chunks; ++j) {
-    const U4 v = load_u128(first + 16 * j);
-    c[4 * j] = v.x;
-    c[4 * j + 1] = v.y;
-    c[4 * j + 2] = v.z;
-    c[4 * j + 3] = v.w;
+  for (int i = 0; i < 4; ++i) {
+    if constexpr (t == Type::Q4_0) {
+      s = dp4a(int(q[i] & 0x0F0F0F0Fu), int(xl[i]), s);
+      s = dp4a(int((q[i] >> 4) & 0x0F0F0F0Fu), int(xh[i]), s);
+    } else {
+      s = dp4a(int(q[i]), int(xl[i]), s);
+      s = dp4a(int(q[4 + i]), int(xh[i]), s);
+    }
   }
+  return s;
 }
 
-// The block's term of the dot product with activation block (lo, hi) of scale dx, from its
-// chunks: float(sum of q w) * (d_w * d_x), as dot_block32 computes it.
+// acc += each block's float(sum of q w) * (d_w * d_x), in order, as dot_block32 computes it.
 template <Type t>
-ALLOY_QHD float dot_block_chunks(const uint32_t (&c)[Chunked<t>::words], int offset, const U4& lo, const U4& hi,
-                                 float dx) {
-  constexpr int P = Chunked<t>::payload;
-  // Words from offset / 4 on, by a two-step shift (registers are not indexed at run time).
-  const int k = offset >> 2;
-  uint32_t a[P + 3], b[P + 1];
+ALLOY_QHD void add_pair_terms(const uint32_t (&w)[Paired<t>::words], const PairActivations& a, float& acc) {
+  using P = Paired<t>;
+  uint32_t q0[P::payload], q1[P::payload];
 #ifdef __CUDA_ARCH__
 #pragma unroll
 #endif
-  for (int j = 0; j < P + 3; ++j) a[j] = (k & 1) ? c[j + 1] : c[j];
-#ifdef __CUDA_ARCH__
-#pragma unroll
-#endif
-  for (int j = 0; j < P + 1; ++j) b[j] = (k & 2) ? a[j + 2] : a[j];
-  // The scale is the low or high half of b[0]; the quants start 2 bytes after it.
-  const uint32_t half = uint32_t(offset & 2) * 8;  // 0 or 16 bits
-  const float dw = f16_bits(uint16_t(b[0] >> half));
-  uint32_t q[P];
-#ifdef __CUDA_ARCH__
-#pragma unroll
-#endif
-  for (int i = 0; i < P; ++i) q[i] = funnel_right(b[i], b[i + 1], 16 + half);
-  int s;
-  if constexpr (t == Type::Q4_0) {
-    // Byte i of the 16: element i (low nibble) and element 16 + i (high).
-    const uint32_t xl[4] = {lo.x, lo.y, lo.z, lo.w}, xh[4] = {hi.x, hi.y, hi.z, hi.w};
-    s = 0;
-#ifdef __CUDA_ARCH__
-#pragma unroll
-#endif
-    for (int i = 0; i < 4; ++i) {
-      s = dp4a(int(vsub4(q[i] & 0x0F0F0F0Fu, 0x08080808u)), int(xl[i]), s);
-      s = dp4a(int(vsub4((q[i] >> 4) & 0x0F0F0F0Fu, 0x08080808u)), int(xh[i]), s);
-    }
-  } else {
-    s = dp4a(int(q[0]), int(lo.x), 0);
-    s = dp4a(int(q[1]), int(lo.y), s);
-    s = dp4a(int(q[2]), int(lo.z), s);
-    s = dp4a(int(q[3]), int(lo.w), s);
-    s = dp4a(int(q[4]), int(hi.x), s);
-    s = dp4a(int(q[5]), int(hi.y), s);
-    s = dp4a(int(q[6]), int(hi.z), s);
-    s = dp4a(int(q[7]), int(hi.w), s);
+  for (int i = 0; i < P::payload; ++i) {
+    q0[i] = funnel_right(w[i], w[i + 1], 16);
+    q1[i] = w[P::second + 1 + i];
   }
-  return fmul(float(s), fmul(dw, dx));
+  int s0 = dot_quant_words<t>(q0, a.x[0], a.x[1]), s1 = dot_quant_words<t>(q1, a.x[2], a.x[3]);
+  if constexpr (t == Type::Q4_0) {
+    s0 -= a.sum8[0];
+    s1 -= a.sum8[1];
+  }
+  const float d0 = f16_bits(uint16_t(w[0])), d1 = f16_bits(uint16_t(w[P::second] >> 16));
+  acc += fmul(float(s0), fmul(d0, a.d[0]));
+  acc += fmul(float(s1), fmul(d1, a.d[1]));
 }
 
 }  // namespace alloy::cuda::qblocks

@@ -1,13 +1,13 @@
 // GPU evaluation of the quantized ops on ggml's block layouts (quant_formats.h), read as they
 // lie in the file. Blocks of 18, 34 and 210 bytes are only 2-byte aligned: those are read with
-// 16-bit loads, or (the one-row kernel) as the 16-byte aligned chunks that hold them; the 144-
-// and 176-byte K-type blocks are 16-byte aligned and read with 128-bit loads. Weights whose
-// buffer is less aligned are copied first. The per-thread block code is in quant_blocks.h,
-// shared with the host so that tests check it without a GPU.
+// 16-bit loads, or (the one-row kernel) copied to shared memory as the 16-byte chunks of a row
+// slab that hold them; the 144- and 176-byte K-type blocks are 16-byte aligned and read with
+// 128-bit loads. Weights whose buffer is less aligned are copied first. The per-thread block
+// code is in quant_blocks.h, shared with the host so that tests check it without a GPU.
 //
 // dequantize: a thread per 4 consecutive outputs, with the CPU codec's float operations one by
 //   one (__fmul_rn/__fsub_rn, so nothing is contracted to an FMA): the floats equal the CPU's.
-// quantized_matmul, M = 1, Q4_0/Q8_0 (decode): matvec_m1_kernel, below.
+// quantized_matmul, M = 1, Q4_0/Q8_0 (decode): matvec_streamed_kernel, below.
 // quantized_matmul, other M <= 8 rows: the activations are quantized once per call exactly as the
 //   CPU does (Q8_0 blocks for Q4_0/Q8_0 weights, Q8_K super-blocks for the K types), then a
 //   warp per weight row streams it once: __dp4a integer dot products, each block's float term
@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "alloy/backend/cuda/async_copy.cuh"
 #include "alloy/backend/cuda/dependent_launch.cuh"
 #include "alloy/backend/cuda/kernel_utils.cuh"
 #include "alloy/backend/cuda/quant_blocks.h"
@@ -220,27 +221,44 @@ __global__ void __launch_bounds__(32 * kRowsPerBlock) matvec_kernel(const uint8_
   }
 }
 
-// --- the one-row kernel (M = 1, Q4_0 and Q8_0: decode) ---
+// --- the streamed one-row kernel (M = 1, Q4_0 and Q8_0: decode) ---
 //
-// Activations in two planes of 16 bytes a block (elements 0..15 and 16..31 of block c at
-// plane0[c], plane1[c]: Q4_0's low and high nibbles), then the f32 scales. For rows up to
-// kFusedQuantK wide, each CTA quantizes the row itself into shared memory after issuing its
-// first weight loads, so the two overlap and no separate kernel runs; wider rows are quantized
-// once by quantize_planes_kernel and read from global memory (a CTA's prologue would cost
-// more than that kernel). CTAs are persistent (grid <= what fits on the device), so a CTA's
-// prologue is paid once. Groups of TPR threads (32, 64 or 128: as many as the row has blocks)
-// take R weight rows at a time; a thread reads the same block column of its R rows
-// (load_block_chunks) and uses each activation block R times.
-constexpr int kM1Threads = 256;
-constexpr int64_t kFusedQuantK = 8192;
+// Decode reads every weight once a token, so this kernel is as fast as the bytes it keeps in
+// flight. Each warp owns weight rows (warp g of the grid takes rows g, g + warps, ...) and
+// streams them, a slab of up to slab_blocks blocks of one row at a time, through its own ring
+// of kStages shared-memory slabs filled by cp.async: kStages - 1 slabs are on their way while
+// it works on one, ~110 KiB a multiprocessor at two CTAs each (the register-loading kernel
+// before it kept one load a thread in flight). Lane l takes the block pairs l, l + 32, ... of
+// a slab (add_pair_terms: 9 or 17 conflict-free words each). Each CTA first quantizes the
+// activations into shared memory, while its first slabs load, as quantize_q8_0_kernel's values
+// laid out for the pairs (quantize_pair_activations). CTAs are persistent.
+//
+// Rows must be whole 16-byte chunks (K a multiple of 256) in a 16-byte aligned W; other
+// shapes take the warp-per-row matvec_kernel.
+template <Type t>
+struct Streamed {
+  static constexpr int slab_blocks = t == Type::Q4_0 ? 128 : 64;  // 2304 or 2176 bytes
+  static constexpr int slab_bytes = slab_blocks * Block<t>::bytes;
+};
+constexpr int kStreamWarps = 8;
+constexpr int kStages = 4;
 
-// Activation values [8 first, 8 (first + count)) of x quantized as quantize_q8_0_kernel does, 8
-// a thread (4 threads make a block), `stride` units apart; every thread of the warps calls it.
+// The activations in shared memory for nb blocks (np = nb / 2 pairs): four planes of np
+// 16-byte entries (plane 2p + h holds elements 16h..16h+15 of block 2m + p at entry m), then np
+// (scales, sums) entries, so that lane m's loads of pair m are consecutive across the warp.
+struct PairMeta {
+  float d[2];
+  int sum8[2];
+};
+
+// x (K = 32 nb) quantized as quantize_q8_0_kernel does into that layout: 8 values a thread
+// (4 threads make a block), every thread of the CTA taking part.
 template <typename T>
-__device__ __forceinline__ void quantize_units(const T* __restrict__ x, int units, int first, int stride,
-                                               uint8_t* planes, float* scales, int nb) {
+__device__ __forceinline__ void quantize_pair_activations(const T* __restrict__ x, int nb, uint8_t* smem) {
   constexpr int kBatch = 2;  // units whose loads are issued together
-  for (int u0 = first; u0 - int(threadIdx.x % 32) < units; u0 += kBatch * stride) {
+  const int units = 4 * nb, np = nb / 2, stride = int(blockDim.x), lane = int(threadIdx.x) & 31;
+  auto* meta = reinterpret_cast<PairMeta*>(smem + size_t(nb) * 32);
+  for (int u0 = int(threadIdx.x); u0 - lane < units; u0 += kBatch * stride) {
     float v[kBatch][8];
 #pragma unroll
     for (int b = 0; b < kBatch; ++b) {
@@ -256,164 +274,147 @@ __device__ __forceinline__ void quantize_units(const T* __restrict__ x, int unit
       for (int i = 0; i < 8; ++i) amax = fmaxf(amax, fabsf(v[b][i]));
       amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 1));
       amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 2));
-      if (u >= units) continue;
       const float db = __fdiv_rn(amax, 127.f);
       const float id = db != 0.f ? __fdiv_rn(1.f, db) : 0.f;
       uint32_t packed[2] = {0, 0};
+      int sum = 0;
 #pragma unroll
-      for (int i = 0; i < 8; ++i)
-        packed[i / 4] |= (uint32_t(__float2int_rn(__fmul_rn(v[b][i], id))) & 0xFFu) << (8 * (i % 4));
+      for (int i = 0; i < 8; ++i) {
+        const int q = __float2int_rn(__fmul_rn(v[b][i], id));
+        sum += q;
+        packed[i / 4] |= (uint32_t(q) & 0xFFu) << (8 * (i % 4));
+      }
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      if (u >= units) continue;
       const int c = u >> 2, j = u & 3;  // block, quarter
-      *reinterpret_cast<uint2*>(planes + (j >> 1) * nb * 16 + c * 16 + 8 * (j & 1)) =
+      const int m = c >> 1, p = c & 1;  // pair, which of it
+      *reinterpret_cast<uint2*>(smem + size_t(2 * p + (j >> 1)) * np * 16 + m * 16 + 8 * (j & 1)) =
           make_uint2(packed[0], packed[1]);
-      if (j == 0) scales[c] = __half2float(__float2half_rn(db));
+      if (j == 0) {
+        meta[m].d[p] = __half2float(__float2half_rn(db));
+        meta[m].sum8[p] = 8 * sum;
+      }
     }
   }
 }
 
-// x (K = 32 nb) into planes and scales in global memory (the activations of the wide rows).
-template <typename T>
-__global__ void quantize_planes_kernel(const T* __restrict__ x, int nb, uint8_t* planes) {
-  wait_for_prerequisites();
-  allow_dependents();
-  const int first = int(blockIdx.x * blockDim.x + threadIdx.x);
-  quantize_units(x, 4 * nb, first, int(gridDim.x * blockDim.x), planes,
-                 reinterpret_cast<float*>(planes + int64_t(nb) * 32), nb);
-}
-
-template <Type t, typename T, int TPR, int R, bool Fused>
-__global__ void __launch_bounds__(kM1Threads, t == Type::Q4_0 ? 3 : 4) matvec_m1_kernel(const uint8_t* __restrict__ w, int64_t row_bytes,
-                                                               const T* __restrict__ x,
-                                                               const uint8_t* __restrict__ quantized, int nb,
-                                                               int64_t N, T* __restrict__ out) {
-  extern __shared__ uint4 m1_smem[];
-  __shared__ float partial[kM1Threads / 32][R];
-  using B = Block<t>;
-  using C = Chunked<t>;
-  constexpr int groups = kM1Threads / TPR;
-  const int group = int(threadIdx.x) / TPR, col0 = int(threadIdx.x) % TPR;
+template <Type t, typename T>
+__global__ void __launch_bounds__(32 * kStreamWarps) matvec_streamed_kernel(const uint8_t* __restrict__ w,
+                                                                           int64_t row_bytes,
+                                                                           const T* __restrict__ x, int nb,
+                                                                           int64_t N, T* __restrict__ out) {
+  using S = Streamed<t>;
+  using P = Paired<t>;
+  extern __shared__ uint4 streamed_smem[];
   const int lane = int(threadIdx.x) & 31, warp = int(threadIdx.x) >> 5;
-  const int64_t row_blocks = (N + groups * R - 1) / (groups * R);
-  uint32_t c[R][C::words];
-  int offset[R];
-  const uint8_t* rows[R];
-  auto set_rows = [&](int64_t rb) {
-    const int64_t row0 = (rb * groups + group) * R;
-#pragma unroll
-    for (int r = 0; r < R; ++r) rows[r] = w + min(row0 + r, N - 1) * row_bytes;
+  uint8_t* const ring = reinterpret_cast<uint8_t*>(streamed_smem) + warp * (kStages * S::slab_bytes);
+  uint8_t* const acts = reinterpret_cast<uint8_t*>(streamed_smem) + kStreamWarps * kStages * S::slab_bytes;
+  const int slabs = (nb + S::slab_blocks - 1) / S::slab_blocks;
+  const int64_t warps = int64_t(gridDim.x) * kStreamWarps;
+  // The tiles (row n, slab s) of this warp in order; the fetch runs kStages - 1 tiles ahead.
+  int64_t fetch_row = int64_t(blockIdx.x) * kStreamWarps + warp;
+  int fetch_slab = 0, fetch_stage = 0;
+  auto fetch = [&] {
+    if (fetch_row < N) {
+      const int chunks = min(S::slab_blocks, nb - fetch_slab * S::slab_blocks) * Block<t>::bytes / 16;
+      const uint8_t* src = w + fetch_row * row_bytes + int64_t(fetch_slab) * S::slab_bytes;
+      uint8_t* dst = ring + fetch_stage * S::slab_bytes;
+      for (int c = lane; c < chunks; c += 32) cp_async16(dst + 16 * c, src + 16 * c);
+      if (++fetch_slab == slabs) {
+        fetch_slab = 0;
+        fetch_row += warps;
+      }
+      fetch_stage = fetch_stage + 1 == kStages ? 0 : fetch_stage + 1;
+    }
+    cp_async_commit();  // empty past the end: every step commits one group, as the wait assumes
   };
-  auto load = [&](int col) {
+  // The weights are constant: their first slabs load before the previous kernel is done.
 #pragma unroll
-    for (int r = 0; r < R; ++r) load_block_chunks<t>(rows[r] + int64_t(col) * B::bytes, c[r], offset[r]);
-  };
-  set_rows(blockIdx.x);
-  if (col0 < nb) load(col0);  // in flight while the activations are quantized
-  // The weights are constant: their first loads go out before the previous kernel is done.
+  for (int i = 0; i < kStages - 1; ++i) fetch();
   wait_for_prerequisites();
   allow_dependents();
-  const uint8_t* planes = quantized;
-  if constexpr (Fused) {
-    auto* p = reinterpret_cast<uint8_t*>(m1_smem);
-    quantize_units(x, 4 * nb, int(threadIdx.x), kM1Threads, p, reinterpret_cast<float*>(p + nb * 32), nb);
-    __syncthreads();
-    planes = p;
-  }
-  const uint4* lo_plane = reinterpret_cast<const uint4*>(planes);
-  const uint4* hi_plane = lo_plane + nb;
-  const float* scales = reinterpret_cast<const float*>(planes + nb * 32);
-  for (int64_t rb = blockIdx.x; rb < row_blocks; rb += gridDim.x) {
-    float acc[R];
+  quantize_pair_activations(x, nb, acts);
+  __syncthreads();
+  const int np = nb / 2;
+  const uint4* planes = reinterpret_cast<const uint4*>(acts);
+  const auto* meta = reinterpret_cast<const PairMeta*>(acts + size_t(nb) * 32);
+  float acc = 0.f;
+  int slab = 0, stage = 0;
+  for (int64_t row = int64_t(blockIdx.x) * kStreamWarps + warp; row < N;) {
+    fetch();  // into the stage read in the previous step
+    cp_async_wait<kStages - 1>();
+    __syncwarp();  // every lane's chunks of this tile have landed
+    const int pairs = min(S::slab_blocks, nb - slab * S::slab_blocks) / 2;
+    const auto* words = reinterpret_cast<const uint32_t*>(ring + stage * S::slab_bytes);
 #pragma unroll
-    for (int r = 0; r < R; ++r) acc[r] = 0.f;
-    for (int col = col0; col < nb; col += TPR) {
-      const uint4 l4 = lo_plane[col], h4 = hi_plane[col];
-      const U4 lo{l4.x, l4.y, l4.z, l4.w}, hi{h4.x, h4.y, h4.z, h4.w};
-      const float dx = scales[col];
+    for (int j = 0; j < S::slab_blocks / 64; ++j) {
+      const int m = lane + 32 * j;
+      if (m < pairs) {
+        uint32_t wv[P::words];
 #pragma unroll
-      for (int r = 0; r < R; ++r) acc[r] += dot_block_chunks<t>(c[r], offset[r], lo, hi, dx);
-      if (col + TPR < nb) {
-        load(col + TPR);
-      } else if (rb + gridDim.x < row_blocks) {
-        set_rows(rb + gridDim.x);  // the next row block's first column, before the reduction
-        load(col0);
-      }
-    }
+        for (int i = 0; i < P::words; ++i) wv[i] = words[P::words * m + i];
+        const int mg = slab * (S::slab_blocks / 2) + m;
+        PairActivations a;
 #pragma unroll
-    for (int r = 0; r < R; ++r) {
-#pragma unroll
-      for (int k = 16; k > 0; k >>= 1) acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], k);
-    }
-    const int64_t row0 = (rb * groups + group) * R;
-    if constexpr (TPR > 32) {
-      if (lane == 0) {
-#pragma unroll
-        for (int r = 0; r < R; ++r) partial[warp][r] = acc[r];
-      }
-      __syncthreads();
-      if (col0 == 0) {
-#pragma unroll
-        for (int r = 0; r < R; ++r) {
-          float v = 0.f;
-#pragma unroll
-          for (int i = 0; i < TPR / 32; ++i) v += partial[warp + i][r];
-          if (row0 + r < N) out[row0 + r] = convert<T>(v);
+        for (int h = 0; h < 4; ++h) {
+          const uint4 v = planes[h * np + mg];
+          a.x[h] = U4{v.x, v.y, v.z, v.w};
         }
+        const PairMeta pm = meta[mg];
+        a.d[0] = pm.d[0];
+        a.d[1] = pm.d[1];
+        a.sum8[0] = pm.sum8[0];
+        a.sum8[1] = pm.sum8[1];
+        add_pair_terms<t>(wv, a, acc);
       }
-      __syncthreads();  // partial is written again by the next row block
-    } else if (lane == 0) {
+    }
+    __syncwarp();  // the stage is read: the next step's fetch may overwrite it
+    stage = stage + 1 == kStages ? 0 : stage + 1;
+    if (++slab == slabs) {
 #pragma unroll
-      for (int r = 0; r < R; ++r)
-        if (row0 + r < N) out[row0 + r] = convert<T>(acc[r]);
+      for (int k = 16; k > 0; k >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, k);
+      if (lane == 0) out[row] = convert<T>(acc);
+      acc = 0.f;
+      slab = 0;
+      row += warps;
     }
   }
 }
 
-// Whether the one-row kernel takes x (1, K) @ W^T.
-bool use_m1_kernel(Type t, int64_t M, int64_t K) {
-  return M == 1 && (t == Type::Q4_0 || t == Type::Q8_0) && K / 32 <= int64_t(0x7fffffff) / 36;
+template <Type t>
+size_t streamed_smem_bytes(int64_t K) {
+  return size_t(kStreamWarps) * kStages * Streamed<t>::slab_bytes + size_t(K) + size_t(K / 64) * 16;
 }
 
-// CTAs of `kernel` resident at once on the device (its persistent grid).
-template <typename Kernel>
-int64_t resident_ctas(Kernel kernel, size_t smem) {
+// Whether the streamed kernel takes x (1, K) @ W^T for W at w.
+bool use_streamed_kernel(Type t, int64_t M, int64_t K, const uint8_t* w) {
+  if (M != 1 || K % 256 != 0 || reinterpret_cast<uintptr_t>(w) % 16 != 0 || device_properties().major < 8)
+    return false;
+  const size_t limit = device_properties().sharedMemPerBlockOptin;
+  if (t == Type::Q4_0) return streamed_smem_bytes<Type::Q4_0>(K) <= limit;
+  if (t == Type::Q8_0) return streamed_smem_bytes<Type::Q8_0>(K) <= limit;
+  return false;
+}
+
+template <Type t, typename T>
+void launch_streamed(const uint8_t* w, int64_t row_bytes, const T* x, int64_t K, int64_t N, T* out,
+                     const Stream& s) {
+  auto kernel = matvec_streamed_kernel<t, T>;
+  static const bool opted_in = [&] {
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               int(device_properties().sharedMemPerBlockOptin)),
+          "quantized_matmul shared memory");
+    return true;
+  }();
+  (void)opted_in;
+  const size_t smem = streamed_smem_bytes<t>(K);
   int per_sm = 0;
-  check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kM1Threads, smem), "occupancy");
-  return int64_t(std::max(per_sm, 1)) * device_properties().multiProcessorCount;
-}
-
-template <Type t, typename T, int R>
-void launch_m1(const uint8_t* w, int64_t row_bytes, const T* x, int64_t K, int64_t N, T* out, const Stream& s) {
-  cudaStream_t st = stream_of(s);
-  const int nb = int(K / 32);
-  const bool fused = K <= kFusedQuantK;
-  const size_t planes_bytes = size_t(K) + size_t(nb) * 4;
-  uint8_t* quantized = nullptr;
-  if (!fused) {
-    quantized = static_cast<uint8_t*>(scratch(s, planes_bytes));
-    const int units = 4 * nb, threads = 256;
-    launch_dependent(quantize_planes_kernel<T>, unsigned((units + threads - 1) / threads), threads, 0, st,
-                     "quantized_matmul activations", x, nb, quantized);
-  }
-  auto go = [&](auto tpr, auto fuse) {
-    constexpr int TPR = decltype(tpr)::value;
-    constexpr bool Fused = decltype(fuse)::value;
-    auto kernel = matvec_m1_kernel<t, T, TPR, R, Fused>;
-    const size_t smem = Fused ? planes_bytes : 0;
-    // Counted once, with the most shared memory a fused launch takes (9 KiB).
-    static const int64_t resident = resident_ctas(kernel, Fused ? size_t(kFusedQuantK + kFusedQuantK / 8) : 0);
-    const int64_t row_blocks = (N + int64_t(kM1Threads / TPR) * R - 1) / (int64_t(kM1Threads / TPR) * R);
-    const int64_t grid = std::min(row_blocks, resident);
-    launch_dependent(kernel, unsigned(grid), kM1Threads, smem, st, "quantized_matmul (one row)", w, row_bytes, x,
-                     quantized, nb, N, out);
-  };
-  auto with_tpr = [&](auto fuse) {
-    if (nb >= 128) go(std::integral_constant<int, 128>{}, fuse);
-    else if (nb >= 64) go(std::integral_constant<int, 64>{}, fuse);
-    else go(std::integral_constant<int, 32>{}, fuse);
-  };
-  if (fused) with_tpr(std::true_type{});
-  else with_tpr(std::false_type{});
-  ALLOY_CUDA_LAUNCH_CHECK("quantized_matmul matvec");
+  check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, 32 * kStreamWarps, smem), "occupancy");
+  const int64_t resident = int64_t(std::max(per_sm, 1)) * device_properties().multiProcessorCount;
+  const int64_t grid = std::min((N + kStreamWarps - 1) / kStreamWarps, resident);
+  launch_dependent(kernel, unsigned(grid), 32 * kStreamWarps, smem, stream_of(s), "quantized_matmul (one row)", w,
+                   row_bytes, x, int(K / 32), N, out);
 }
 
 size_t align16(size_t n) { return (n + 15) / 16 * 16; }
@@ -422,9 +423,9 @@ size_t align16(size_t n) { return (n + 15) / 16 * 16; }
 template <typename T>
 void quantized_matvec(Type t, const T* x, int64_t M, int64_t K, const uint8_t* w, int64_t row_bytes, int64_t N,
                       T* out, const Stream& s) {
-  if (use_m1_kernel(t, M, K)) {
-    if (t == Type::Q4_0) return launch_m1<Type::Q4_0, T, 4>(w, row_bytes, x, K, N, out, s);
-    return launch_m1<Type::Q8_0, T, 2>(w, row_bytes, x, K, N, out, s);
+  if (use_streamed_kernel(t, M, K, w)) {
+    if (t == Type::Q4_0) return launch_streamed<Type::Q4_0, T>(w, row_bytes, x, K, N, out, s);
+    return launch_streamed<Type::Q8_0, T>(w, row_bytes, x, K, N, out, s);
   }
   cudaStream_t st = stream_of(s);
   const bool k_type = t != Type::Q4_0 && t != Type::Q8_0;
