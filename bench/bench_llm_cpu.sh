@@ -2,7 +2,7 @@
 # alloy bench next to llama.cpp (PyPI's llama-cpp-python: same files, same thread count) on the
 # issue's CPU rows: stories260K F32 (pp64/tg64: its context holds only 128 positions) and the
 # "1B" shape (dim 2048, ffn 8192, 16 layers, 32/8 heads) in Q4_0 and Q8_0 (pp128, tg32).
-# tg32). Models are made with `alloy synth` into $MODELS (default /tmp/alloy-models).
+# Models are made with `alloy synth` into $MODELS (default /tmp/alloy-models).
 #   bench/bench_llm_cpu.sh [build dir]   (needs: pip install llama-cpp-python)
 set -euo pipefail
 cd "$(dirname "$0")/.."
