@@ -4,6 +4,7 @@
 #include <limits>
 #include <numeric>
 
+#include "alloy/backend/cpu/half_rows.h"
 #include "alloy/backend/cpu/simd.h"
 #include "alloy/backend/cpu/strided.h"
 #include "alloy/core/primitives.h"
@@ -91,6 +92,10 @@ inline Dst convert(Src v) {
 template <typename Dst, typename Src>
 ALLOY_SIMD_CLONES void convert_row(const Src* in, int64_t in_stride, Dst* out, int64_t out_stride, int64_t n) {
   if (in_stride == 1 && out_stride == 1) {
+    if constexpr (std::is_same_v<Src, float16_t> && std::is_same_v<Dst, float>)
+      return half_to_float_row(reinterpret_cast<const uint16_t*>(in), out, n);
+    if constexpr (std::is_same_v<Src, float> && std::is_same_v<Dst, float16_t>)
+      return float_to_half_row(in, reinterpret_cast<uint16_t*>(out), n);
     for (int64_t i = 0; i < n; ++i) out[i] = convert<Dst>(in[i]);
   } else if (in_stride == 0 && out_stride == 1) {
     Dst v = convert<Dst>(in[0]);

@@ -9,12 +9,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <cpuid.h>
-#endif
 #include <stdexcept>
 #include <string>
 
+#include "alloy/backend/cpu/half_rows.h"
 #include "alloy/backend/cpu/quant_dot_internal.h"
 #include "alloy/backend/cpu/threading.h"
 #include "alloy/core/half.h"
@@ -182,19 +180,11 @@ void scalar_matvec(Type t, const uint8_t* w, int64_t K, const Activations& a, in
   }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-// CPUID leaf 1, ECX bit 29 (clang's __builtin_cpu_supports does not know "f16c").
-bool has_f16c() {
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
-}
-#endif
-
 bool cpu_has(const char* feature) {
 #if defined(__x86_64__) && defined(__GNUC__)
   __builtin_cpu_init();
   if (std::strcmp(feature, "avx2") == 0)
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();  // clang knows no "f16c"
   if (std::strcmp(feature, "avx512") == 0)
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni") && cpu_has("avx2");
