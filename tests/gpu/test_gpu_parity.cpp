@@ -395,8 +395,8 @@ TEST(GpuParity, Attention) {
   ALLOY_REQUIRE_GPU();
   for (Dtype dt : {float32, float16, bfloat16}) {
     double bound = dt == float32 ? 1e-5 : (dt == float16 ? 2e-3 : 1e-2);
-    // Tq <= 4 is the split-K decode kernel: Tk 40 and 20 give one split (the combine only
-    // normalizes), 300 and 129 several.
+    // Tq <= 4 is the split-K decode kernel (one 32-key tile a split at least): Tk 20 gives one
+    // split (the combine only normalizes), 40 two, 300 and 129 several.
     for (auto [tq, tk] : {std::pair{33, 33}, std::pair{77, 77}, std::pair{1, 300}, std::pair{4, 129},
                           std::pair{1, 40}, std::pair{2, 20}, std::pair{128, 256}}) {
       for (int d_head : {64, 128}) {

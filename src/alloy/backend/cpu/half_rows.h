@@ -8,7 +8,7 @@
 
 namespace alloy::cpu {
 
-// Asked once (CPUID leaf 1, ECX bit 29).
+// F16C, AVX and OS support for AVX state, asked once (CPUID leaf 1, ECX bits 29, 28 and 27).
 bool cpu_has_f16c();
 
 // out[i] = in[i] as float, exactly (every binary16 value is a binary32 value).
