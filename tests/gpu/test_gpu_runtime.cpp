@@ -39,6 +39,31 @@ TEST(GpuRuntime, CpuArrayUsedOnGpuIsCopiedOnce) {
   for (size_t i = 0; i < host.size(); i += 4099) EXPECT_NEAR(dev[i], host[i], 1e-6f * host[i]);
 }
 
+// copy(x, gpu) of a host array (how the loaders move weights) is the transfer itself: one
+// device buffer, not the output and a mirror of x. A host slice copies its own elements. Once x
+// has a mirror, copies reuse it.
+TEST(GpuRuntime, HostArrayCopiedToGpuKeepsNoMirror) {
+  ALLOY_REQUIRE_GPU();
+  array x = random::uniform({1 << 20}, float32, 0, 1, random::key(2), Device::cpu);
+  eval({x});
+  synchronize(default_stream(Device::gpu));
+  const size_t before = get_active_memory(Device::gpu);
+  array y = copy(x, Device::gpu);
+  eval({y});
+  EXPECT_EQ(get_active_memory(Device::gpu) - before, x.nbytes());
+  EXPECT_EQ(y.to_vector<float>(), x.to_vector<float>());
+  array part = slice(x, {1000}, {1000 + 4096}, Device::cpu);
+  array z = copy(part, Device::gpu);
+  EXPECT_EQ(z.to_vector<float>(), part.to_vector<float>());
+  array e = exp(x, Device::gpu);  // makes the mirror
+  eval({e});
+  const size_t with_mirror = get_active_memory(Device::gpu);
+  array w = copy(x, Device::gpu);
+  eval({w});
+  EXPECT_EQ(get_active_memory(Device::gpu) - with_mirror, x.nbytes());
+  EXPECT_EQ(w.to_vector<float>(), x.to_vector<float>());
+}
+
 TEST(GpuRuntime, GpuArrayUsedOnCpu) {
   ALLOY_REQUIRE_GPU();
   array x = arange(0.0, 1000.0, 1.0, float32, Device::gpu);

@@ -17,6 +17,7 @@
 
 #include "alloy/alloy.h"
 #include "alloy/io/io.h"
+#include "alloy/llm/convert/encode.h"
 #include "alloy/llm/load.h"
 #include "alloy/llm/load/tensor_set.h"
 
@@ -67,8 +68,11 @@ struct Fixture {
 // Writes tiny-llama quantized (MLX layout, `quantization` as given) and, beside it, the same
 // model with the dequantized weights stored densely. schemes: module path -> (group, bits), or
 // (0, 0) for a module left unquantized.
+// scales_dtype: the dtype scales and biases are stored in (the dense model then differs from
+// the quantized one by their rounding).
 Fixture write_fixture(const std::string& name, const json& quantization,
-                      const std::function<std::pair<int, int>(const std::string&)>& scheme) {
+                      const std::function<std::pair<int, int>(const std::string&)>& scheme,
+                      Dtype scales_dtype = float32) {
   const fs::path src = test::test_data_dir() + "/hf/tiny-llama";
   Fixture f{fs::temp_directory_path() / ("alloy-mlx-" + name), fs::temp_directory_path() / ("alloy-mlx-" + name + "-dense")};
   for (const fs::path& dir : {f.quantized, f.dense}) {
@@ -95,8 +99,8 @@ Fixture write_fixture(const std::string& name, const json& quantization,
     const int64_t rows = a.shape(0), cols = a.shape(1);
     AffineGroups g = quantize_affine(astype(a, float32).to_vector<float>(), rows, cols, group, bits);
     q_out.emplace(tensor, array(g.words, {rows, cols * bits / 32}));
-    q_out.emplace(module + ".scales", array(g.scales, {rows, cols / group}));
-    q_out.emplace(module + ".biases", array(g.biases, {rows, cols / group}));
+    q_out.emplace(module + ".scales", astype(array(g.scales, {rows, cols / group}), scales_dtype));
+    q_out.emplace(module + ".biases", astype(array(g.biases, {rows, cols / group}), scales_dtype));
     d_out.emplace(tensor, array(g.dequantized, {rows, cols}));
   }
   io::save_safetensors((f.quantized / "model.safetensors").string(), q_out);
@@ -170,6 +174,46 @@ TEST(MlxQuantized, LoadsWithTheLogitsOfItsDequantizedWeights) {
     EXPECT_GT(normalized_error(got, original), 1e-4) << what;
     fs::remove_all(f.quantized);
     fs::remove_all(f.dense);
+  }
+}
+
+// Loading converts the modules of up to 6 bits to Q8_0 row by row, without the dense tensor:
+// the rows are exactly quant::quantize_row's of the dense values (which are rounded to the
+// scales' dtype first), for every width and scales dtype; 8-bit modules stay dense.
+TEST(MlxQuantized, Q8_0RowsAreTheDenseValuesQuantized) {
+  REQUIRE_TINY_LLAMA();
+  for (Dtype dtype : {float32, float16, bfloat16}) {
+    for (int bits : {2, 3, 4, 5, 6, 8}) {
+      const int group = bits == 3 || bits == 5 ? 32 : 64;  // tiny-llama has rows of 64 and 128
+      const std::string what = std::to_string(bits) + "-bit groups of " + std::to_string(group) + ", " +
+                               dtype_name(dtype) + " scales";
+      Fixture f = write_fixture("rows", {{"group_size", group}, {"bits", bits}},
+                                [&](const std::string&) { return std::pair{group, bits}; }, dtype);
+      llm::HFModelSource dense = llm::read_hf_model(f.quantized.string(), {}, llm::MlxWeights::dense);
+      llm::HFModelSource rows = llm::read_hf_model(f.quantized.string(), {}, llm::MlxWeights::q8_0_rows);
+      int checked = 0;
+      for (const auto& [name, d] : dense.tensors) {
+        if (d.type_name.rfind("MLX", 0) != 0) continue;
+        SCOPED_TRACE(what + ": " + name);
+        const llm::SourceTensor& r = rows.tensors.at(name);
+        ASSERT_EQ(d.data.dtype(), dtype);
+        ASSERT_EQ(r.shape, d.data.shape());
+        if (bits == 8) {
+          EXPECT_FALSE(r.qtype.has_value());
+          EXPECT_TRUE(array_equal(r.data, d.data));
+        } else {
+          ASSERT_EQ(r.qtype, quant::Type::Q8_0);
+          EXPECT_EQ(r.type_name, "Q8_0 (MLX " + std::to_string(bits) + "-bit/" + std::to_string(group) + ")");
+          const int64_t K = d.data.shape(1);
+          array want = llm::encode_rows(astype(d.data, float32).to_vector<float>(), uint32_t(quant::Type::Q8_0), K);
+          EXPECT_EQ(r.data.to_vector<uint8_t>(), want.to_vector<uint8_t>());
+        }
+        ++checked;
+      }
+      EXPECT_EQ(checked, 16) << what;  // 7 projections in each of 2 layers, the embedding, the head
+      fs::remove_all(f.quantized);
+      fs::remove_all(f.dense);
+    }
   }
 }
 

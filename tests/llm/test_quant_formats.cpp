@@ -300,6 +300,25 @@ TEST(QuantFormats, QuantizeOpIsQuantizeRow) {
   EXPECT_THROW(alloy::quantize(alloy::array({1, 2}, {1, 2}), Type::Q8_0), std::invalid_argument);
 }
 
+// Q8_0 rounds x / d halves away from zero, as std::round (and llama.cpp's roundf): with a
+// block maximum of 127, d is 1 and every k + 0.5 is a tie.
+TEST(QuantFormats, Q8_0RoundsHalvesAwayFromZero) {
+  std::vector<float> x;
+  for (int k = -127; k < 127; ++k) x.push_back(float(k) + 0.5f);
+  for (int k = -126; k < 127; ++k) x.push_back(float(k) + (k % 3 == 0 ? 0.49999997f : -0.49999997f));
+  x.push_back(127.0f);
+  while (x.size() % 32 != 0) x.push_back(-0.5f);
+  // Every block needs |x| = 127 for d = 1: put it first in each.
+  for (size_t b = 0; b < x.size(); b += 32) x[b] = b % 64 ? -127.0f : 127.0f;
+  const auto q = quantize(Type::Q8_0, x.data(), int64_t(x.size()));
+  const auto* blocks = reinterpret_cast<const quant::block_q8_0*>(q.data());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const quant::block_q8_0& b = blocks[i / 32];
+    ASSERT_EQ(alloy::detail::half_bits_to_float(b.d), 1.0f);
+    EXPECT_EQ(int(b.qs[i % 32]), int(std::round(x[i]))) << "x = " << x[i];
+  }
+}
+
 // Where the reference quantizer is a fixed point of dequantize (Q8_0, Q4_0: the block's
 // extreme comes back on the same level, so d and every level are found again), quantizing the
 // dequantized tensors of llama.cpp's files gives their bytes back exactly.

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "alloy/backend/cpu/simd.h"
 #include "alloy/core/half.h"
 #include "alloy/core/quant_formats.h"
 
@@ -120,19 +121,35 @@ void quantize_q5_1(const float* x, block_q5_1* y, int64_t nb) {
   }
 }
 
-// Q8_0 and Q8_1: d = max |x| / 127, q = round(x / d) (halves away from zero).
+// std::round (halves away from zero) for |x| < 2^31, written so that the compiler vectorizes
+// it: the truncation and the remainder x - t are exact.
+inline int round_half_away(float x) {
+  const int t = int(x);
+  const float rest = x - float(t);
+  return t + int(rest >= 0.5f) - int(rest <= -0.5f);
+}
+
+// Q8_0 and Q8_1: d = max |x| / 127, q = round(x / d) (halves away from zero). The maximum is
+// taken over the magnitudes' bits, which order as the magnitudes do, so that it vectorizes;
+// NaNs count as 0, as std::max skipped them.
 template <typename Block>
 inline float quantize_q8_block(const float* x, Block& b) {
-  float amax = 0;
-  for (int j = 0; j < qk; ++j) amax = std::max(amax, std::fabs(x[j]));
+  int32_t amax_bits = 0;
+  for (int j = 0; j < qk; ++j) {
+    const int32_t m = int32_t(std::bit_cast<uint32_t>(x[j]) & 0x7fffffffu);
+    amax_bits = std::max(amax_bits, m > 0x7f800000 ? 0 : m);
+  }
+  const float amax = std::bit_cast<float>(amax_bits);
   const float d = amax / 127;
   const float id = d ? 1.0f / d : 0.0f;
   b.d = to_f16(d);
-  for (int j = 0; j < qk; ++j) b.qs[j] = int8_t(std::round(x[j] * id));
+  for (int j = 0; j < qk; ++j) b.qs[j] = int8_t(round_half_away(x[j] * id));
   return d;
 }
 
-void quantize_q8_0(const float* x, block_q8_0* y, int64_t nb) {
+// Cloned for the wider instruction sets: loading an MLX model quantizes every weight (Q8_0 of
+// a 3B: 0.95 ns a weight on SSE2).
+ALLOY_SIMD_CLONES void quantize_q8_0(const float* x, block_q8_0* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i, x += qk) quantize_q8_block(x, y[i]);
 }
 

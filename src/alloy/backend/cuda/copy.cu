@@ -2,7 +2,9 @@
 // the CPU (they only compute strides), so their eval_gpu reuses eval_cpu; everything that moves
 // data goes through one strided conversion kernel.
 #include <functional>
+#include <mutex>
 
+#include "alloy/backend/cuda/capture.h"
 #include "alloy/backend/cuda/dependent_launch.cuh"
 #include "alloy/backend/cuda/elementwise.cuh"
 
@@ -215,7 +217,28 @@ void along_last_axis(const array& in, array& out, int axis, const Stream& s,
 
 // out takes in's buffer when the op holds the last reference and it is row-contiguous, else a
 // row-contiguous copy (copy, and the updates that write into a copy of their input).
+// A row-contiguous host array copied to the GPU (how the loaders move weights): the transfer
+// writes the output itself. Through device_ptr it would first make the input's mirror, a second
+// device copy living as long as the host array: at load, every weight twice until the file's
+// tensors are dropped. Where a mirror exists (or a graph is being recorded) the usual path runs.
+static bool copy_from_host(const array& in, array& out, const Stream& s) {
+  Data& d = *in.data_shared_ptr();
+  if (d.home != Device::cpu || !in.flags().row_contiguous || recording()) return false;
+  {
+    std::lock_guard lk(d.mirror_mutex);
+    if (d.mirror) return false;
+  }
+  allocate(out);
+  if (in.nbytes() == 0) return true;
+  const char* host = static_cast<const char*>(d.buffer.ptr) + size_t(in.offset()) * in.itemsize();
+  check(cudaMemcpyAsync(device_out_ptr(out), host, in.nbytes(), cudaMemcpyHostToDevice, stream_of(s)),
+        "copy to the GPU");
+  keep_until_complete(s, in);
+  return true;
+}
+
 static void copy_or_donate(const array& in, array& out, const Stream& s) {
+  if (copy_from_host(in, out, s)) return;
   if (in.is_donatable(Device::gpu) && in.flags().row_contiguous) {
     out.move_shared_buffer(in);
   } else {

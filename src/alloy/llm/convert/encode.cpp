@@ -7,6 +7,8 @@
 #include <string>
 #include <thread>
 
+#include <sys/mman.h>
+
 #include "alloy/core/half.h"
 #include "alloy/core/quant_formats.h"
 #include "alloy/io/gguf.h"
@@ -17,8 +19,7 @@ array encode_rows(const std::vector<float>& values, uint32_t type, int64_t row) 
   const io::GGMLTypeInfo* info = io::ggml_type_info(type);
   int64_t rows = int64_t(values.size()) / row;
   size_t rb = size_t(row) / info->block_size * info->type_size, bytes = rb * size_t(rows);
-  auto* buf = static_cast<uint8_t*>(std::malloc(std::max<size_t>(bytes, 1)));
-  if (!buf) throw std::runtime_error("out of memory encoding a " + std::to_string(bytes) + "-byte tensor");
+  uint8_t* buf = allocate_converted(bytes, "encoding a tensor");
   for_each_row_on_every_core(rows, [&](int64_t r) {
     const float* src = values.data() + r * row;
     uint8_t* dst = buf + size_t(r) * rb;
@@ -33,6 +34,22 @@ array encode_rows(const std::vector<float>& values, uint32_t type, int64_t row) 
     }
   });
   return array(buf, Shape{int64_t(bytes)}, uint8, [](void* p) { std::free(p); });
+}
+
+uint8_t* allocate_converted(size_t bytes, const std::string& what) {
+  constexpr size_t huge_page = size_t(2) << 20;
+  void* p = nullptr;
+  if (bytes >= huge_page) {
+    // aligned_alloc wants a multiple of the alignment; the tail past `bytes` goes unused.
+    p = std::aligned_alloc(huge_page, (bytes + huge_page - 1) / huge_page * huge_page);
+#ifdef MADV_HUGEPAGE
+    if (p) madvise(p, bytes, MADV_HUGEPAGE);  // advice only: without huge pages it still works
+#endif
+  } else {
+    p = std::malloc(std::max<size_t>(bytes, 1));
+  }
+  if (!p) throw std::runtime_error("out of memory " + what + " (" + std::to_string(bytes) + " bytes)");
+  return static_cast<uint8_t*>(p);
 }
 
 void for_each_row_on_every_core(int64_t rows, const std::function<void(int64_t)>& fn) {

@@ -12,7 +12,6 @@
 #include "alloy/core/ops.h"
 #include "alloy/io/io.h"
 #include "alloy/llm/arch/architecture.h"
-#include "alloy/llm/convert/encode.h"
 #include "alloy/llm/load.h"
 #include "alloy/llm/load/mlx_quantized.h"
 #include "alloy/llm/load/tensor_set.h"
@@ -161,7 +160,7 @@ std::string chat_template_of(const fs::path& dir) {
 
 }  // namespace
 
-HFModelSource read_hf_model(const std::string& directory, const LoadOptions& options) {
+HFModelSource read_hf_model(const std::string& directory, const LoadOptions& options, MlxWeights mlx_weights) {
   fs::path dir(directory);
   if (!fs::exists(dir / "config.json")) throw std::invalid_argument(directory + " has no config.json");
   json c = read_json(dir / "config.json");
@@ -203,8 +202,8 @@ HFModelSource read_hf_model(const std::string& directory, const LoadOptions& opt
     io::SafetensorsFile st = io::load_safetensors(file.string());
     for (auto& [name, a] : st.tensors) file_tensors.emplace(name, a);
   }
-  std::map<std::string, std::pair<int, int>> mlx_schemes;
-  if (mlx_quant) mlx_schemes = dequantize_mlx_tensors(file_tensors, *mlx_quant);
+  std::map<std::string, MlxModule> mlx_modules;
+  if (mlx_quant) mlx_modules = convert_mlx_tensors(file_tensors, *mlx_quant, mlx_weights);
   for (auto& [name, a] : file_tensors) {
     std::string g = gguf_name(name, names);
     if (g.empty()) continue;
@@ -212,10 +211,14 @@ HFModelSource read_hf_model(const std::string& directory, const LoadOptions& opt
     SourceTensor t;
     t.shape = a.shape();
     t.type_name = file_type_name(a.dtype());
-    if (auto mlx = mlx_schemes.find(name); mlx != mlx_schemes.end()) {
-      auto [group, bits] = mlx->second;
-      t.mlx_bits = bits;
-      t.type_name = "MLX " + std::to_string(bits) + "-bit/" + std::to_string(group);
+    if (auto mlx = mlx_modules.find(name); mlx != mlx_modules.end()) {
+      const MlxModule& m = mlx->second;
+      t.type_name = "MLX " + std::to_string(m.bits) + "-bit/" + std::to_string(m.group_size);
+      if (m.q8_0) {
+        t.shape = m.shape;
+        t.qtype = quant::Type::Q8_0;
+        t.type_name = "Q8_0 (" + t.type_name + ")";
+      }
     }
     t.data = a;
     tensors.emplace(g, std::move(t));
@@ -230,29 +233,8 @@ HFModelSource read_hf_model(const std::string& directory, const LoadOptions& opt
   return {std::move(config), &arch, std::move(tensors), std::move(tokenizer), file_dtype};
 }
 
-namespace {
-
-// MLX's quantized weights of up to 6 bits (read dense by read_hf_model) run as Q8_0 blocks on
-// the quantized matmul kernels: a quarter of float32's memory, at an error far below the MLX
-// quantization's own (a Q8_0 step is 1/127 of a block's largest magnitude, a 4-bit step 1/15 of
-// a group's range; tiny-llama's logits: 0.014 from Q8_0 against 0.16 from MLX's 4 bits).
-// 8-bit weights stay dense: there Q8_0 would double the error (0.013 on top of 0.012).
-void requantize_mlx_weights(TensorSet& tensors) {
-  for (auto& [name, t] : tensors) {
-    if (t.mlx_bits == 0 || t.mlx_bits == 8) continue;
-    const int64_t rows = t.shape[0], K = t.shape[1];
-    array bytes = encode_rows(astype(t.data, float32).to_vector<float>(), uint32_t(quant::Type::Q8_0), K);
-    t.data = reshape(bytes, {rows, int64_t(bytes.size()) / rows});
-    t.qtype = quant::Type::Q8_0;
-    t.type_name = "Q8_0 (" + t.type_name + ")";
-  }
-}
-
-}  // namespace
-
 LoadedModel load_hf_model(const std::string& directory, const LoadOptions& options) {
-  HFModelSource src = read_hf_model(directory, options);
-  requantize_mlx_weights(src.tensors);
+  HFModelSource src = read_hf_model(directory, options, MlxWeights::q8_0_rows);
   BuildOptions build = resolve_build_options(options, src.file_dtype);
   build.norm_adds_one = src.arch->norm_adds_one;
   ModelInfo info;

@@ -26,11 +26,31 @@ struct MlxQuantization {
 // 32, 64, 128).
 std::optional<MlxQuantization> read_mlx_quantization(const nlohmann::json& config, const std::string& where);
 
+// What read_hf_model makes of the quantized modules.
+enum class MlxWeights {
+  // P.weight dense in the scales' dtype, as mlx.core.dequantize gives it (float32 arithmetic,
+  // one rounding): for the converters, which write the values anew.
+  dense,
+  // For running: weights of up to 6 bits become Q8_0 rows of exactly those dense values (what
+  // quant::quantize_row makes of them), converted row by row without the dense tensor. Q8_0 runs
+  // on the quantized matmul kernels at a quarter of float32's memory, with an error far below
+  // the MLX quantization's own (a Q8_0 step is 1/127 of a block's largest magnitude, a 4-bit step
+  // 1/15 of a group's range; tiny-llama's logits: 0.014 from Q8_0 against 0.16 from MLX's 4
+  // bits). 8-bit weights stay dense: there Q8_0 would double the error (0.013 on top of 0.012).
+  q8_0_rows,
+};
+
+// A module's weight as read_hf_model hands it on.
+struct MlxModule {
+  int group_size = 0, bits = 0;
+  Shape shape;        // (rows, columns) of the dequantized weight
+  bool q8_0 = false;  // P.weight is Q8_0 rows: uint8 (rows, columns / 32 * 34)
+};
+
 // Replaces every quantized module's (P.weight, P.scales, P.biases) in `tensors` (the files'
-// names) by P.weight dense in the scales' dtype, as mlx.core.dequantize gives it (float32
-// arithmetic, one rounding). Returns, by weight name, the (group_size, bits) each was stored in.
-// Throws std::invalid_argument naming the module when the three disagree in shape.
-std::map<std::string, std::pair<int, int>> dequantize_mlx_tensors(std::map<std::string, array>& tensors,
-                                                                  const MlxQuantization& q);
+// names) by P.weight as `to` says, on every core. Returns each converted weight by name. Throws
+// std::invalid_argument naming the module when the three disagree in shape or dtype.
+std::map<std::string, MlxModule> convert_mlx_tensors(std::map<std::string, array>& tensors, const MlxQuantization& q,
+                                                     MlxWeights to);
 
 }  // namespace alloy::llm

@@ -22,8 +22,7 @@ struct SourceTensor {
   array data = array(0.0f);
   std::optional<quant::Type> qtype;
   Shape shape;           // the logical shape (rows, K) for quantized tensors
-  std::string type_name;  // "F32", "Q4_K", "BF16", "MLX 4-bit/64"
-  int mlx_bits = 0;       // dense values dequantized from MLX's groups of this many bits (else 0)
+  std::string type_name;  // "F32", "Q4_K", "BF16", "MLX 8-bit/64", "Q8_0 (MLX 4-bit/64)"
 };
 
 using TensorSet = std::map<std::string, SourceTensor>;
@@ -43,6 +42,7 @@ ModelWeights build_weights(const ModelConfig& config, const TensorSet& tensors, 
 }  // namespace alloy::llm
 
 #include "alloy/llm/load.h"
+#include "alloy/llm/load/mlx_quantized.h"
 
 namespace alloy::llm {
 struct Architecture;
@@ -57,7 +57,9 @@ struct HFModelSource {
   std::optional<Tokenizer> tokenizer;
   Dtype file_dtype;
 };
-HFModelSource read_hf_model(const std::string& directory, const LoadOptions& options);
+// MLX-community quantized modules are read as `mlx_weights` says (mlx_quantized.h).
+HFModelSource read_hf_model(const std::string& directory, const LoadOptions& options,
+                            MlxWeights mlx_weights = MlxWeights::dense);
 
 // The device and dtype a load runs with: the options', else the default device, and float32
 // on the CPU or `weights_dtype` (the file's float type) on the GPU.
