@@ -108,16 +108,15 @@ Fixture write_fixture(const std::string& name, const json& quantization,
   return f;
 }
 
-array logits_of(const fs::path& dir) {
+array logits_of(const fs::path& dir, Device device = Device::cpu) {
   llm::LoadOptions options;
-  options.device = Device::cpu;
-  options.dtype = float32;
+  options.device = device;
+  if (device == Device::cpu) options.dtype = float32;  // on the GPU: the file's float type
   llm::LoadedModel m = llm::load(dir.string(), options);
   std::vector<int32_t> ids{1, 15, 200, 7, 311, 42, 99, 5};
-  llm::KVCache cache = m.model.make_cache(1, 0, float32);
+  llm::KVCache cache = device == Device::cpu ? m.model.make_cache(1, 0, float32) : m.model.make_cache();
   array logits = m.model.forward(array(ids, {1, int64_t(ids.size())}), cache);
-  logits.eval();
-  return logits;
+  return astype(logits, float32, Device::cpu);
 }
 
 double normalized_error(const array& a, const array& b) {
@@ -191,6 +190,9 @@ TEST(MlxQuantized, Q8_0RowsAreTheDenseValuesQuantized) {
                                 [&](const std::string&) { return std::pair{group, bits}; }, dtype);
       llm::HFModelSource dense = llm::read_hf_model(f.quantized.string(), {}, llm::MlxWeights::dense);
       llm::HFModelSource rows = llm::read_hf_model(f.quantized.string(), {}, llm::MlxWeights::q8_0_rows);
+      // The model's float type is the scales' (what the GPU computes in), not the Q8_0 bytes'.
+      EXPECT_EQ(rows.file_dtype, dtype) << what;
+      EXPECT_EQ(dense.file_dtype, dtype) << what;
       int checked = 0;
       for (const auto& [name, d] : dense.tensors) {
         if (d.type_name.rfind("MLX", 0) != 0) continue;
@@ -215,6 +217,20 @@ TEST(MlxQuantized, Q8_0RowsAreTheDenseValuesQuantized) {
       fs::remove_all(f.dense);
     }
   }
+}
+
+// On the GPU an MLX folder with bfloat16 scales computes in bfloat16 (its float type) on the
+// same Q8_0 rows: logits close to the CPU's float32 ones.
+TEST(MlxQuantized, RunsOnTheGpu) {
+  REQUIRE_TINY_LLAMA();
+  if (!gpu_available()) GTEST_SKIP() << "no usable GPU";
+  Fixture f = write_fixture("gpu", {{"group_size", 64}, {"bits", 4}}, [](const std::string&) { return std::pair{64, 4}; },
+                            bfloat16);
+  const double err = normalized_error(logits_of(f.quantized, Device::gpu), logits_of(f.quantized));
+  std::cout << "4-bit groups of 64, bfloat16 scales: GPU logits " << err << " from the CPU's\n";
+  EXPECT_LT(err, 0.02);
+  fs::remove_all(f.quantized);
+  fs::remove_all(f.dense);
 }
 
 std::string load_error(const fs::path& dir) {

@@ -207,11 +207,12 @@ HFModelSource read_hf_model(const std::string& directory, const LoadOptions& opt
   for (auto& [name, a] : file_tensors) {
     std::string g = gguf_name(name, names);
     if (g.empty()) continue;
-    if (g == "token_embd.weight") file_dtype = a.dtype();
+    auto mlx = mlx_modules.find(name);
+    if (g == "token_embd.weight") file_dtype = mlx != mlx_modules.end() ? mlx->second.dtype : a.dtype();
     SourceTensor t;
     t.shape = a.shape();
     t.type_name = file_type_name(a.dtype());
-    if (auto mlx = mlx_modules.find(name); mlx != mlx_modules.end()) {
+    if (mlx != mlx_modules.end()) {
       const MlxModule& m = mlx->second;
       t.type_name = "MLX " + std::to_string(m.bits) + "-bit/" + std::to_string(m.group_size);
       if (m.q8_0) {

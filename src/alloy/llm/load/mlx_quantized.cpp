@@ -218,7 +218,7 @@ std::map<std::string, MlxModule> convert_mlx_tensors(std::map<std::string, array
     eval({s, b, p});
     const PackedModule pm{p.data<uint32_t>(), s.data<float>(), b.data<float>(), packed.shape(0), K, packed.shape(1),
                           scales.shape(1), g, bits, dtype};
-    MlxModule info{g, bits, Shape{packed.shape(0), K}, to == MlxWeights::q8_0_rows && bits < 8};
+    MlxModule info{g, bits, Shape{packed.shape(0), K}, dtype, to == MlxWeights::q8_0_rows && bits < 8};
     weight->second = info.q8_0 ? to_q8_0_rows(pm) : to_dense(pm);
     converted[m + ".weight"] = info;
     tensors.erase(biases);

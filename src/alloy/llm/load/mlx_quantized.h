@@ -44,6 +44,7 @@ enum class MlxWeights {
 struct MlxModule {
   int group_size = 0, bits = 0;
   Shape shape;        // (rows, columns) of the dequantized weight
+  Dtype dtype = float32;  // the scales' dtype: the dense values' (and the model's float type)
   bool q8_0 = false;  // P.weight is Q8_0 rows: uint8 (rows, columns / 32 * 34)
 };
 
