@@ -15,6 +15,7 @@
 #include <map>
 #include <random>
 
+#include "alloy/core/fast.h"
 #include "alloy/core/half.h"
 #include "alloy/core/quantized.h"
 #include "gpu_test_util.h"
@@ -233,6 +234,33 @@ void expect_bitwise_equal(const array& gpu, const array& cpu, const std::string&
     if (std::memcmp(gp + i * item, cp + i * item, item) != 0 && bad++ == 0) first = i;
   EXPECT_EQ(bad, 0u) << what << ": " << bad << " of " << g.size() << " values differ, the first at flat index "
                      << first;
+}
+
+// quantized_matmul_swiglu: a single row of Q4_0/Q8_0 runs as one kernel (each warp's output
+// takes its gate row, then its up row), everything else as the matmul then SwiGLU over the
+// halves. Either way it is bitwise fast::swiglu of the GPU's own quantized_matmul halves, and
+// close to the CPU's. Shapes: fewer outputs than warps, the 1B's gate/up (F 8192), rows of
+// several slabs (K 14336), and the batched path.
+TEST(GpuQuantized, MatmulSwigluIsSwigluOfTheHalves) {
+  ALLOY_REQUIRE_GPU();
+  for (Type t : {Type::Q4_0, Type::Q8_0, Type::Q4_K})
+    for (auto [M, K, F] : {std::tuple<int64_t, int64_t, int64_t>{1, 256, 7}, {1, 2048, 8192}, {1, 14336, 300},
+                           {3, 2048, 100}})
+      for (Dtype dt : {float32, float16, bfloat16}) {
+        const Weights& full = quantized_weights(t, 2 * F, K);
+        array x = astype(random::normal({1, M, K}, float32, 0, 1, random::key(uint64_t(K + F)), Device::cpu), dt,
+                         Device::cpu);
+        array fused = quantized_matmul_swiglu(x, full.w, t, Device::gpu);
+        array gu = quantized_matmul(x, full.w, t, Device::gpu);
+        array gate = slice(gu, {0, 0, 0}, {1, M, F}, Device::gpu), up = slice(gu, {0, 0, F}, {1, M, 2 * F}, Device::gpu);
+        array composed = fast::swiglu(gate, up, Device::gpu);
+        array cpu = quantized_matmul_swiglu(x, full.w, t, Device::cpu);
+        eval({fused, composed, cpu});
+        const std::string what = case_name(t, dt, M, K, F) + " (swiglu)";
+        expect_bitwise_equal(fused, composed, what);
+        const double bound = dt == float32 ? 1e-4 : dt == float16 ? 5e-3 : 3e-2;
+        EXPECT_LE(normalized_error(fused, cpu), bound) << what << ": GPU vs CPU";
+      }
 }
 
 TEST(GpuQuantized, DequantizeIsBitwiseTheCpus) {

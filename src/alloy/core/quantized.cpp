@@ -2,9 +2,11 @@
 // cotangent times the dequantized weights; the weights themselves get none (they are data).
 #include "alloy/core/quantized.h"
 
+#include "alloy/core/fast.h"
 #include "alloy/core/ops.h"
 #include "alloy/core/ops_util.h"
 #include "alloy/core/quantized_primitives.h"
+#include "alloy/core/transforms.h"
 
 namespace alloy {
 using detail::fail;
@@ -38,6 +40,29 @@ array quantized_matmul(const array& x, const array& w, quant::Type type, StreamO
   out_shape.back() = w.shape(0);
   Stream s = to_stream(sd);
   return array(out_shape, x.dtype(), std::make_shared<QuantizedMatmul>(s, type), {x, w});
+}
+
+array quantized_matmul_swiglu(const array& x, const array& w, quant::Type type, StreamOrDevice sd) {
+  Stream s = to_stream(sd);
+  array gate_up = quantized_matmul(x, w, type, s);  // checks the inputs (a node left unevaluated)
+  if (w.shape(0) % 2 != 0) {
+    fail("quantized_matmul_swiglu", "needs the gate rows then the up rows (an even count), got ", w.shape(0),
+         " rows");
+  }
+  const int64_t F = w.shape(0) / 2;
+  Fused::Fallback composed = [type, s, F](const std::vector<array>& in) {
+    array gu = quantized_matmul(in[0], in[1], type, s);
+    Shape start(size_t(gu.ndim()), 0), mid = gu.shape(), stop = gu.shape();
+    mid.back() = F;
+    array gate = slice(gu, start, mid, s);
+    start.back() = F;
+    array up = slice(gu, start, stop, s);
+    return std::vector<array>{fast::swiglu(gate, up, s)};
+  };
+  Shape out_shape = x.shape();
+  out_shape.back() = F;
+  return array::make_arrays({out_shape}, {x.dtype()}, std::make_shared<QuantizedMatmulSwiGLU>(s, type, composed),
+                            {x, w})[0];
 }
 
 array dequantize(const array& w, quant::Type type, Dtype dtype, StreamOrDevice sd) {
@@ -85,6 +110,25 @@ std::vector<array> QuantizedMatmul::jvp(const std::vector<array>& primals,
   if (argnums.size() != 1 || argnums[0] != 0)
     fail("quantized_matmul", "has no derivative with respect to its quantized weights");
   return {quantized_matmul(tangents[0], primals[1], type_, stream())};
+}
+
+std::vector<array> QuantizedMatmulSwiGLU::vjp(const std::vector<array>& primals,
+                                              const std::vector<array>& cotangents, const std::vector<int>& argnums,
+                                              const std::vector<array>&) {
+  for (int a : argnums)
+    if (a != 0) fail("quantized_matmul_swiglu", "has no gradient with respect to its quantized weights");
+  const array w = primals[1];
+  auto in_x = [this, w](const std::vector<array>& x) { return fallback_({x[0], w}); };
+  return {alloy::vjp(in_x, {primals[0]}, cotangents).second[0]};
+}
+
+std::vector<array> QuantizedMatmulSwiGLU::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
+                                              const std::vector<int>& argnums) {
+  if (argnums.size() != 1 || argnums[0] != 0)
+    fail("quantized_matmul_swiglu", "has no derivative with respect to its quantized weights");
+  const array w = primals[1];
+  auto in_x = [this, w](const std::vector<array>& x) { return fallback_({x[0], w}); };
+  return alloy::jvp(in_x, {primals[0]}, {tangents[0]}).second;
 }
 
 }  // namespace alloy

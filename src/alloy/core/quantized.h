@@ -14,6 +14,12 @@ namespace alloy {
 // kernel (quant::has_matmul_kernel). Differentiable in x.
 array quantized_matmul(const array& x, const array& w, quant::Type type, StreamOrDevice s = {});
 
+// silu(x @ Wg^T) * (x @ Wu^T) -> (..., F) for w = [Wg; Wu] (2F rows: a stacked gate/up
+// projection, gate rows first), in x's dtype. Each product is rounded to that dtype first, so
+// the result is fast::swiglu of quantized_matmul's two halves; on the GPU a single row of Q4_0
+// or Q8_0 runs as one kernel (the decode step's MLP input). Differentiable in x.
+array quantized_matmul_swiglu(const array& x, const array& w, quant::Type type, StreamOrDevice s = {});
+
 // Rows of blocks (..., row_bytes(type, K)) -> (..., K) values in `dtype` (a float type).
 array dequantize(const array& w, quant::Type type, Dtype dtype = float32, StreamOrDevice s = {});
 

@@ -6,17 +6,34 @@
 #include "alloy/backend/cpu/dispatch_float.h"
 #include "alloy/backend/cpu/simd.h"
 #include "alloy/backend/cpu/strided.h"
+#include "alloy/backend/cpu/swiglu_rows.h"
 #include "alloy/backend/cpu/threading.h"
 #include "alloy/core/fast_primitives.h"
 
 namespace alloy {
+namespace cpu {
 namespace {
 
 template <typename T>
-ALLOY_SIMD_CLONES void swiglu_rows(const T* gate, const T* up, T* out, int64_t n) {
+ALLOY_SIMD_CLONES void swiglu_rows_cloned(const T* gate, const T* up, T* out, int64_t n) {
   using A = ew::compute_t<T>;
   for (int64_t i = 0; i < n; ++i) out[i] = T(ew::swiglu(A(gate[i]), A(up[i])));
 }
+
+}  // namespace
+
+template <typename T>
+void swiglu_rows(const T* gate, const T* up, T* out, int64_t n) {
+  swiglu_rows_cloned(gate, up, out, n);
+}
+template void swiglu_rows(const float16_t*, const float16_t*, float16_t*, int64_t);
+template void swiglu_rows(const bfloat16_t*, const bfloat16_t*, bfloat16_t*, int64_t);
+template void swiglu_rows(const float*, const float*, float*, int64_t);
+template void swiglu_rows(const double*, const double*, double*, int64_t);
+
+}  // namespace cpu
+
+namespace {
 
 template <typename T>
 ALLOY_SIMD_CLONES void swiglu_grad_rows(const T* gate, const T* up, const T* g, T* d_gate, T* d_up, int64_t n) {
@@ -43,7 +60,7 @@ void SwiGLU::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
     const T* up_ = static_cast<const T*>(up.raw_data_ptr());
     T* op = static_cast<T*>(out.raw_data_ptr());
     cpu::parallel_for(int64_t(out.size()), kGrain,
-                      [&](int64_t b, int64_t e) { swiglu_rows<T>(gp + b, up_ + b, op + b, e - b); });
+                      [&](int64_t b, int64_t e) { cpu::swiglu_rows<T>(gp + b, up_ + b, op + b, e - b); });
   });
 }
 

@@ -1,9 +1,12 @@
 // CPU evaluation of the quantized ops: the matmul runs quant_dot's integer kernels on float32
-// activations; dequantize expands rows of blocks with the scalar codecs, rows across threads.
+// activations (with SwiGLU over the two halves for quantized_matmul_swiglu); dequantize expands rows of blocks with the scalar codecs, rows across threads.
+#include <algorithm>
 #include <vector>
 
+#include "alloy/backend/cpu/dispatch_float.h"
 #include "alloy/backend/cpu/quant_dot.h"
 #include "alloy/backend/cpu/strided.h"
+#include "alloy/backend/cpu/swiglu_rows.h"
 #include "alloy/backend/cpu/threading.h"
 #include "alloy/core/quantized_primitives.h"
 
@@ -26,6 +29,23 @@ void QuantizedMatmul::eval_cpu(const std::vector<array>& inputs, array& out) {
   cpu::quant::quantized_matmul(type(), xp, M, K, wp, N, static_cast<float*>(out32.raw_data_ptr()));
   cpu::allocate(out);
   cpu::copy_contiguous(out32, out);
+}
+
+void QuantizedMatmulSwiGLU::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  array& out = outputs[0];
+  array gate_up(Shape{int64_t(out.size() / std::max<size_t>(out.shape(-1), 1)), 2 * out.shape(-1)}, out.dtype(),
+                nullptr, {});
+  QuantizedMatmul(stream(), type()).eval_cpu(inputs, gate_up);
+  cpu::allocate(out);
+  const int64_t M = gate_up.shape(0), F = out.shape(-1);
+  cpu::dispatch_float(out.dtype(), "quantized_matmul_swiglu", [&](auto v) {
+    using T = decltype(v);
+    const T* gu = static_cast<const T*>(gate_up.raw_data_ptr());
+    T* op = static_cast<T*>(out.raw_data_ptr());
+    cpu::parallel_for(M, std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(F, 1)), [&](int64_t m0, int64_t m1) {
+      for (int64_t m = m0; m < m1; ++m) cpu::swiglu_rows(gu + m * 2 * F, gu + m * 2 * F + F, op + m * F, F);
+    });
+  });
 }
 
 void Dequantize::eval_cpu(const std::vector<array>& inputs, array& out) {

@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "alloy/backend/common/swiglu.h"
 #include "alloy/backend/cuda/async_copy.cuh"
 #include "alloy/backend/cuda/dependent_launch.cuh"
 #include "alloy/backend/cuda/kernel_utils.cuh"
@@ -299,7 +300,10 @@ __device__ __forceinline__ void quantize_pair_activations(const T* __restrict__ 
   }
 }
 
-template <Type t, typename T>
+// out[n] = x . W[n] for n < N. With Swiglu, W has 2N rows (gate rows, then up rows) and each
+// output n takes rows n and N + n in turn: out[n] = swiglu(x . W[n], x . W[N + n]), each
+// product rounded to T first, as quantized_matmul followed by fast::swiglu gives it.
+template <Type t, typename T, bool Swiglu>
 __global__ void __launch_bounds__(32 * kStreamWarps) matvec_streamed_kernel(const uint8_t* __restrict__ w,
                                                                            int64_t row_bytes,
                                                                            const T* __restrict__ x, int nb,
@@ -312,18 +316,26 @@ __global__ void __launch_bounds__(32 * kStreamWarps) matvec_streamed_kernel(cons
   uint8_t* const acts = reinterpret_cast<uint8_t*>(streamed_smem) + kStreamWarps * kStages * S::slab_bytes;
   const int slabs = (nb + S::slab_blocks - 1) / S::slab_blocks;
   const int64_t warps = int64_t(gridDim.x) * kStreamWarps;
-  // The tiles (row n, slab s) of this warp in order; the fetch runs kStages - 1 tiles ahead.
+  // The tiles (row n, slab s) of this warp in order (with Swiglu: row n's, then row N + n's); the
+  // fetch runs kStages - 1 tiles ahead.
   int64_t fetch_row = int64_t(blockIdx.x) * kStreamWarps + warp;
   int fetch_slab = 0, fetch_stage = 0;
+  bool fetch_up = false;
   auto fetch = [&] {
     if (fetch_row < N) {
       const int chunks = min(S::slab_blocks, nb - fetch_slab * S::slab_blocks) * Block<t>::bytes / 16;
-      const uint8_t* src = w + fetch_row * row_bytes + int64_t(fetch_slab) * S::slab_bytes;
+      const int64_t w_row = Swiglu && fetch_up ? fetch_row + N : fetch_row;
+      const uint8_t* src = w + w_row * row_bytes + int64_t(fetch_slab) * S::slab_bytes;
       uint8_t* dst = ring + fetch_stage * S::slab_bytes;
       for (int c = lane; c < chunks; c += 32) cp_async16(dst + 16 * c, src + 16 * c);
       if (++fetch_slab == slabs) {
         fetch_slab = 0;
-        fetch_row += warps;
+        if (Swiglu && !fetch_up) {
+          fetch_up = true;
+        } else {
+          fetch_up = false;
+          fetch_row += warps;
+        }
       }
       fetch_stage = fetch_stage + 1 == kStages ? 0 : fetch_stage + 1;
     }
@@ -339,7 +351,8 @@ __global__ void __launch_bounds__(32 * kStreamWarps) matvec_streamed_kernel(cons
   const int np = nb / 2;
   const uint4* planes = reinterpret_cast<const uint4*>(acts);
   const auto* meta = reinterpret_cast<const PairMeta*>(acts + size_t(nb) * 32);
-  float acc = 0.f;
+  float acc = 0.f, gate = 0.f;
+  bool up = false;
   int slab = 0, stage = 0;
   for (int64_t row = int64_t(blockIdx.x) * kStreamWarps + warp; row < N;) {
     fetch();  // into the stage read in the previous step
@@ -374,9 +387,21 @@ __global__ void __launch_bounds__(32 * kStreamWarps) matvec_streamed_kernel(cons
     if (++slab == slabs) {
 #pragma unroll
       for (int k = 16; k > 0; k >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, k);
-      if (lane == 0) out[row] = convert<T>(acc);
-      acc = 0.f;
       slab = 0;
+      if constexpr (Swiglu) {
+        if (!up) {  // the gate's product: the up row's follows
+          gate = acc;
+          acc = 0.f;
+          up = true;
+          continue;
+        }
+        up = false;
+        using A = compute_t<T>;
+        if (lane == 0) out[row] = convert<T>(ew::swiglu(convert<A>(convert<T>(gate)), convert<A>(convert<T>(acc))));
+      } else {
+        if (lane == 0) out[row] = convert<T>(acc);
+      }
+      acc = 0.f;
       row += warps;
     }
   }
@@ -397,10 +422,11 @@ bool use_streamed_kernel(Type t, int64_t M, int64_t K, const uint8_t* w) {
   return false;
 }
 
-template <Type t, typename T>
+// N outputs (with Swiglu, from 2N weight rows).
+template <Type t, typename T, bool Swiglu = false>
 void launch_streamed(const uint8_t* w, int64_t row_bytes, const T* x, int64_t K, int64_t N, T* out,
                      const Stream& s) {
-  auto kernel = matvec_streamed_kernel<t, T>;
+  auto kernel = matvec_streamed_kernel<t, T, Swiglu>;
   static const bool opted_in = [&] {
     check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                int(device_properties().sharedMemPerBlockOptin)),
@@ -480,33 +506,34 @@ array strided_view(const array& base, const Shape& shape, const Strides& strides
 }  // namespace
 }  // namespace cuda
 
-void QuantizedMatmul::eval_gpu(const std::vector<array>& inputs, array& out) {
-  if (!cuda::has_gpu_kernel(type()) || !cuda::float_out(out.dtype()) || inputs[0].dtype() != out.dtype())
-    return cuda::fallback_to_cpu(*this, inputs, out);
-  const Stream& s = stream();
-  array x = cuda::as_row_contiguous(inputs[0], s);  // (M, K)
-  array w = cuda::as_row_contiguous(inputs[1], s);  // (N, row_bytes)
+namespace cuda {
+namespace {
+
+// x (M..., K) @ W^T for W (N, row_bytes) into out (M..., N), allocated here: the one-row kernels
+// for M <= kMaxMatvecRows, else W dequantized to x's dtype and a cuBLASLt GEMM.
+void quantized_matmul_into(Type type, const array& x_in, const array& w_in, array& out, const Stream& s) {
+  array x = as_row_contiguous(x_in, s);  // (M, K)
+  array w = as_row_contiguous(w_in, s);  // (N, row_bytes)
   const int64_t K = x.shape(-1), N = w.shape(0), row_bytes = w.shape(1);
   const int64_t M = K == 0 ? 0 : int64_t(x.size()) / K;
   if (M == 0 || N == 0) {
-    cuda::allocate(out);
+    allocate(out);
     return;
   }
-  const uint8_t* wp = cuda::aligned_blocks(w, s);
-  if (M <= cuda::kMaxMatvecRows) {
-    const void* xp = cuda::device_ptr(x, s);
-    cuda::allocate(out);
-    void* op = cuda::device_out_ptr(out);
+  const uint8_t* wp = aligned_blocks(w, s);
+  if (M <= kMaxMatvecRows) {
+    const void* xp = device_ptr(x, s);
+    allocate(out);
+    void* op = device_out_ptr(out);
     switch (out.dtype()) {
       case Dtype::float32:
-        return cuda::quantized_matvec(type(), static_cast<const float*>(xp), M, K, wp, row_bytes, N,
-                                      static_cast<float*>(op), s);
+        return quantized_matvec(type, static_cast<const float*>(xp), M, K, wp, row_bytes, N, static_cast<float*>(op), s);
       case Dtype::float16:
-        return cuda::quantized_matvec(type(), static_cast<const __half*>(xp), M, K, wp, row_bytes, N,
-                                      static_cast<__half*>(op), s);
+        return quantized_matvec(type, static_cast<const __half*>(xp), M, K, wp, row_bytes, N, static_cast<__half*>(op),
+                                s);
       case Dtype::bfloat16:
-        return cuda::quantized_matvec(type(), static_cast<const __nv_bfloat16*>(xp), M, K, wp, row_bytes, N,
-                                      static_cast<__nv_bfloat16*>(op), s);
+        return quantized_matvec(type, static_cast<const __nv_bfloat16*>(xp), M, K, wp, row_bytes, N,
+                                static_cast<__nv_bfloat16*>(op), s);
       case Dtype::float64: case Dtype::bool_: case Dtype::uint8: case Dtype::uint16: case Dtype::uint32:
       case Dtype::uint64: case Dtype::int8: case Dtype::int16: case Dtype::int32: case Dtype::int64:
         throw std::logic_error("[quantized_matmul] no GPU kernel for this dtype");
@@ -515,15 +542,82 @@ void QuantizedMatmul::eval_gpu(const std::vector<array>& inputs, array& out) {
   }
   // Prompt-sized M: W (N, K) dequantized to x's dtype, then (M, K) @ W^T on cuBLASLt.
   array wd({N, K}, out.dtype(), nullptr, {});
-  cuda::allocate(wd);
-  cuda::dequantize_into(type(), wp, N, row_bytes, K, out.dtype(), cuda::device_out_ptr(wd), cuda::stream_of(s));
+  allocate(wd);
+  dequantize_into(type, wp, N, row_bytes, K, out.dtype(), device_out_ptr(wd), stream_of(s));
   wd.set_status(array::Status::available);
-  array wt = cuda::strided_view(wd, {K, N}, {1, K}, 0, Flags{true, false, true});
-  array x2 = cuda::strided_view(x, {M, K}, {K, 1}, x.offset(), Flags{true, true, false});
+  array wt = strided_view(wd, {K, N}, {1, K}, 0, Flags{true, false, true});
+  array x2 = strided_view(x, {M, K}, {K, 1}, x.offset(), Flags{true, true, false});
+  allocate(out);
+  array o2 = strided_view(out, {M, N}, {N, 1}, 0, Flags{true, true, false});
+  gemm(s, x2, wt, o2, 1.0f, 0.0f);
+  keep_until_complete(s, wd);  // read by the GEMM just enqueued
+}
+
+// out (M, F) = swiglu(gate_up[:, :F], gate_up[:, F:]) for gate_up (M, 2F), in T's compute type.
+template <typename T>
+__global__ void swiglu_halves_kernel(const T* __restrict__ gate_up, T* __restrict__ out, int64_t M, int64_t F) {
+  using A = compute_t<T>;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < M * F; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t m = i / F, f = i - m * F;
+    out[i] = convert<T>(ew::swiglu(convert<A>(gate_up[m * 2 * F + f]), convert<A>(gate_up[m * 2 * F + F + f])));
+  }
+}
+
+// fn(T{}) for the CUDA type of a float dtype the kernels take (float32, float16, bfloat16).
+template <typename Fn>
+void dispatch_kernel_float(Dtype d, Fn&& fn) {
+  if (d == Dtype::float32) return fn(float{});
+  if (d == Dtype::float16) return fn(__half{});
+  if (d == Dtype::bfloat16) return fn(__nv_bfloat16{});
+  throw std::logic_error("[quantized_matmul] no GPU kernel for this dtype");
+}
+
+}  // namespace
+}  // namespace cuda
+
+void QuantizedMatmul::eval_gpu(const std::vector<array>& inputs, array& out) {
+  if (!cuda::has_gpu_kernel(type()) || !cuda::float_out(out.dtype()) || inputs[0].dtype() != out.dtype())
+    return cuda::fallback_to_cpu(*this, inputs, out);
+  cuda::quantized_matmul_into(type(), inputs[0], inputs[1], out, stream());
+}
+
+void QuantizedMatmulSwiGLU::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  array& out = outputs[0];
+  if (!cuda::has_gpu_kernel(type()) || !cuda::float_out(out.dtype()) || inputs[0].dtype() != out.dtype())
+    return cuda::fallback_to_cpu(*this, inputs, outputs);
+  const Stream& s = stream();
+  const int64_t K = inputs[0].shape(-1), F = out.shape(-1);
+  const int64_t M = K == 0 ? 0 : int64_t(inputs[0].size()) / K;
+  if (M == 0 || F == 0) {
+    cuda::allocate(out);
+    return;
+  }
+  array w = cuda::as_row_contiguous(inputs[1], s);
+  const uint8_t* wp = cuda::aligned_blocks(w, s);
+  if (M == 1 && (type() == quant::Type::Q4_0 || type() == quant::Type::Q8_0) && cuda::use_streamed_kernel(type(), 1, K, wp)) {
+    // The decode step's MLP input: one kernel, the products never leave the registers.
+    array x = cuda::as_row_contiguous(inputs[0], s);
+    cuda::allocate(out);
+    cuda::dispatch_kernel_float(out.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      const T* xp = static_cast<const T*>(cuda::device_ptr(x, s));
+      T* op = static_cast<T*>(cuda::device_out_ptr(out));
+      if (type() == quant::Type::Q4_0) cuda::launch_streamed<quant::Type::Q4_0, T, true>(wp, w.shape(1), xp, K, F, op, s);
+      else cuda::launch_streamed<quant::Type::Q8_0, T, true>(wp, w.shape(1), xp, K, F, op, s);
+    });
+    return;
+  }
+  array gate_up({M, 2 * F}, out.dtype(), nullptr, {});
+  cuda::quantized_matmul_into(type(), inputs[0], w, gate_up, s);
   cuda::allocate(out);
-  array o2 = cuda::strided_view(out, {M, N}, {N, 1}, 0, Flags{true, true, false});
-  cuda::gemm(s, x2, wt, o2, 1.0f, 0.0f);
-  cuda::keep_until_complete(s, wd);  // read by the GEMM just enqueued
+  cuda::dispatch_kernel_float(out.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    constexpr int threads = 256;
+    cuda::swiglu_halves_kernel<T><<<cuda::grid_blocks(M * F, threads), threads, 0, cuda::stream_of(s)>>>(
+        static_cast<const T*>(cuda::device_out_ptr(gate_up)), static_cast<T*>(cuda::device_out_ptr(out)), M, F);
+    ALLOY_CUDA_LAUNCH_CHECK("quantized_matmul_swiglu");
+  });
+  cuda::keep_until_complete(s, gate_up);
 }
 
 void Quantize::eval_gpu(const std::vector<array>& inputs, array& out) {

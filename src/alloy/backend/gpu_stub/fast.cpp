@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "alloy/core/fast_primitives.h"
+#include "alloy/core/quantized_primitives.h"
 
 namespace alloy {
 
@@ -23,5 +24,6 @@ ALLOY_NO_GPU_FUSED(MaxPool)
 ALLOY_NO_GPU_FUSED(MaxPoolGrad)
 ALLOY_NO_GPU_FUSED(SwiGLU)
 ALLOY_NO_GPU_FUSED(SwiGLUGrad)
+ALLOY_NO_GPU_FUSED(QuantizedMatmulSwiGLU)
 
 }  // namespace alloy
