@@ -4,6 +4,7 @@
 # "1B" shape (dim 2048, ffn 8192, 16 layers, 32/8 heads) in Q4_0 and Q8_0 (pp128, tg32).
 # Models are made with `alloy synth` into $MODELS (default /tmp/alloy-models).
 #   bench/bench_llm_cpu.sh [build dir]   (needs: pip install llama-cpp-python)
+# PEER_ARGS adds options for the peer (PEER_ARGS=--flash-attn: llama.cpp with flash attention).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
@@ -18,7 +19,7 @@ for type in Q4_0 Q8_0; do
 done
 run() {  # model, pp, tg
   ALLOY_NUM_THREADS="$threads" "$build/tools/alloy" bench -m "$1" -p "$2" -n "$3" -r "${REPS:-3}" | grep -E "^\| llama"
-  python3 bench/bench_llm_peer.py "$1" -p "$2" -n "$3" -r "${REPS:-3}" -t "$threads"
+  python3 bench/bench_llm_peer.py "$1" -p "$2" -n "$3" -r "${REPS:-3}" -t "$threads" ${PEER_ARGS:-}
 }
 echo "| model | size | params | device | test | t/s | peak memory |"
 echo "| --- | ---: | ---: | --- | --- | ---: | ---: |"
