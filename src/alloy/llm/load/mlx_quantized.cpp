@@ -72,8 +72,8 @@ void unpack_row(const uint32_t* row, int64_t columns, uint8_t* q) {
   }
 }
 
-// 4 and 8 bits: the values are the row's nibbles or bytes in order (the words are little-endian,
-// as the host), in a loop the compiler vectorizes.
+// 4 bits: the values are the row's nibbles in order, low nibble first (the words are
+// little-endian, as the host), in a loop the compiler vectorizes. (8 bits are its bytes.)
 void unpack_nibbles(const uint32_t* row, int64_t columns, uint8_t* q) {
   const auto* bytes = reinterpret_cast<const uint8_t*>(row);
   for (int64_t i = 0; i < columns / 2; ++i) {
