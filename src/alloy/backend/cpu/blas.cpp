@@ -3,12 +3,25 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <mutex>
 
 #include "alloy/backend/cpu/threading.h"
 
+// OpenBLAS's pthread build stops its server threads with this (it does so before a fork); weak,
+// so that a serial or OpenMP OpenBLAS, which has none, links too.
+extern "C" void blas_thread_shutdown_(void) __attribute__((weak));
+
 namespace alloy::cpu {
 namespace {
+
+// OpenBLAS starts its own threads as it loads, and they spin (sched_yield) for about 0.1 s
+// waiting for work that never comes, alloy driving it single-threaded. They are stopped as alloy
+// starts: on the 2-core machine they held a core for the first 0.1 s of every process (the
+// stories260K pp64 bench, about that long, spread by +-40%).
+[[maybe_unused]] const bool openblas_single_threaded = [] {
+  openblas_set_num_threads(1);
+  if (blas_thread_shutdown_) blas_thread_shutdown_();
+  return true;
+}();
 
 // Below this many multiply-adds a product runs as one call: splitting costs more than it saves.
 constexpr int64_t kSplitWork = int64_t(1) << 20;
@@ -30,8 +43,6 @@ void blas_call(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T al
 template <typename T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
           const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
-  static std::once_flag once;
-  std::call_once(once, [] { openblas_set_num_threads(1); });
   if (M == 0 || N == 0) return;
   const int threads = num_threads();
   if (threads == 1 || M * N * K < kSplitWork) {
