@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
+#include <string>
 
 #include "gpu_test_util.h"
 
@@ -62,6 +64,27 @@ TEST(GpuRuntime, HostArrayCopiedToGpuKeepsNoMirror) {
   eval({w});
   EXPECT_EQ(get_active_memory(Device::gpu) - with_mirror, x.nbytes());
   EXPECT_EQ(w.to_vector<float>(), x.to_vector<float>());
+}
+
+bool mapped(const std::string& library) {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line))
+    if (line.find(library) != std::string::npos) return true;
+  return false;
+}
+
+// cuBLASLt is mapped by the first GPU matrix product, not at start: CPU work in a CUDA build
+// never pays its ~200 MB of registered kernels.
+TEST(GpuRuntime, CublasLtLoadsWithTheFirstGpuMatmul) {
+  if (mapped("libcublasLt")) GTEST_SKIP() << "an earlier test of this process ran a GPU matrix product";
+  array a = random::normal({64, 64}, float32, 0, 1, random::key(1), Device::cpu);
+  eval({matmul(a, a, Device::cpu)});
+  EXPECT_FALSE(mapped("libcublasLt")) << "a CPU matmul mapped cuBLASLt";
+  if (!gpu_available()) GTEST_SKIP() << "no usable GPU for the second half";
+  array g = matmul(a, a, Device::gpu);
+  EXPECT_LE(normalized_error(g, matmul(a, a, Device::cpu)), 1e-5);
+  EXPECT_TRUE(mapped("libcublasLt"));
 }
 
 TEST(GpuRuntime, GpuArrayUsedOnCpu) {

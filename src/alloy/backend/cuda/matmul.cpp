@@ -5,7 +5,6 @@
 // batched call; other layouts are copied first. float32 runs in full precision unless
 // ALLOY_MATMUL_TF32=1; float16/bfloat16 accumulate in float32. AddMM adds a broadcast row
 // vector through the bias epilogue, and any other c through beta.
-#include <cublasLt.h>
 
 #include <cstdlib>
 #include <map>
@@ -15,6 +14,7 @@
 
 #include "alloy/backend/common/collapse.h"
 #include "alloy/backend/common/matrix_layout.h"
+#include "alloy/backend/cuda/cublaslt_api.h"
 #include "alloy/backend/cuda/cuda_utils.h"
 
 namespace alloy {
@@ -30,7 +30,7 @@ void check_blas(cublasStatus_t st, const char* what) {
 cublasLtHandle_t handle() {
   static cublasLtHandle_t h = [] {
     cublasLtHandle_t x;
-    check_blas(cublasLtCreate(&x), "create");
+    check_blas(cuda::cublaslt().create(&x), "create");
     return x;
   }();
   return h;
@@ -94,10 +94,10 @@ struct Descs {
   cublasLtMatmulDesc_t op{};
   cublasLtMatrixLayout_t a{}, b{}, c{};
   ~Descs() {
-    if (a) cublasLtMatrixLayoutDestroy(a);
-    if (b) cublasLtMatrixLayoutDestroy(b);
-    if (c) cublasLtMatrixLayoutDestroy(c);
-    if (op) cublasLtMatmulDescDestroy(op);
+    if (a) cuda::cublaslt().layout_destroy(a);
+    if (b) cuda::cublaslt().layout_destroy(b);
+    if (c) cuda::cublaslt().layout_destroy(c);
+    if (op) cuda::cublaslt().desc_destroy(op);
   }
 };
 
@@ -108,15 +108,15 @@ template <typename Run>
 cublasLtMatmulAlgo_t choose_algo(const Descs& d, int64_t flops_scale, bool can_time, Run& run,
                                  cudaStream_t stream) {
   cublasLtMatmulPreference_t pref;
-  check_blas(cublasLtMatmulPreferenceCreate(&pref), "preference");
+  check_blas(cuda::cublaslt().preference_create(&pref), "preference");
   size_t ws = kWorkspace;
-  cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
+  cuda::cublaslt().preference_set_attribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws));
   constexpr int kCandidates = 6;
   cublasLtMatmulHeuristicResult_t results[kCandidates] = {};
   int found = 0;
   cublasStatus_t st =
-      cublasLtMatmulAlgoGetHeuristic(handle(), d.op, d.a, d.b, d.c, d.c, pref, kCandidates, results, &found);
-  cublasLtMatmulPreferenceDestroy(pref);
+      cuda::cublaslt().algo_get_heuristic(handle(), d.op, d.a, d.b, d.c, d.c, pref, kCandidates, results, &found);
+  cuda::cublaslt().preference_destroy(pref);
   if (st != CUBLAS_STATUS_SUCCESS || found == 0) {
     throw std::runtime_error("[matmul] cuBLASLt has no algorithm for this problem");
   }
@@ -146,9 +146,9 @@ cublasLtMatmulAlgo_t choose_algo(const Descs& d, int64_t flops_scale, bool can_t
 }
 
 void set_batch(cublasLtMatrixLayout_t l, int32_t count, int64_t stride) {
-  check_blas(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)),
+  check_blas(cuda::cublaslt().layout_set_attribute(l, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)),
              "layout batch count");
-  check_blas(cublasLtMatrixLayoutSetAttribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride,
+  check_blas(cuda::cublaslt().layout_set_attribute(l, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride,
                                               sizeof(stride)),
              "layout batch stride");
 }
@@ -171,22 +171,22 @@ void enqueue_gemm(const Stream& s, const Types& types, const GemmCall& g) {
   const MatrixLayout &la = g.la, &lb = g.lb;
   cudaStream_t stream = cuda::stream_of(s);
   Descs d;
-  check_blas(cublasLtMatmulDescCreate(&d.op, types.compute, types.scale), "desc");
+  check_blas(cuda::cublaslt().desc_create(&d.op, types.compute, types.scale), "desc");
   // cuBLAS's A is our B, its B our A (column-major C^T = B^T A^T).
   cublasOperation_t ta = lb.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasOperation_t tb = la.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
-  check_blas(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)), "transa");
-  check_blas(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)), "transb");
+  check_blas(cuda::cublaslt().desc_set_attribute(d.op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)), "transa");
+  check_blas(cuda::cublaslt().desc_set_attribute(d.op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)), "transb");
   if (g.bias) {
     cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
-    check_blas(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)), "epilogue");
-    check_blas(cublasLtMatmulDescSetAttribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias, sizeof(g.bias)),
+    check_blas(cuda::cublaslt().desc_set_attribute(d.op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)), "epilogue");
+    check_blas(cuda::cublaslt().desc_set_attribute(d.op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &g.bias, sizeof(g.bias)),
                "bias");
   }
   // Stored shapes, column-major: B^T is (N, K) untransposed, (K, N) transposed; likewise A^T.
-  check_blas(cublasLtMatrixLayoutCreate(&d.a, types.data, lb.transposed ? K : N, lb.transposed ? N : K, lb.ld), "layout");
-  check_blas(cublasLtMatrixLayoutCreate(&d.b, types.data, la.transposed ? M : K, la.transposed ? K : M, la.ld), "layout");
-  check_blas(cublasLtMatrixLayoutCreate(&d.c, types.data, N, M, g.ldc), "layout");
+  check_blas(cuda::cublaslt().layout_create(&d.a, types.data, lb.transposed ? K : N, lb.transposed ? N : K, lb.ld), "layout");
+  check_blas(cuda::cublaslt().layout_create(&d.b, types.data, la.transposed ? M : K, la.transposed ? K : M, la.ld), "layout");
+  check_blas(cuda::cublaslt().layout_create(&d.c, types.data, N, M, g.ldc), "layout");
   if (g.batch > 1) {
     set_batch(d.a, int32_t(g.batch), g.bs.second);
     set_batch(d.b, int32_t(g.batch), g.bs.first);
@@ -200,7 +200,7 @@ void enqueue_gemm(const Stream& s, const Types& types, const GemmCall& g) {
   const void* alpha_p = types.scale == CUDA_R_64F ? static_cast<const void*>(&alpha64) : &g.alpha;
   const void* beta_p = types.scale == CUDA_R_64F ? static_cast<const void*>(&beta64) : &g.beta;
   auto run = [&](const cublasLtMatmulAlgo_t& algo) {
-    return cublasLtMatmul(handle(), d.op, alpha_p, g.b, d.a, g.a, d.b, beta_p, g.c, d.c, g.c, d.c, &algo, ws,
+    return cuda::cublaslt().matmul(handle(), d.op, alpha_p, g.b, d.a, g.a, d.b, beta_p, g.c, d.c, g.c, d.c, &algo, ws,
                           kWorkspace, stream);
   };
 
