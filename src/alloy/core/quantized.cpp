@@ -20,8 +20,10 @@ int64_t quantized_row_length(quant::Type type, int64_t row_bytes, const char* op
   return row_bytes / f.block_bytes * f.block_size;
 }
 
-array quantized_matmul(const array& x, const array& w, quant::Type type, StreamOrDevice sd) {
-  const char* op = "quantized_matmul";
+namespace {
+
+// x (..., K) floating and w (N, row_bytes) uint8 blocks of `type` holding K values a row.
+void check_matmul_inputs(const array& x, const array& w, quant::Type type, const char* op) {
   if (!quant::has_matmul_kernel(type)) fail(op, "has no kernel for ", quant::name(type), " weights");
   if (w.dtype() != uint8 || w.ndim() != 2) {
     fail(op, "weights must be a 2-d uint8 array of blocks, got ", w.dtype(), " ",
@@ -36,6 +38,12 @@ array quantized_matmul(const array& x, const array& w, quant::Type type, StreamO
     fail(op, "input has ", x.shape(-1), " features but the ", quant::name(type), " weights have ", K,
          " per row");
   }
+}
+
+}  // namespace
+
+array quantized_matmul(const array& x, const array& w, quant::Type type, StreamOrDevice sd) {
+  check_matmul_inputs(x, w, type, "quantized_matmul");
   Shape out_shape = x.shape();
   out_shape.back() = w.shape(0);
   Stream s = to_stream(sd);
@@ -43,13 +51,13 @@ array quantized_matmul(const array& x, const array& w, quant::Type type, StreamO
 }
 
 array quantized_matmul_swiglu(const array& x, const array& w, quant::Type type, StreamOrDevice sd) {
-  Stream s = to_stream(sd);
-  array gate_up = quantized_matmul(x, w, type, s);  // checks the inputs (a node left unevaluated)
+  check_matmul_inputs(x, w, type, "quantized_matmul_swiglu");
   if (w.shape(0) % 2 != 0) {
     fail("quantized_matmul_swiglu", "needs the gate rows then the up rows (an even count), got ", w.shape(0),
          " rows");
   }
   const int64_t F = w.shape(0) / 2;
+  Stream s = to_stream(sd);
   Fused::Fallback composed = [type, s, F](const std::vector<array>& in) {
     array gu = quantized_matmul(in[0], in[1], type, s);
     Shape start(size_t(gu.ndim()), 0), mid = gu.shape(), stop = gu.shape();
@@ -117,18 +125,18 @@ std::vector<array> QuantizedMatmulSwiGLU::vjp(const std::vector<array>& primals,
                                               const std::vector<array>&) {
   for (int a : argnums)
     if (a != 0) fail("quantized_matmul_swiglu", "has no gradient with respect to its quantized weights");
-  const array w = primals[1];
-  auto in_x = [this, w](const std::vector<array>& x) { return fallback_({x[0], w}); };
-  return {alloy::vjp(in_x, {primals[0]}, cotangents).second[0]};
+  return {alloy::vjp(composed_in_x(primals[1]), {primals[0]}, cotangents).second[0]};
 }
 
 std::vector<array> QuantizedMatmulSwiGLU::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
                                               const std::vector<int>& argnums) {
   if (argnums.size() != 1 || argnums[0] != 0)
     fail("quantized_matmul_swiglu", "has no derivative with respect to its quantized weights");
-  const array w = primals[1];
-  auto in_x = [this, w](const std::vector<array>& x) { return fallback_({x[0], w}); };
-  return alloy::jvp(in_x, {primals[0]}, {tangents[0]}).second;
+  return alloy::jvp(composed_in_x(primals[1]), {primals[0]}, {tangents[0]}).second;
+}
+
+Fused::Fallback QuantizedMatmulSwiGLU::composed_in_x(const array& w) const {
+  return [fallback = fallback_, w](const std::vector<array>& x) { return fallback({x[0], w}); };
 }
 
 }  // namespace alloy

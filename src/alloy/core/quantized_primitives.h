@@ -41,6 +41,7 @@ class QuantizedMatmulSwiGLU : public Fused {
   std::vector<Dtype> output_dtypes(const std::vector<array>& inputs) override { return {inputs[0].dtype()}; }
 
  private:
+  Fallback composed_in_x(const array& w) const;  // the fallback with w held constant
   quant::Type type_;
 };
 

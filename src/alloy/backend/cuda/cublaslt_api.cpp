@@ -36,18 +36,9 @@ const CublasLt& cublaslt() {
   static const CublasLt api = [] {
     void* lib = open_cublaslt();
     CublasLt a{};
-    bind(lib, "cublasLtCreate", a.create);
-    bind(lib, "cublasLtMatmul", a.matmul);
-    bind(lib, "cublasLtMatmulAlgoGetHeuristic", a.algo_get_heuristic);
-    bind(lib, "cublasLtMatmulDescCreate", a.desc_create);
-    bind(lib, "cublasLtMatmulDescDestroy", a.desc_destroy);
-    bind(lib, "cublasLtMatmulDescSetAttribute", a.desc_set_attribute);
-    bind(lib, "cublasLtMatmulPreferenceCreate", a.preference_create);
-    bind(lib, "cublasLtMatmulPreferenceDestroy", a.preference_destroy);
-    bind(lib, "cublasLtMatmulPreferenceSetAttribute", a.preference_set_attribute);
-    bind(lib, "cublasLtMatrixLayoutCreate", a.layout_create);
-    bind(lib, "cublasLtMatrixLayoutDestroy", a.layout_destroy);
-    bind(lib, "cublasLtMatrixLayoutSetAttribute", a.layout_set_attribute);
+#define ALLOY_CUBLASLT_BIND(member, function) bind(lib, #function, a.member);
+    ALLOY_CUBLASLT_FUNCTIONS(ALLOY_CUBLASLT_BIND)
+#undef ALLOY_CUBLASLT_BIND
     return a;
   }();
   return api;

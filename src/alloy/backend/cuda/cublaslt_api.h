@@ -8,20 +8,26 @@
 
 namespace alloy::cuda {
 
-// The entry points matmul.cpp uses, with their own signatures.
+// The entry points matmul.cpp uses: X(member, cuBLASLt function) for each.
+#define ALLOY_CUBLASLT_FUNCTIONS(X)                               \
+  X(create, cublasLtCreate)                                       \
+  X(matmul, cublasLtMatmul)                                       \
+  X(algo_get_heuristic, cublasLtMatmulAlgoGetHeuristic)           \
+  X(desc_create, cublasLtMatmulDescCreate)                        \
+  X(desc_destroy, cublasLtMatmulDescDestroy)                      \
+  X(desc_set_attribute, cublasLtMatmulDescSetAttribute)           \
+  X(preference_create, cublasLtMatmulPreferenceCreate)            \
+  X(preference_destroy, cublasLtMatmulPreferenceDestroy)          \
+  X(preference_set_attribute, cublasLtMatmulPreferenceSetAttribute) \
+  X(layout_create, cublasLtMatrixLayoutCreate)                    \
+  X(layout_destroy, cublasLtMatrixLayoutDestroy)                  \
+  X(layout_set_attribute, cublasLtMatrixLayoutSetAttribute)
+
+// Each entry point with its own signature.
 struct CublasLt {
-  decltype(&cublasLtCreate) create;
-  decltype(&cublasLtMatmul) matmul;
-  decltype(&cublasLtMatmulAlgoGetHeuristic) algo_get_heuristic;
-  decltype(&cublasLtMatmulDescCreate) desc_create;
-  decltype(&cublasLtMatmulDescDestroy) desc_destroy;
-  decltype(&cublasLtMatmulDescSetAttribute) desc_set_attribute;
-  decltype(&cublasLtMatmulPreferenceCreate) preference_create;
-  decltype(&cublasLtMatmulPreferenceDestroy) preference_destroy;
-  decltype(&cublasLtMatmulPreferenceSetAttribute) preference_set_attribute;
-  decltype(&cublasLtMatrixLayoutCreate) layout_create;
-  decltype(&cublasLtMatrixLayoutDestroy) layout_destroy;
-  decltype(&cublasLtMatrixLayoutSetAttribute) layout_set_attribute;
+#define ALLOY_CUBLASLT_MEMBER(member, function) decltype(&function) member;
+  ALLOY_CUBLASLT_FUNCTIONS(ALLOY_CUBLASLT_MEMBER)
+#undef ALLOY_CUBLASLT_MEMBER
 };
 
 // Loaded once: libcublasLt.so.<the major version built against> from the loader's path, else

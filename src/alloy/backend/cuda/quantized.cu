@@ -572,19 +572,22 @@ void dispatch_kernel_float(Dtype d, Fn&& fn) {
   throw std::logic_error("[quantized_matmul] no GPU kernel for this dtype");
 }
 
+// Whether the GPU computes x @ W^T of `type` into out (else the op falls back to the CPU).
+bool has_matmul_kernel_for(Type type, const array& x, const array& out) {
+  return has_gpu_kernel(type) && float_out(out.dtype()) && x.dtype() == out.dtype();
+}
+
 }  // namespace
 }  // namespace cuda
 
 void QuantizedMatmul::eval_gpu(const std::vector<array>& inputs, array& out) {
-  if (!cuda::has_gpu_kernel(type()) || !cuda::float_out(out.dtype()) || inputs[0].dtype() != out.dtype())
-    return cuda::fallback_to_cpu(*this, inputs, out);
+  if (!cuda::has_matmul_kernel_for(type(), inputs[0], out)) return cuda::fallback_to_cpu(*this, inputs, out);
   cuda::quantized_matmul_into(type(), inputs[0], inputs[1], out, stream());
 }
 
 void QuantizedMatmulSwiGLU::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   array& out = outputs[0];
-  if (!cuda::has_gpu_kernel(type()) || !cuda::float_out(out.dtype()) || inputs[0].dtype() != out.dtype())
-    return cuda::fallback_to_cpu(*this, inputs, outputs);
+  if (!cuda::has_matmul_kernel_for(type(), inputs[0], out)) return cuda::fallback_to_cpu(*this, inputs, outputs);
   const Stream& s = stream();
   const int64_t K = inputs[0].shape(-1), F = out.shape(-1);
   const int64_t M = K == 0 ? 0 : int64_t(inputs[0].size()) / K;
@@ -593,8 +596,8 @@ void QuantizedMatmulSwiGLU::eval_gpu(const std::vector<array>& inputs, std::vect
     return;
   }
   array w = cuda::as_row_contiguous(inputs[1], s);
-  const uint8_t* wp = cuda::aligned_blocks(w, s);
-  if (M == 1 && (type() == quant::Type::Q4_0 || type() == quant::Type::Q8_0) && cuda::use_streamed_kernel(type(), 1, K, wp)) {
+  const uint8_t* wp = M == 1 ? cuda::aligned_blocks(w, s) : nullptr;
+  if (M == 1 && cuda::use_streamed_kernel(type(), 1, K, wp)) {
     // The decode step's MLP input: one kernel, the products never leave the registers.
     array x = cuda::as_row_contiguous(inputs[0], s);
     cuda::allocate(out);
