@@ -75,6 +75,9 @@ if [ "$what" = "tests" ] || [ "$what" = "all" ]; then
   watchdog 300 "$out/test_gpu.log" ./build-gpu/tests/test_gpu
   summary+=("test_gpu: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_gpu.log" | tr '\n' ' ')")
   grep -E -A4 "Failure" "$out/test_gpu.log" | grep -vE "^--$|Failure$" | head -60
+  # The portable mma.sync attention kernels, which the Hopper (wgmma) ones replace on this GPU.
+  ALLOY_CUDA_WGMMA=0 ./build-gpu/tests/test_gpu --gtest_filter='*Attention*' > "$out/test_gpu_portable.log" 2>&1
+  summary+=("test_gpu attention, ALLOY_CUDA_WGMMA=0: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_gpu_portable.log" | tr '\n' ' ')")
   ALLOY_DEFAULT_DEVICE=gpu ALLOY_GPU_FALLBACK=silent timeout 900 ./build-gpu/tests/test_core --gtest_brief=1 \
     > "$out/test_core_on_gpu.log" 2>&1
   summary+=("test_core on the GPU: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_core_on_gpu.log" | tr '\n' ' ')")
@@ -124,6 +127,8 @@ if [ "$what" = "decode" ]; then
 fi
 if [ "$what" = "bench" ] || [ "$what" = "all" ]; then
   ./build-gpu/bench/bench_gpu "$out/bench_gpu.json"
+  echo "attention with ALLOY_CUDA_WGMMA=0 (the portable mma.sync prefill kernel):"
+  ALLOY_CUDA_WGMMA=0 ./build-gpu/bench/bench_gpu "$out/bench_gpu_portable.json" attention | grep -A1 prefill
   PYTHONUNBUFFERED=1 "$python" bench/bench_gpu_torch.py "$out/bench_gpu_torch.json" > "$out/bench_gpu_torch.txt"
   "$python" bench/gpu_table.py "$out/bench_gpu.json" "$out/bench_gpu_torch.json" | tee "$out/gpu_table.md"
 fi

@@ -398,7 +398,8 @@ TEST(GpuParity, Attention) {
     // Tq <= 4 is the split-K decode kernel (one 32-key tile a split at least): Tk 20 gives one
     // split (the combine only normalizes), 40 two, 300 and 129 several.
     for (auto [tq, tk] : {std::pair{33, 33}, std::pair{77, 77}, std::pair{1, 300}, std::pair{4, 129},
-                          std::pair{1, 40}, std::pair{2, 20}, std::pair{128, 256}}) {
+                          std::pair{1, 40}, std::pair{2, 20}, std::pair{128, 256}, std::pair{300, 300},
+                          std::pair{200, 1000}, std::pair{257, 129}}) {
       for (int d_head : {64, 128}) {
         array q = input({2, 8, tq, d_head}, dt, 57), k = input({2, 2, tk, d_head}, dt, 58),
               v = input({2, 2, tk, d_head}, dt, 59);
@@ -418,6 +419,12 @@ TEST(GpuParity, Attention) {
     array mask = greater(input({9, 9}, float32, 63), array(-1.0f), Device::cpu);
     expect_parity("sdpa mask", [](auto& in, Device d) {
       return fast::scaled_dot_product_attention(in[0], in[1], in[2], 0.125f, in[3], false, d); }, {q, k, v, mask},
+                  bound);
+    // An additive mask over several query and key tiles of the prefill kernels (128 x 128 on Hopper).
+    array q2 = input({1, 4, 150, 128}, dt, 64), k2 = input({1, 2, 300, 128}, dt, 65), v2 = input({1, 2, 300, 128}, dt, 66);
+    array bias = astype(input({1, 1, 150, 300}, float32, 67, -4, 0), dt, Device::cpu);
+    expect_parity("sdpa additive mask", [](auto& in, Device d) {
+      return fast::scaled_dot_product_attention(in[0], in[1], in[2], 0.088f, in[3], false, d); }, {q2, k2, v2, bias},
                   bound);
   }
 }

@@ -1,7 +1,8 @@
 // GPU kernels of scaled_dot_product_attention, mirroring backend/cpu/fast.cpp: scores, softmax
 // statistics and the weighted sum of V are all float32; the output is rounded once to the
 // storage type. Three kernels, none of which materializes (Tq, Tk):
-//  * flash_kernel (bf16/f16, D == Dv in {64, 128}, Tq > 4): a CTA of 8 warps takes 128 queries
+//  * flash_kernel (bf16/f16, D == Dv in {64, 128}, Tq > 4; on Hopper the wgmma kernel of
+//    hopper/attention_wgmma.cu takes these calls instead): a CTA of 8 warps takes 128 queries
 //    of one (b, h) (16 per warp) and loops over key tiles of 64 staged in shared memory with
 //    cp.async, two stages deep (K and V of tile i + 1 load while tile i is used); Q K^T and P V run
 //    on tensor cores (mma.sync m16n8k16, float32 accumulators, K and V fragments by ldmatrix, P
@@ -25,6 +26,9 @@
 #include "alloy/backend/cuda/dependent_launch.cuh"
 #include "alloy/backend/cuda/attention_common.cuh"
 #include "alloy/core/fast_primitives.h"
+#if ALLOY_WGMMA_KERNELS
+#include "alloy/backend/cuda/hopper/attention_wgmma.h"
+#endif
 
 namespace alloy {
 namespace cuda {
@@ -701,6 +705,9 @@ void launch_attention(const AttnArgs& a, const Stream& s, cudaStream_t st) {
   if constexpr (is_half_v<T>) {
     if (same_d && a.Tq > 4 && a.Tk > 0 && grid_ok && aligned_to(a.q, 16) && aligned_to(a.k, 16) &&
         aligned_to(a.v, 16) && aligned_to(a.out, 16)) {
+#if ALLOY_WGMMA_KERNELS
+      if (wgmma_attention_enabled()) return launch_flash_wgmma(a, std::is_same_v<T, __nv_bfloat16>, MK, st);
+#endif
       return a.D == 64 ? launch_flash<T, 64, MK>(a, st) : launch_flash<T, 128, MK>(a, st);
     }
   }

@@ -1,5 +1,5 @@
 // Device helpers shared by the attention kernels (attention.cu: forward, attention_grad.cu:
-// backward): the call's arguments, masks, 16-bit pairs, cp.async staging, ldmatrix and the
+// backward; hopper/attention_wgmma.cu): masks, 16-bit pairs, cp.async staging, ldmatrix and the
 // m16n8k16 tensor-core MMA. All in an anonymous namespace: each .cu gets its own copy.
 #pragma once
 
@@ -11,29 +11,12 @@
 #include <type_traits>
 
 #include "alloy/backend/cuda/async_copy.cuh"
+#include "alloy/backend/cuda/attention_args.h"
 #include "alloy/backend/cuda/kernel_utils.cuh"
 
 namespace alloy {
 namespace cuda {
 namespace {
-
-enum class MaskKind { none, boolean, additive };
-
-// Everything the kernels need about one call. Pointers are row-contiguous (B, H, T, D) except
-// the mask, read as mask[b*ms[0] + h*ms[1] + qi*ms[2] + kj*ms[3]].
-struct AttnArgs {
-  const void* q;
-  const void* k;
-  const void* v;
-  void* out;
-  float* lse;  // (B, Hq, Tq): each row's log-sum-exp of its scaled, masked scores; -inf: no key
-  const void* mask;
-  int64_t ms[4];
-  int B, Hq, Hkv, Tq, Tk, D, Dv, groups;
-  float scale;
-  bool causal;
-  bool nan_empty;  // value of a row that sees no key: NaN, else 0
-};
 
 constexpr float kNegInf = -INFINITY;
 
