@@ -108,33 +108,43 @@ void bench_bandwidth() {
 }
 
 // cuBLAS called directly on the same operands: row-major C = A B as column-major C^T = B^T A^T.
-double cublas_tflops(const array& a, const array& b, cudaDataType_t type, int64_t n) {
-  static cublasHandle_t h = [] {
-    cublasHandle_t x;
-    cublasCreate(&x);
-    return x;
-  }();
-  void* c;
-  check(cudaMalloc(&c, size_t(n * n) * 2));
-  float alpha = 1, beta = 0;
-  // Device copies owned by this benchmark so the baseline never touches alloy's buffers.
-  void *da, *db;
-  check(cudaMalloc(&da, size_t(n * n) * 2));
-  check(cudaMalloc(&db, size_t(n * n) * 2));
-  check(cudaMemcpy(da, a.data<void>(), size_t(n * n) * 2, cudaMemcpyHostToDevice));
-  check(cudaMemcpy(db, b.data<void>(), size_t(n * n) * 2, cudaMemcpyHostToDevice));
-  double t = time_median([&] {
-    for (int i = 0; i < 10; ++i) {
-      cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, int(n), int(n), int(n), &alpha, db, type, int(n), da, type,
-                   int(n), &beta, c, type, int(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-    }
-    check(cudaDeviceSynchronize());
-  }, 5) / 10;
-  cudaFree(c);
-  cudaFree(da);
-  cudaFree(db);
-  return 2.0 * double(n) * n * n / t / 1e12;
-}
+// Its device copies of A and B (so the baseline never touches alloy's buffers) and C are made
+// once, before any timing: allocations and copies between timed rounds would let the card rest
+// (and its clocks recover) before the baseline's rounds but not before alloy's.
+struct CublasGemm {
+  int64_t n;
+  cudaDataType_t type;
+  void *da = nullptr, *db = nullptr, *c = nullptr;
+  CublasGemm(const array& a, const array& b, cudaDataType_t t, int64_t size) : n(size), type(t) {
+    const size_t bytes = size_t(n * n) * 2;
+    check(cudaMalloc(&da, bytes));
+    check(cudaMalloc(&db, bytes));
+    check(cudaMalloc(&c, bytes));
+    check(cudaMemcpy(da, a.data<void>(), bytes, cudaMemcpyHostToDevice));
+    check(cudaMemcpy(db, b.data<void>(), bytes, cudaMemcpyHostToDevice));
+  }
+  ~CublasGemm() {
+    cudaFree(c);
+    cudaFree(da);
+    cudaFree(db);
+  }
+  double tflops() const {
+    static cublasHandle_t h = [] {
+      cublasHandle_t x;
+      cublasCreate(&x);
+      return x;
+    }();
+    float alpha = 1, beta = 0;
+    double t = time_median([&] {
+      for (int i = 0; i < 10; ++i) {
+        cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, int(n), int(n), int(n), &alpha, db, type, int(n), da, type,
+                     int(n), &beta, c, type, int(n), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+      }
+      check(cudaDeviceSynchronize());
+    }, 5) / 10;
+    return 2.0 * double(n) * n * n / t / 1e12;
+  }
+};
 
 void bench_gemm() {
   Device g = Device::gpu;
@@ -143,9 +153,10 @@ void bench_gemm() {
       array a = astype(random::normal({n, n}, float32, 0, 1, random::key(3), g), dt, g);
       array b = astype(random::normal({n, n}, float32, 0, 1, random::key(4), g), dt, g);
       finish(a), finish(b);
-      // Alternate the two in rounds so clock changes hit both alike; best round of each.
-      double ours = 0, base = 0;
-      for (int round = 0; round < 3; ++round) {
+      // Alternate the two in rounds, each going first in turn, so clock changes hit both alike;
+      // best round of each.
+      const CublasGemm base_gemm(a, b, dt == bfloat16 ? CUDA_R_16BF : CUDA_R_16F, n);
+      auto ours_tflops = [&] {
         double t = time_median([&] {
           std::vector<array> outs;
           for (int i = 0; i < 10; ++i) {
@@ -155,8 +166,14 @@ void bench_gemm() {
           eval(outs);
           synchronize(gpu_stream());
         }, 5) / 10;
-        ours = std::max(ours, 2.0 * double(n) * n * n / t / 1e12);
-        base = std::max(base, cublas_tflops(a, b, dt == bfloat16 ? CUDA_R_16BF : CUDA_R_16F, n));
+        return 2.0 * double(n) * n * n / t / 1e12;
+      };
+      finish(matmul(a, b, g));  // the algorithm choice, once per problem, outside the timing
+      double ours = 0, base = 0;
+      for (int round = 0; round < 4; ++round) {
+        if (round % 2 == 0) ours = std::max(ours, ours_tflops());
+        base = std::max(base, base_gemm.tflops());
+        if (round % 2 == 1) ours = std::max(ours, ours_tflops());
       }
       report("matmul", std::string(dtype_name(dt)) + " " + std::to_string(n), ours, "TFLOP/s", base,
              "cublasGemmEx");
