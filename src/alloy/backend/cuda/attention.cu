@@ -706,7 +706,10 @@ void launch_attention(const AttnArgs& a, const Stream& s, cudaStream_t st) {
     if (same_d && a.Tq > 4 && a.Tk > 0 && grid_ok && aligned_to(a.q, 16) && aligned_to(a.k, 16) &&
         aligned_to(a.v, 16) && aligned_to(a.out, 16)) {
 #if ALLOY_WGMMA_KERNELS
-      if (wgmma_attention_enabled()) return launch_flash_wgmma(a, std::is_same_v<T, __nv_bfloat16>, MK, st);
+      // Its grid's y dimension counts 128-query tiles (at most 65535).
+      if (wgmma_attention_enabled() && int64_t(a.Tq) <= int64_t(65535) * 128) {
+        return launch_flash_wgmma(a, std::is_same_v<T, __nv_bfloat16>, MK, st);
+      }
 #endif
       return a.D == 64 ? launch_flash<T, 64, MK>(a, st) : launch_flash<T, 128, MK>(a, st);
     }

@@ -14,7 +14,8 @@ namespace alloy::cuda {
 bool wgmma_attention_enabled();
 
 // scaled_dot_product_attention for bf16 (`bf16`) or f16 q, k, v, out; D == Dv in {64, 128};
-// q, k, v and out 16-byte aligned and row-contiguous; Tq > 4, Tk > 0; B, Hq <= 65535.
+// q, k, v and out 16-byte aligned and row-contiguous; Tq > 4, Tk > 0; B * Hq < 2^31;
+// Tq <= 65535 * 128.
 void launch_flash_wgmma(const AttnArgs& a, bool bf16, MaskKind mk, cudaStream_t st);
 
 }  // namespace alloy::cuda
