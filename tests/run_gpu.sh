@@ -8,7 +8,9 @@
 # gpu-data/, made here by `tests/run_gpu.sh --pack-data [llm|train]`: llm takes hf/, models/,
 # quant/, tokenizers/ and chat-templates/ from ../shared/data; train takes Fashion-MNIST and the
 # fortunes corpus from Debian's packages. Logs and JSON go to $OUT (or ./gpu-out).
-#   tests/run_gpu.sh [tests|bench|llm|decode|train|step|profile|all]   (default all)
+#   tests/run_gpu.sh [tests|bench|llm|decode|train|step|profile|probe|all]   (default all)
+#   tests/run_gpu.sh probe: the standalone kernel probes of bench/ only, built by nvcc in seconds
+#   without the library (the quick loop for kernel work)
 #   tests/run_gpu.sh step: test_gpu, then the GPT-2-small training step next to PyTorch and its
 #   profile (the quick loop for training-speed work)
 set -uo pipefail
@@ -30,6 +32,14 @@ if [ "$what" = "--pack-data" ]; then
 fi
 out="${OUT:-$PWD/gpu-out}"
 mkdir -p "$out"
+if [ "$what" = "probe" ]; then
+  nvcc -std=c++20 -gencode=arch=compute_90a,code=sm_90a --expt-relaxed-constexpr -diag-suppress=997 -Isrc -O3 \
+    bench/probe_attention_wgmma.cu -o /tmp/probe_attention_wgmma && /tmp/probe_attention_wgmma |
+    tee "$out/probe_attention_wgmma.txt"
+  nvcc -std=c++17 -arch=sm_90 -O2 bench/probe_cublaslt_candidates.cu -lcublasLt -lcublas \
+    -o /tmp/probe_cublaslt_candidates && /tmp/probe_cublaslt_candidates | tee "$out/probe_cublaslt_candidates.txt"
+  exit 0
+fi
 if ! pkg-config --exists openblas libzip 2>/dev/null || ! [ -d /usr/include/nlohmann ]; then
   [ -d .deps ] || { echo "missing .deps/ (run scripts/gpu_deps.sh --download .deps here first)"; exit 1; }
   source scripts/gpu_deps.sh .deps /tmp/alloy-deps
