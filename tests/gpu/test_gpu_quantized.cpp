@@ -187,6 +187,29 @@ TEST(GpuQuantized, MatvecOneRow) {
       for (Dtype dt : {float32, float16, bfloat16}) check_matmul(t, dt, 1, K, N);
 }
 
+// Weights written on the GPU by the kernel just before the one-row matvec: slice_update_at's
+// kernel is a dependent launch too, so the matvec may start while it runs, and must then wait
+// before its first weight loads (which it issues early for weights complete at launch).
+TEST(GpuQuantized, MatvecWaitsForWeightsWrittenJustBefore) {
+  ALLOY_REQUIRE_GPU();
+  for (Type t : {Type::Q4_0, Type::Q8_0}) {
+    const int64_t K = 4096, N = 14336;
+    const Weights& full = quantized_weights(t, N, K);
+    array x = astype(random::normal({1, K}, float32, 0, 1, random::key(77), Device::gpu), float16, Device::gpu);
+    array blank = zeros(full.w.shape(), uint8, Device::gpu);
+    array start = copy(array(std::vector<int32_t>{0}, {1}), Device::gpu);
+    array w_bytes = copy(full.w, Device::gpu);
+    eval({x, blank, start, w_bytes});  // so that nothing but the update runs between the two kernels
+    for (int rep = 0; rep < 3; ++rep) {
+      array w = slice_update_at(blank, w_bytes, start, {0}, Device::gpu);
+      array gpu = quantized_matmul(x, w, t, Device::gpu);
+      array cpu = quantized_matmul(x, full.w, t, Device::cpu);
+      eval({gpu, cpu});
+      EXPECT_LE(normalized_error(gpu, cpu), kSameMethodF16) << quant::name(t) << " repetition " << rep;
+    }
+  }
+}
+
 TEST(GpuQuantized, MatmulBfloat16) {
   ALLOY_REQUIRE_GPU();
   for (Type t : kTypes)

@@ -5,9 +5,10 @@
 //
 // The contract, for every kernel launched this way:
 //   - it calls wait_for_prerequisites() before it reads anything an earlier kernel wrote or
-//     writes anything an earlier kernel reads (reading constant weights before it is fine:
-//     the quantized matvec issues its first weight loads first). The wait returns once the
-//     kernels it depends on have completed and their writes are visible;
+//     writes anything an earlier kernel reads (reading inputs that were complete when it was
+//     launched is fine: the quantized matvec issues its first weight loads first when the
+//     weights' array was available at launch, and waits first otherwise). The wait returns once
+//     the kernels it depends on have completed and their writes are visible;
 //   - it calls allow_dependents() when the next kernel may start being scheduled (at the top:
 //     the next kernel waits at its own wait_for_prerequisites anyway).
 // Under stream capture the dependency becomes a programmatic edge of the CUDA graph. Below

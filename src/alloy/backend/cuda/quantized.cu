@@ -307,7 +307,8 @@ template <Type t, typename T, bool Swiglu>
 __global__ void __launch_bounds__(32 * kStreamWarps) matvec_streamed_kernel(const uint8_t* __restrict__ w,
                                                                            int64_t row_bytes,
                                                                            const T* __restrict__ x, int nb,
-                                                                           int64_t N, T* __restrict__ out) {
+                                                                           int64_t N, T* __restrict__ out,
+                                                                           bool weights_ready) {
   using S = Streamed<t>;
   using P = Paired<t>;
   extern __shared__ uint4 streamed_smem[];
@@ -341,7 +342,10 @@ __global__ void __launch_bounds__(32 * kStreamWarps) matvec_streamed_kernel(cons
     }
     cp_async_commit();  // empty past the end: every step commits one group, as the wait assumes
   };
-  // The weights are constant: their first slabs load before the previous kernel is done.
+  // Weights that were complete when this kernel was launched (weights_ready: loaded, or made by
+  // an earlier eval) have their first slabs load before the previous kernel is done; others may
+  // be what that kernel writes (a dependent launch may start before it ends), so wait first.
+  if (!weights_ready) wait_for_prerequisites();
 #pragma unroll
   for (int i = 0; i < kStages - 1; ++i) fetch();
   wait_for_prerequisites();
@@ -412,6 +416,10 @@ size_t streamed_smem_bytes(int64_t K) {
   return size_t(kStreamWarps) * kStages * Streamed<t>::slab_bytes + size_t(K) + size_t(K / 64) * 16;
 }
 
+// Whether every kernel that wrote `w` has completed (its status turns available only then): the
+// one-row kernel may read it before the kernel launched just before it ends.
+bool weights_complete(const array& w) { return w.status() == array::Status::available; }
+
 // Whether the streamed kernel takes x (1, K) @ W^T for W at w.
 bool use_streamed_kernel(Type t, int64_t M, int64_t K, const uint8_t* w) {
   if (M != 1 || K % 256 != 0 || reinterpret_cast<uintptr_t>(w) % 16 != 0 || device_properties().major < 8)
@@ -425,7 +433,7 @@ bool use_streamed_kernel(Type t, int64_t M, int64_t K, const uint8_t* w) {
 // N outputs (with Swiglu, from 2N weight rows).
 template <Type t, typename T, bool Swiglu = false>
 void launch_streamed(const uint8_t* w, int64_t row_bytes, const T* x, int64_t K, int64_t N, T* out,
-                     const Stream& s) {
+                     bool weights_ready, const Stream& s) {
   auto kernel = matvec_streamed_kernel<t, T, Swiglu>;
   static const bool opted_in = [&] {
     check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
@@ -440,7 +448,7 @@ void launch_streamed(const uint8_t* w, int64_t row_bytes, const T* x, int64_t K,
   const int64_t resident = int64_t(std::max(per_sm, 1)) * device_properties().multiProcessorCount;
   const int64_t grid = std::min((N + kStreamWarps - 1) / kStreamWarps, resident);
   launch_dependent(kernel, unsigned(grid), 32 * kStreamWarps, smem, stream_of(s), "quantized_matmul (one row)", w,
-                   row_bytes, x, int(K / 32), N, out);
+                   row_bytes, x, int(K / 32), N, out, weights_ready);
 }
 
 size_t align16(size_t n) { return (n + 15) / 16 * 16; }
@@ -448,10 +456,10 @@ size_t align16(size_t n) { return (n + 15) / 16 * 16; }
 // x (M, K) row-contiguous of CUDA type T (M <= 8) -> out (M, N) of T.
 template <typename T>
 void quantized_matvec(Type t, const T* x, int64_t M, int64_t K, const uint8_t* w, int64_t row_bytes, int64_t N,
-                      T* out, const Stream& s) {
+                      T* out, bool weights_ready, const Stream& s) {
   if (use_streamed_kernel(t, M, K, w)) {
-    if (t == Type::Q4_0) return launch_streamed<Type::Q4_0, T>(w, row_bytes, x, K, N, out, s);
-    return launch_streamed<Type::Q8_0, T>(w, row_bytes, x, K, N, out, s);
+    if (t == Type::Q4_0) return launch_streamed<Type::Q4_0, T>(w, row_bytes, x, K, N, out, weights_ready, s);
+    return launch_streamed<Type::Q8_0, T>(w, row_bytes, x, K, N, out, weights_ready, s);
   }
   cudaStream_t st = stream_of(s);
   const bool k_type = t != Type::Q4_0 && t != Type::Q8_0;
@@ -522,18 +530,20 @@ void quantized_matmul_into(Type type, const array& x_in, const array& w_in, arra
   }
   const uint8_t* wp = aligned_blocks(w, s);
   if (M <= kMaxMatvecRows) {
+    const bool ready = weights_complete(w_in);
     const void* xp = device_ptr(x, s);
     allocate(out);
     void* op = device_out_ptr(out);
     switch (out.dtype()) {
       case Dtype::float32:
-        return quantized_matvec(type, static_cast<const float*>(xp), M, K, wp, row_bytes, N, static_cast<float*>(op), s);
+        return quantized_matvec(type, static_cast<const float*>(xp), M, K, wp, row_bytes, N, static_cast<float*>(op),
+                                ready, s);
       case Dtype::float16:
         return quantized_matvec(type, static_cast<const __half*>(xp), M, K, wp, row_bytes, N, static_cast<__half*>(op),
-                                s);
+                                ready, s);
       case Dtype::bfloat16:
         return quantized_matvec(type, static_cast<const __nv_bfloat16*>(xp), M, K, wp, row_bytes, N,
-                                static_cast<__nv_bfloat16*>(op), s);
+                                static_cast<__nv_bfloat16*>(op), ready, s);
       case Dtype::float64: case Dtype::bool_: case Dtype::uint8: case Dtype::uint16: case Dtype::uint32:
       case Dtype::uint64: case Dtype::int8: case Dtype::int16: case Dtype::int32: case Dtype::int64:
         throw std::logic_error("[quantized_matmul] no GPU kernel for this dtype");
@@ -605,8 +615,12 @@ void QuantizedMatmulSwiGLU::eval_gpu(const std::vector<array>& inputs, std::vect
       using T = decltype(tag);
       const T* xp = static_cast<const T*>(cuda::device_ptr(x, s));
       T* op = static_cast<T*>(cuda::device_out_ptr(out));
-      if (type() == quant::Type::Q4_0) cuda::launch_streamed<quant::Type::Q4_0, T, true>(wp, w.shape(1), xp, K, F, op, s);
-      else cuda::launch_streamed<quant::Type::Q8_0, T, true>(wp, w.shape(1), xp, K, F, op, s);
+      const bool ready = cuda::weights_complete(inputs[1]);
+      if (type() == quant::Type::Q4_0) {
+        cuda::launch_streamed<quant::Type::Q4_0, T, true>(wp, w.shape(1), xp, K, F, op, ready, s);
+      } else {
+        cuda::launch_streamed<quant::Type::Q8_0, T, true>(wp, w.shape(1), xp, K, F, op, ready, s);
+      }
     });
     return;
   }
