@@ -201,17 +201,16 @@ __global__ void __launch_bounds__(kWgThreads, 1) flash_wgmma_kernel(const __grid
   const int wq0 = m0 + cw * 64;  // the warpgroup's first query
   // Both warpgroups visit every tile of the CTA (a causal tile above one's diagonal is masked
   // to nothing), as the turns below need the same number of issue blocks from each.
-  const int nt = ntiles;
   // The two warpgroups take turns to issue their products (named barriers 1 and 2), so that one's
   // softmax runs while the other's products use the tensor cores. Warpgroup 1 goes first; each
   // issue block ends by letting the other go, but for warpgroup 2's last (nothing waits for it).
   auto my_turn = [&] { asm volatile("bar.sync %0, 256;\n" ::"r"(1 + cw) : "memory"); };
-  int blocks_left = nt + 1;  // issue blocks: tile 0's S, nt - 1 loop iterations, the last P V
+  int blocks_left = ntiles + 1;  // issue blocks: tile 0's S, ntiles - 1 iterations, the last P V
   auto their_turn = [&] {
     --blocks_left;
     if (cw == 0 || blocks_left > 0) asm volatile("bar.arrive %0, 256;\n" ::"r"(2 - cw) : "memory");
   };
-  if (cw == 1 && nt > 0) asm volatile("bar.arrive 1, 256;\n" ::: "memory");
+  if (cw == 1 && ntiles > 0) asm volatile("bar.arrive 1, 256;\n" ::: "memory");
   const uint32_t q_addr = smem_addr(Qs) + cw * 64 * 128, stage_addr = smem_addr(stages);
 
   // S = Q K^T of tile it, issued (one commit group).
@@ -257,7 +256,7 @@ __global__ void __launch_bounds__(kWgThreads, 1) flash_wgmma_kernel(const __grid
   uint32_t p[KV][4];
 
   tma::wait(&full_q, 0);
-  if (nt > 0) {
+  if (ntiles > 0) {
     my_turn();
     issue_s(s, 0);
     their_turn();
@@ -268,7 +267,7 @@ __global__ void __launch_bounds__(kWgThreads, 1) flash_wgmma_kernel(const __grid
     pack_p<T>(p, s);
   }
   // Uniform iterations (every one has two commit groups in flight), then the last tile's P V.
-  for (int it = 0; it + 1 < nt; ++it) {
+  for (int it = 0; it + 1 < ntiles; ++it) {
     my_turn();
     issue_s(s, it + 1);
     issue_pv(o, p, it);
@@ -289,13 +288,13 @@ __global__ void __launch_bounds__(kWgThreads, 1) flash_wgmma_kernel(const __grid
     }
     pack_p<T>(p, s);
   }
-  if (nt > 0) {
+  if (ntiles > 0) {
     my_turn();
-    issue_pv(o, p, nt - 1);
+    issue_pv(o, p, ntiles - 1);
     their_turn();
     wgmma::wait<0>();
     wgmma::pin(o);
-    release(&empty_v[(nt - 1) % kStages]);
+    release(&empty_v[(ntiles - 1) % kStages]);
   }
   T* O = static_cast<T*>(a.out) + (int64_t(b) * a.Hq + h) * a.Tq * D;
 #pragma unroll
