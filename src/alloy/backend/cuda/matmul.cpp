@@ -7,6 +7,7 @@
 // vector through the bias epilogue, and any other c through beta.
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -123,40 +124,49 @@ cublasLtMatmulAlgo_t choose_algo(const Descs& d, int64_t flops_scale, bool can_t
   }
   if (!can_time || found == 1 || flops_scale < (int64_t(1) << 30)) return results[0].algo;
   // The card's clocks ramp up after idle and sag under sustained load: a warm-up first, then
-  // every candidate in three interleaved rounds, each keeping its best, so that no candidate wins
-  // or loses on the clock state it happens to meet. Another candidate replaces the first usable
-  // one (cuBLASLt's choice) only when clearly faster: timing noise must not pick a worse one.
+  // every candidate in three interleaved rounds of windows of at least 2 ms each, compared by
+  // their total over the rounds, so that no candidate wins or loses on the clock state or the
+  // noise of one short window. Another candidate replaces the first usable one (cuBLASLt's
+  // choice, which is cublasGemmEx's) only when clearly faster.
   bool usable[kCandidates] = {};
-  float best_ms[kCandidates];
+  float total_ms[kCandidates] = {};
   int first = -1;
   for (int i = 0; i < found; ++i) {
     usable[i] = results[i].state == CUBLAS_STATUS_SUCCESS && run(results[i].algo) == CUBLAS_STATUS_SUCCESS;
-    best_ms[i] = 1e30f;
     if (usable[i] && first < 0) first = i;
   }
   if (first < 0) throw std::runtime_error("[matmul] no cuBLASLt candidate runs this problem");
   cudaEvent_t start, end;
   cuda::check(cudaEventCreate(&start), "cudaEventCreate");
   cuda::check(cudaEventCreate(&end), "cudaEventCreate");
-  for (int r = 0; r < 3; ++r) run(results[first].algo);
+  auto window_ms = [&](int i, int reps) {
+    cuda::check(cudaEventRecord(start, stream), "cudaEventRecord");
+    for (int r = 0; r < reps; ++r) run(results[i].algo);
+    cuda::check(cudaEventRecord(end, stream), "cudaEventRecord");
+    cuda::check(cudaEventSynchronize(end), "cudaEventSynchronize");
+    float ms = 0;
+    cudaEventElapsedTime(&ms, start, end);
+    return ms;
+  };
+  const float warm_ms = window_ms(first, 3) / 3;  // also the warm-up
+  const int reps = std::clamp(int(2.0f / std::max(warm_ms, 1e-3f)) + 1, 3, 64);
+  window_ms(first, reps);
   for (int round = 0; round < 3; ++round) {
-    for (int i = 0; i < found; ++i) {
-      if (!usable[i]) continue;
-      cuda::check(cudaEventRecord(start, stream), "cudaEventRecord");
-      for (int r = 0; r < 3; ++r) run(results[i].algo);
-      cuda::check(cudaEventRecord(end, stream), "cudaEventRecord");
-      cuda::check(cudaEventSynchronize(end), "cudaEventSynchronize");
-      float ms = 0;
-      cudaEventElapsedTime(&ms, start, end);
-      best_ms[i] = std::min(best_ms[i], ms);
-    }
+    for (int i = 0; i < found; ++i)
+      if (usable[i]) total_ms[i] += window_ms(i, reps);
   }
-  int best = first;
-  for (int i = first + 1; i < found; ++i)
-    if (usable[i] && best_ms[i] < best_ms[best]) best = i;
-  if (best_ms[best] > 0.97f * best_ms[first]) best = first;
   cudaEventDestroy(start);
   cudaEventDestroy(end);
+  int best = first;
+  for (int i = first + 1; i < found; ++i)
+    if (usable[i] && total_ms[i] < total_ms[best]) best = i;
+  if (total_ms[best] > 0.97f * total_ms[first]) best = first;
+  if (const char* log = std::getenv("ALLOY_MATMUL_LOG"); log && std::string(log) == "1") {
+    std::fprintf(stderr, "[matmul] M*N*K*batch %lld: candidate %d of %d (", static_cast<long long>(flops_scale), best, found);
+    for (int i = 0; i < found; ++i)
+      std::fprintf(stderr, "%s%.3f", i ? " " : "", usable[i] ? total_ms[i] / (3.0f * reps) : -1.0f);
+    std::fprintf(stderr, " ms each)\n");
+  }
   return results[best].algo;
 }
 
