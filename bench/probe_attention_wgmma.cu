@@ -1,8 +1,8 @@
 // Standalone probe of the Hopper prefill attention kernel (backend/cuda/hopper/attention_wgmma.cu,
-// compiled in here): its output against a naive float32 GPU kernel on 24 awkward shapes (Tq, Tk
-// not multiples of 128, Tk > Tq and Tq > Tk, GQA, f16 and bf16, head dims 64 and 128), then its
-// time and TFLOP/s on bench_gpu's attention shapes, causal and full. Kernel work iterates on
-// this: it builds in seconds without the library, on the GPU machine itself:
+// compiled in here): its output against a naive float32 GPU kernel on 28 awkward shapes (Tq, Tk
+// not multiples of 128, Tk > Tq and Tq > Tk, GQA, f16 and bf16, head dims 64 and 128, more work
+// items than SMs), then its time and TFLOP/s on bench_gpu's attention shapes, causal and full.
+// Kernel work iterates on this: it builds in seconds without the library, on the GPU machine itself:
 //   nvcc -std=c++20 -gencode=arch=compute_90a,code=sm_90a --expt-relaxed-constexpr \
 //     -diag-suppress=997 -Isrc -O3 bench/probe_attention_wgmma.cu -o /tmp/probe && /tmp/probe
 // (CMake builds it too, as probe_attention_wgmma, where the sm_90a kernels are built.)
@@ -159,6 +159,11 @@ int main() {
       run<__half>("f16", 2, 8, 2, 257, 513, D, c, true, 0);
       run<__half>("f16", 1, 8, 2, 257, 129, D, c, true, 0);
     }
+  // More work items than SMs (the persistent CTAs take several each, K/V stages running on
+  // across items), and causal Tq > Tk, where the lightest items see no key at all.
+  run<__nv_bfloat16>("bf16", 2, 32, 8, 1000, 1000, 128, true, true, 0);
+  run<__nv_bfloat16>("bf16", 2, 32, 8, 1000, 1000, 64, false, true, 0);
+  run<__half>("f16", 4, 32, 8, 1000, 300, 128, true, true, 0);
   run<__nv_bfloat16>("bf16", 1, 32, 8, 4096, 4096, 128, true, true, 20);
   int shapes[][2] = {{1, 512}, {1, 4096}, {4, 2048}, {8, 1024}, {1, 8192}};
   for (auto& s : shapes) run<__nv_bfloat16>("bf16", s[0], 32, 8, s[1], s[1], 128, true, false, 20);

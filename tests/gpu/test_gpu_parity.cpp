@@ -426,6 +426,15 @@ TEST(GpuParity, Attention) {
     expect_parity("sdpa additive mask", [](auto& in, Device d) {
       return fast::scaled_dot_product_attention(in[0], in[1], in[2], 0.088f, in[3], false, d); }, {q2, k2, v2, bias},
                   bound);
+    // More (head, 128-query tile) items than a GPU has SMs: the Hopper kernel's persistent CTAs
+    // take several each. Causal with Tq > Tk too, where the lightest items see no key at all.
+    for (auto [tq, tk] : {std::pair{600, 600}, std::pair{700, 300}}) {
+      array q3 = input({2, 32, tq, 128}, dt, 68), k3 = input({2, 8, tk, 128}, dt, 69),
+            v3 = input({2, 8, tk, 128}, dt, 70);
+      expect_parity("sdpa many tiles Tq=" + std::to_string(tq) + " Tk=" + std::to_string(tk), [](auto& in, Device d) {
+        return fast::scaled_dot_product_attention(in[0], in[1], in[2], 0.088f, std::nullopt, true, d); },
+                    {q3, k3, v3}, bound);
+    }
   }
 }
 

@@ -14,14 +14,17 @@
 //    of tile it, so the softmax of tile it + 1 runs on the CUDA cores while the tensor cores
 //    finish tile it; and the two warpgroups take turns to issue (pingpong), so one's softmax
 //    overlaps the other's products.
-// CTAs are ordered heaviest (causal) query tile first across all heads. On the H200, causal
-// B=1 T=4096 D=128 bf16: 0.26 ms (530 TFLOP/s), against 0.66 ms for flash_kernel.
+// The CTAs are persistent, one per SM, and take the (head, query tile) items heaviest causal
+// tile first across all heads; the K and V pipeline runs on from one item into the next, and
+// the next item's Q loads while the current one finishes. On the H200, causal B=1 T=4096 D=128
+// bf16: 0.26 ms (530 TFLOP/s), against 0.66 ms for flash_kernel.
 // Shared memory: Q 128 x D, and per stage K and V 128 x D, all 16-bit: 160 KB for D = 128,
 // 80 KB for D = 64 (two stages).
 #include "alloy/backend/cuda/hopper/attention_wgmma.h"
 
 #include <cudaTypedefs.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -131,7 +134,31 @@ __device__ __forceinline__ void pack_p(uint32_t (&p)[kWgBN / 16][4], const float
   }
 }
 
-// grid (B * Hq, ceil(Tq / 128)), 384 threads, wgmma_smem_bytes<D>() of dynamic shared memory.
+// One CTA's work item: 128 queries (from m0) of head h of batch b, over ntiles key tiles.
+struct WorkItem {
+  int b, h, m0, ntiles;
+};
+
+// The CTAs are persistent and take the work items (B * Hq heads x ceil(Tq / 128) query tiles)
+// heaviest causal query tile first, in rounds of gridDim.x: CTA c takes the c-th item of even
+// rounds and the (gridDim.x - 1 - c)-th of odd ones, which evens out the causal tiles' lengths.
+// Item k of this CTA, or ntiles = -1 past the last.
+__device__ __forceinline__ WorkItem work_item(const AttnArgs& a, int k) {
+  const int heads = a.B * a.Hq, n_mb = (a.Tq + kWgBM - 1) / kWgBM, G = int(gridDim.x), c = int(blockIdx.x);
+  const int w = k * G + ((k & 1) ? G - 1 - c : c);
+  if (w >= heads * n_mb) return WorkItem{0, 0, 0, -1};
+  const int mb = n_mb - 1 - w / heads, bh = w % heads;
+  const int m0 = mb * kWgBM;
+  int n_end = a.Tk;
+  if (a.causal) n_end = min(a.Tk, m0 + kWgBM + a.Tk - a.Tq);  // query i sees keys j <= i + Tk - Tq
+  return WorkItem{bh / a.Hq, bh % a.Hq, m0, n_end > 0 ? (n_end + kWgBN - 1) / kWgBN : 0};
+}
+
+// grid min(SMs, work items), 384 threads, wgmma_smem_bytes<D>() of dynamic shared memory.
+// A CTA loops over its work items (work_item); the K and V stages run on across items (tile
+// counter gt), and the producer loads the next item's Q as soon as the consumers' last S of
+// the current one has read theirs, so the next item's loads overlap this one's last P V and
+// its epilogue.
 template <typename T, int D, MaskKind MK>
 __global__ void __launch_bounds__(kWgThreads, 1) flash_wgmma_kernel(const __grid_constant__ AttnMaps maps, AttnArgs a) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
@@ -139,28 +166,20 @@ __global__ void __launch_bounds__(kWgThreads, 1) flash_wgmma_kernel(const __grid
   constexpr int KV = kWgBN / 16;  // K steps of O += P V
   constexpr int QB = wgmma_tile_bytes<D>(kWgBM), KB = wgmma_tile_bytes<D>(kWgBN);
   extern __shared__ unsigned char smem_raw[];
-  __shared__ __align__(8) uint64_t full_q, full_k[kStages], full_v[kStages], empty_k[kStages], empty_v[kStages];
+  __shared__ __align__(8) uint64_t full_q, empty_q, full_k[kStages], full_v[kStages], empty_k[kStages],
+      empty_v[kStages];
   const uint32_t raw_addr = smem_addr(smem_raw);
   unsigned char* const Qs = smem_raw + (((raw_addr + 1023u) & ~1023u) - raw_addr);
   unsigned char* const stages = Qs + QB;  // stage s: K at stages + 2 s KB, V after it
-
-  // The heaviest (causal) query tiles of every head first: CTAs start in x-fastest order.
-  const int mb = int(gridDim.y) - 1 - int(blockIdx.y);
-  const int h = int(blockIdx.x) % a.Hq, b = int(blockIdx.x) / a.Hq;
-  const int hk = h / a.groups;
-  const int m0 = mb * kWgBM;
-  const int diag = a.Tk - a.Tq;  // query i sees keys j <= i + diag
-  int n_end = a.Tk;
-  if (a.causal) n_end = min(a.Tk, m0 + kWgBM + diag);
-  const int ntiles = n_end > 0 ? (n_end + kWgBN - 1) / kWgBN : 0;
   const int tid = threadIdx.x, wg = tid >> 7;
 
   if (tid == 0) {
     tma::barrier_init(&full_q, 1);
+    tma::barrier_init(&empty_q, 8);  // one arrival per consumer warp
     for (int s = 0; s < kStages; ++s) {
       tma::barrier_init(&full_k[s], 1);
       tma::barrier_init(&full_v[s], 1);
-      tma::barrier_init(&empty_k[s], 8);  // one arrival per consumer warp
+      tma::barrier_init(&empty_k[s], 8);
       tma::barrier_init(&empty_v[s], 8);
     }
     tma::fence_barrier_init();
@@ -174,18 +193,24 @@ __global__ void __launch_bounds__(kWgThreads, 1) flash_wgmma_kernel(const __grid
       tma::prefetch_map(&maps.q);
       tma::prefetch_map(&maps.k);
       tma::prefetch_map(&maps.v);
-      const int q_head = b * a.Hq + h, kv_head = b * a.Hkv + hk;
-      tma::arrive_expect_tx(&full_q, QB);
-      load_tile<D>(Qs, &maps.q, &full_q, m0, q_head);
-      for (int it = 0; it < ntiles; ++it) {
-        const int s = it % kStages, use = it / kStages;
-        unsigned char* const ks = stages + 2 * s * KB;
-        if (use > 0) tma::wait(&empty_k[s], (use - 1) & 1);
-        tma::arrive_expect_tx(&full_k[s], KB);
-        load_tile<D>(ks, &maps.k, &full_k[s], it * kWgBN, kv_head);
-        if (use > 0) tma::wait(&empty_v[s], (use - 1) & 1);
-        tma::arrive_expect_tx(&full_v[s], KB);
-        load_tile<D>(ks + KB, &maps.v, &full_v[s], it * kWgBN, kv_head);
+      int gt = 0;
+      for (int k = 0;; ++k) {
+        const WorkItem w = work_item(a, k);
+        if (w.ntiles < 0) break;
+        const int kv_head = w.b * a.Hkv + w.h / a.groups;
+        if (k > 0) tma::wait(&empty_q, (k - 1) & 1);
+        tma::arrive_expect_tx(&full_q, QB);
+        load_tile<D>(Qs, &maps.q, &full_q, w.m0, w.b * a.Hq + w.h);
+        for (int it = 0; it < w.ntiles; ++it, ++gt) {
+          const int s = gt % kStages, use = gt / kStages;
+          unsigned char* const ks = stages + 2 * s * KB;
+          if (use > 0) tma::wait(&empty_k[s], (use - 1) & 1);
+          tma::arrive_expect_tx(&full_k[s], KB);
+          load_tile<D>(ks, &maps.k, &full_k[s], it * kWgBN, kv_head);
+          if (use > 0) tma::wait(&empty_v[s], (use - 1) & 1);
+          tma::arrive_expect_tx(&full_v[s], KB);
+          load_tile<D>(ks + KB, &maps.v, &full_v[s], it * kWgBN, kv_head);
+        }
       }
     }
     return;
@@ -195,28 +220,25 @@ __global__ void __launch_bounds__(kWgThreads, 1) flash_wgmma_kernel(const __grid
   asm volatile("setmaxnreg.inc.sync.aligned.u32 240;\n");
   const int cw = wg - 1, lane = tid & 31;
   const bool warp_leader = lane == 0;
-  const int g = lane >> 2, t4 = lane & 3;
-  const int row0 = cw * 64 + ((tid >> 5) & 3) * 16 + g;  // this thread's rows: row0, row0 + 8
-  const int qi0 = m0 + row0;
-  const int wq0 = m0 + cw * 64;  // the warpgroup's first query
-  // Both warpgroups visit every tile of the CTA (a causal tile above one's diagonal is masked
+  const int t4 = lane & 3;
+  const int row0 = cw * 64 + ((tid >> 5) & 3) * 16 + (lane >> 2);  // this thread's rows: row0, row0 + 8
+  // Both warpgroups visit every tile of an item (a causal tile above one's diagonal is masked
   // to nothing), as the turns below need the same number of issue blocks from each.
   // The two warpgroups take turns to issue their products (named barriers 1 and 2), so that one's
   // softmax runs while the other's products use the tensor cores. Warpgroup 1 goes first; each
-  // issue block ends by letting the other go, but for warpgroup 2's last (nothing waits for it).
+  // issue block ends by letting the other go, but for warpgroup 2's last of the CTA (nothing
+  // waits for it). Items are in decreasing ntiles, so the CTA's last block is in the last item
+  // with ntiles > 0.
   auto my_turn = [&] { asm volatile("bar.sync %0, 256;\n" ::"r"(1 + cw) : "memory"); };
-  int blocks_left = ntiles + 1;  // issue blocks: tile 0's S, ntiles - 1 iterations, the last P V
-  auto their_turn = [&] {
-    --blocks_left;
-    if (cw == 0 || blocks_left > 0) asm volatile("bar.arrive %0, 256;\n" ::"r"(2 - cw) : "memory");
+  auto their_turn = [&](bool cta_last_block) {
+    if (cw == 0 || !cta_last_block) asm volatile("bar.arrive %0, 256;\n" ::"r"(2 - cw) : "memory");
   };
-  if (cw == 1 && ntiles > 0) asm volatile("bar.arrive 1, 256;\n" ::: "memory");
   const uint32_t q_addr = smem_addr(Qs) + cw * 64 * 128, stage_addr = smem_addr(stages);
 
-  // S = Q K^T of tile it, issued (one commit group).
-  auto issue_s = [&](float (&s)[kWgBN / 2], int it) {
-    const int st = it % kStages;
-    tma::wait(&full_k[st], (it / kStages) & 1);
+  // S = Q K^T of the CTA's tile gt, issued (one commit group).
+  auto issue_s = [&](float (&s)[kWgBN / 2], int gt) {
+    const int st = gt % kStages;
+    tma::wait(&full_k[st], (gt / kStages) & 1);
     const uint32_t k_addr = stage_addr + 2 * st * KB;
     wgmma::fence();
 #pragma unroll
@@ -228,10 +250,10 @@ __global__ void __launch_bounds__(kWgThreads, 1) flash_wgmma_kernel(const __grid
     }
     wgmma::commit();
   };
-  // O += P V of tile it, issued (one commit group).
-  auto issue_pv = [&](float (&o)[D / 2], const uint32_t (&p)[KV][4], int it) {
-    const int st = it % kStages;
-    tma::wait(&full_v[st], (it / kStages) & 1);
+  // O += P V of the CTA's tile gt, issued (one commit group).
+  auto issue_pv = [&](float (&o)[D / 2], const uint32_t (&p)[KV][4], int gt) {
+    const int st = gt % kStages;
+    tma::wait(&full_v[st], (gt / kStages) & 1);
     const uint32_t v_addr = stage_addr + (2 * st + 1) * KB;
     wgmma::fence();
 #pragma unroll
@@ -248,76 +270,92 @@ __global__ void __launch_bounds__(kWgThreads, 1) flash_wgmma_kernel(const __grid
   };
 
   float o[D / 2];
-#pragma unroll
-  for (int i = 0; i < D / 2; ++i) o[i] = 0.0f;
-  float m_r[2] = {kNegInf, kNegInf};  // log2 units
-  float l_r[2] = {0.0f, 0.0f};  // this thread's share of the row sums (summed over 4 lanes at the end)
   float s[kWgBN / 2], alpha[2];
   uint32_t p[KV][4];
+  if (cw == 1 && work_item(a, 0).ntiles > 0) asm volatile("bar.arrive 1, 256;\n" ::: "memory");
+  int gt0 = 0;  // the CTA's index of this item's first key tile
+  WorkItem w = work_item(a, 0);
+  for (int k = 0; w.ntiles >= 0; ++k) {
+    const WorkItem next = work_item(a, k + 1);
+    const bool last_active = next.ntiles <= 0;
+    const int ntiles = w.ntiles, b = w.b, h = w.h, m0 = w.m0;
+    const int qi0 = m0 + row0;
+    const int wq0 = m0 + cw * 64;  // the warpgroup's first query
+#pragma unroll
+    for (int i = 0; i < D / 2; ++i) o[i] = 0.0f;
+    float m_r[2] = {kNegInf, kNegInf};  // log2 units
+    float l_r[2] = {0.0f, 0.0f};  // this thread's share of the row sums (summed over 4 lanes at the end)
 
-  tma::wait(&full_q, 0);
-  if (ntiles > 0) {
-    my_turn();
-    issue_s(s, 0);
-    their_turn();
-    wgmma::wait<0>();
-    wgmma::pin(s);
-    release(&empty_k[0]);
-    softmax_tile<T, MK>(s, a, b, h, 0, qi0, wq0, m_r, l_r, alpha);
-    pack_p<T>(p, s);
-  }
-  // Uniform iterations (every one has two commit groups in flight), then the last tile's P V.
-  for (int it = 0; it + 1 < ntiles; ++it) {
-    my_turn();
-    issue_s(s, it + 1);
-    issue_pv(o, p, it);
-    their_turn();
-    wgmma::wait<1>();  // S of tile it + 1 (committed first) is done
-    wgmma::pin(s);
-    release(&empty_k[(it + 1) % kStages]);
-    softmax_tile<T, MK>(s, a, b, h, (it + 1) * kWgBN, qi0, wq0, m_r, l_r, alpha);
-    wgmma::wait<0>();
-    wgmma::pin(o);
-    release(&empty_v[it % kStages]);
-#pragma unroll
-    for (int i = 0; i < D / 8; ++i) {
-      o[4 * i + 0] *= alpha[0];
-      o[4 * i + 1] *= alpha[0];
-      o[4 * i + 2] *= alpha[1];
-      o[4 * i + 3] *= alpha[1];
+    tma::wait(&full_q, k & 1);
+    if (ntiles == 0) release(&empty_q);
+    if (ntiles > 0) {
+      my_turn();
+      issue_s(s, gt0);
+      their_turn(false);
+      wgmma::wait<0>();
+      wgmma::pin(s);
+      release(&empty_k[gt0 % kStages]);
+      if (ntiles == 1) release(&empty_q);  // this item's Q is read
+      softmax_tile<T, MK>(s, a, b, h, 0, qi0, wq0, m_r, l_r, alpha);
+      pack_p<T>(p, s);
     }
-    pack_p<T>(p, s);
-  }
-  if (ntiles > 0) {
-    my_turn();
-    issue_pv(o, p, ntiles - 1);
-    their_turn();
-    wgmma::wait<0>();
-    wgmma::pin(o);
-    release(&empty_v[(ntiles - 1) % kStages]);
-  }
-  T* O = static_cast<T*>(a.out) + (int64_t(b) * a.Hq + h) * a.Tq * D;
+    // Uniform iterations (every one has two commit groups in flight), then the last tile's P V.
+    for (int it = 0; it + 1 < ntiles; ++it) {
+      const int gt = gt0 + it;
+      my_turn();
+      issue_s(s, gt + 1);
+      issue_pv(o, p, gt);
+      their_turn(false);
+      wgmma::wait<1>();  // S of tile it + 1 (committed first) is done
+      wgmma::pin(s);
+      release(&empty_k[(gt + 1) % kStages]);
+      if (it + 2 == ntiles) release(&empty_q);
+      softmax_tile<T, MK>(s, a, b, h, (it + 1) * kWgBN, qi0, wq0, m_r, l_r, alpha);
+      wgmma::wait<0>();
+      wgmma::pin(o);
+      release(&empty_v[gt % kStages]);
 #pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    float l = l_r[r];
-    l += __shfl_xor_sync(0xffffffffu, l, 1);
-    l += __shfl_xor_sync(0xffffffffu, l, 2);
-    const int qi = qi0 + 8 * r;
-    if (qi >= a.Tq) continue;
-    const bool empty = !(l > 0.0f);
-    const float inv = empty ? 0.0f : 1.0f / l;
-    const float fill = a.nan_empty ? NAN : 0.0f;
-    if (t4 == 0) {
-      constexpr float kLn2 = 0.6931471805599453f;
-      a.lse[(int64_t(b) * a.Hq + h) * a.Tq + qi] = empty ? kNegInf : (m_r[r] + log2f(l)) * kLn2;
+      for (int i = 0; i < D / 8; ++i) {
+        o[4 * i + 0] *= alpha[0];
+        o[4 * i + 1] *= alpha[0];
+        o[4 * i + 2] *= alpha[1];
+        o[4 * i + 3] *= alpha[1];
+      }
+      pack_p<T>(p, s);
     }
-    T* orow = O + int64_t(qi) * D;
+    if (ntiles > 0) {
+      my_turn();
+      issue_pv(o, p, gt0 + ntiles - 1);
+      their_turn(last_active);
+      wgmma::wait<0>();
+      wgmma::pin(o);
+      release(&empty_v[(gt0 + ntiles - 1) % kStages]);
+    }
+    gt0 += ntiles;
+    T* O = static_cast<T*>(a.out) + (int64_t(b) * a.Hq + h) * a.Tq * D;
 #pragma unroll
-    for (int i = 0; i < D / 8; ++i) {
-      const float x = empty ? fill : o[4 * i + 2 * r] * inv;
-      const float y = empty ? fill : o[4 * i + 2 * r + 1] * inv;
-      *reinterpret_cast<typename Pair<T>::type*>(orow + i * 8 + 2 * t4) = Pair<T>::from_float2(x, y);
+    for (int r = 0; r < 2; ++r) {
+      float l = l_r[r];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      const int qi = qi0 + 8 * r;
+      if (qi >= a.Tq) continue;
+      const bool empty = !(l > 0.0f);
+      const float inv = empty ? 0.0f : 1.0f / l;
+      const float fill = a.nan_empty ? NAN : 0.0f;
+      if (t4 == 0) {
+        constexpr float kLn2 = 0.6931471805599453f;
+        a.lse[(int64_t(b) * a.Hq + h) * a.Tq + qi] = empty ? kNegInf : (m_r[r] + log2f(l)) * kLn2;
+      }
+      T* orow = O + int64_t(qi) * D;
+#pragma unroll
+      for (int i = 0; i < D / 8; ++i) {
+        const float x = empty ? fill : o[4 * i + 2 * r] * inv;
+        const float y = empty ? fill : o[4 * i + 2 * r + 1] * inv;
+        *reinterpret_cast<typename Pair<T>::type*>(orow + i * 8 + 2 * t4) = Pair<T>::from_float2(x, y);
+      }
     }
+    w = next;
   }
 #endif
 }
@@ -367,7 +405,9 @@ void launch(const AttnArgs& a, cudaStream_t st) {
   const AttnMaps maps{head_rows_map(a.q, bf16, D, a.Tq, int64_t(a.B) * a.Hq),
                       head_rows_map(a.k, bf16, D, a.Tk, int64_t(a.B) * a.Hkv),
                       head_rows_map(a.v, bf16, D, a.Tk, int64_t(a.B) * a.Hkv)};
-  dim3 grid(unsigned(a.B * a.Hq), unsigned((a.Tq + kWgBM - 1) / kWgBM));
+  // Persistent: one CTA per SM (its shared memory and registers allow no second).
+  const int64_t items = int64_t(a.B) * a.Hq * ((a.Tq + kWgBM - 1) / kWgBM);
+  const unsigned grid = unsigned(std::min<int64_t>(items, device_properties().multiProcessorCount));
   kernel<<<grid, kWgThreads, smem, st>>>(maps, a);
   ALLOY_CUDA_LAUNCH_CHECK("scaled_dot_product_attention (flash, wgmma)");
 }
