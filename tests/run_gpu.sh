@@ -84,6 +84,7 @@ watchdog() {
 if [ "$what" = "tests" ] || [ "$what" = "all" ]; then
   watchdog 300 "$out/test_gpu.log" ./build-gpu/tests/test_gpu
   summary+=("test_gpu: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_gpu.log" | tr '\n' ' ')")
+  summary+=("test_gpu's $(grep -E '^GPU fallbacks' "$out/test_gpu.log")")
   grep -E -A4 "Failure" "$out/test_gpu.log" | grep -vE "^--$|Failure$" | head -60
   # The portable mma.sync attention kernels, which the Hopper (wgmma) ones replace on this GPU.
   ALLOY_CUDA_WGMMA=0 ./build-gpu/tests/test_gpu --gtest_filter='*Attention*' > "$out/test_gpu_portable.log" 2>&1
@@ -91,6 +92,7 @@ if [ "$what" = "tests" ] || [ "$what" = "all" ]; then
   ALLOY_DEFAULT_DEVICE=gpu ALLOY_GPU_FALLBACK=silent timeout 900 ./build-gpu/tests/test_core --gtest_brief=1 \
     > "$out/test_core_on_gpu.log" 2>&1
   summary+=("test_core on the GPU: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_core_on_gpu.log" | tr '\n' ' ')")
+  summary+=("test_core's $(grep -E '^GPU fallbacks' "$out/test_core_on_gpu.log")")
   grep -E -A4 "Failure" "$out/test_core_on_gpu.log" | grep -vE "^--$|Failure$" | head -40
   ALLOY_TEST_DATA="$PWD/gpu-data" ./build-gpu/tests/test_llm --gtest_brief=1 > "$out/test_llm.log" 2>&1
   summary+=("test_llm (CPU and GPU): $(grep -E '^\[  (PASSED|FAILED)' "$out/test_llm.log" | tr '\n' ' ')")
@@ -147,6 +149,7 @@ if [ "$what" = "train" ] || [ "$what" = "all" ]; then
   ALLOY_DEFAULT_DEVICE=gpu ALLOY_GPU_FALLBACK=silent timeout 900 ./build-gpu/tests/test_nn --gtest_brief=1 \
     > "$out/test_nn_on_gpu.log" 2>&1
   summary+=("test_nn on the GPU: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_nn_on_gpu.log" | tr '\n' ' ')")
+  summary+=("test_nn's $(grep -E '^GPU fallbacks' "$out/test_nn_on_gpu.log")")
   grep -E -A4 "Failure" "$out/test_nn_on_gpu.log" | grep -vE "^--$|Failure$" | head -40
   ./build-gpu/examples/mnist_mlp --device gpu --epochs 2 --out "$out" | tee "$out/mnist_mlp_gpu.txt" | tail -4
   ./build-gpu/examples/mnist_cnn --device gpu --epochs 2 --out "$out" | tee "$out/mnist_cnn_gpu.txt" | tail -4
