@@ -3,6 +3,7 @@ elementwise and reductions in GB/s, GEMM in TFLOP/s, eager per-op overhead, scal
 attention (prefill and decode). Timing: CUDA events, median of repeated runs after warm-up."""
 import json
 import sys
+import time
 
 import torch
 
@@ -59,6 +60,23 @@ def main():
         return w
 
     report("overhead", "eager tiny op", median_ms(chain, 5) / ops * 1e3, "us/op")
+
+    def chain_synchronized():
+        w = z
+        for _ in range(ops):
+            w = w + 1.0
+            torch.cuda.synchronize()
+        return w
+
+    # alloy's "eval each" row: every op waited for by the host before the next is issued.
+    chain_synchronized()
+    waited = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        chain_synchronized()
+        waited.append(time.perf_counter() - t0)
+    waited.sort()
+    report("overhead", "eager tiny op (eval each)", waited[2] / ops * 1e6, "us/op")
     sdpa = torch.nn.functional.scaled_dot_product_attention
     for batch, seq in ((1, 512), (1, 4096), (4, 2048), (8, 1024), (1, 8192)):
         q = torch.randn(batch, 32, seq, 128, device="cuda", dtype=torch.bfloat16)

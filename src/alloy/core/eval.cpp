@@ -155,11 +155,11 @@ void eval_impl(std::vector<array> outputs, bool async) {
       };
     }
     tape.clear();  // the tasks hold the only references now
-    // A synchronous eval whose work is all on an idle CPU stream runs on the calling thread,
-    // which would only wait otherwise: no hand-offs to the worker, and the graph's nodes are
-    // freed by the thread that allocated them (decode of a small model is mostly such costs).
-    if (!async && batches.size() == 1 && batches[0].stream.device.type == Device::cpu &&
-        scheduler::claim_inline(batches[0].stream, batches[0].tasks.size())) {
+    // A synchronous eval whose work is all on one idle stream runs on the calling thread, which
+    // would only wait otherwise: no hand-off to the stream's worker. On the CPU the graph's
+    // nodes are also freed by the thread that allocated them (decode of a small model is mostly
+    // such costs); on the GPU the kernels are launched without waking the worker first.
+    if (!async && batches.size() == 1 && scheduler::claim_inline(batches[0].stream, batches[0].tasks.size())) {
       inline_stream = batches[0].stream;
       inline_tasks = std::move(batches[0].tasks);
       batches.clear();

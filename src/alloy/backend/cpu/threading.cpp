@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "alloy/core/spin.h"
+
 namespace alloy::cpu {
 namespace {
 
@@ -62,7 +64,7 @@ class Pool {
     // sleepers_ changes under mutex_, so a worker that is about to sleep is counted here.
     if (sleepers_.load(std::memory_order_relaxed) > 0) cv_.notify_all();
     work(*job);
-    spin_until([&] { return job->done.load(std::memory_order_acquire) == job->total; });
+    spin_until([&] { return job->done.load(std::memory_order_acquire) == job->total; }, kSpin);
     std::unique_lock lk(mutex_);
     done_cv_.wait(lk, [&] { return job->done.load() == job->total; });
     job_.reset();
@@ -71,24 +73,6 @@ class Pool {
  private:
   // How long a thread spins for an event before it blocks.
   static constexpr auto kSpin = std::chrono::microseconds(200);
-
-  // Returns when ready() holds or kSpin has passed; the caller then blocks if it must.
-  template <typename Ready>
-  static void spin_until(Ready ready) {
-    const auto until = std::chrono::steady_clock::now() + kSpin;
-    for (int i = 1; !ready(); ++i) {
-      cpu_relax();
-      if (i % 64 == 0 && std::chrono::steady_clock::now() > until) return;
-    }
-  }
-
-  static void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    asm volatile("yield");
-#endif
-  }
 
   void work(Job& job) {
     t_in_job = true;
@@ -106,7 +90,7 @@ class Pool {
   void worker() {
     uint64_t seen = 0;
     while (true) {
-      spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
+      spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; }, kSpin);
       std::shared_ptr<Job> job;  // keeps the counters alive past the caller's return
       {
         std::unique_lock lk(mutex_);
