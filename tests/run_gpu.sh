@@ -10,7 +10,8 @@
 # fortunes corpus from Debian's packages. Logs and JSON go to $OUT (or ./gpu-out).
 #   tests/run_gpu.sh [tests|bench|llm|decode|train|step|profile|probe|all]   (default all)
 #   tests/run_gpu.sh probe: the standalone kernel probes of bench/ only, built by nvcc in seconds
-#   without the library (the quick loop for kernel work)
+#   without the library (the quick loop for kernel work; PROBE_BASELINE=DIR adds an earlier
+#   attention kernel's figures, same run)
 #   tests/run_gpu.sh step: test_gpu, then the GPT-2-small training step next to PyTorch and its
 #   profile (the quick loop for training-speed work)
 set -uo pipefail
@@ -33,9 +34,13 @@ fi
 out="${OUT:-$PWD/gpu-out}"
 mkdir -p "$out"
 if [ "$what" = "probe" ]; then
-  nvcc -std=c++20 -gencode=arch=compute_90a,code=sm_90a --expt-relaxed-constexpr -diag-suppress=997 -Isrc -O3 \
-    bench/probe_attention_wgmma.cu -o /tmp/probe_attention_wgmma && /tmp/probe_attention_wgmma |
-    tee "$out/probe_attention_wgmma.txt"
+  # PROBE_BASELINE=DIR: also the attention kernel of DIR/src/alloy/backend/cuda/hopper/ (an
+  # earlier version of that folder, from `git show REV:PATH`), run after the current one.
+  for base in "" ${PROBE_BASELINE:-}; do
+    nvcc -std=c++20 -gencode=arch=compute_90a,code=sm_90a --expt-relaxed-constexpr -diag-suppress=997 \
+      ${base:+-I$base/src} -Isrc -O3 bench/probe_attention_wgmma.cu -o /tmp/probe_attention_wgmma &&
+      timeout 120 /tmp/probe_attention_wgmma | tee "$out/probe_attention_wgmma${base:+_baseline}.txt"
+  done
   nvcc -std=c++17 -arch=sm_90 -O2 bench/probe_cublaslt_candidates.cu -lcublasLt -lcublas \
     -o /tmp/probe_cublaslt_candidates && /tmp/probe_cublaslt_candidates | tee "$out/probe_cublaslt_candidates.txt"
   exit 0
@@ -138,7 +143,7 @@ if [ "$what" = "decode" ]; then
   done
 fi
 if [ "$what" = "bench" ] || [ "$what" = "all" ]; then
-  ./build-gpu/bench/bench_gpu "$out/bench_gpu.json"
+  ALLOY_MATMUL_LOG=1 ./build-gpu/bench/bench_gpu "$out/bench_gpu.json"
   echo "attention with ALLOY_CUDA_WGMMA=0 (the portable mma.sync prefill kernel):"
   ALLOY_CUDA_WGMMA=0 ./build-gpu/bench/bench_gpu "$out/bench_gpu_portable.json" attention | grep -A1 prefill
   PYTHONUNBUFFERED=1 "$python" bench/bench_gpu_torch.py "$out/bench_gpu_torch.json" > "$out/bench_gpu_torch.txt"

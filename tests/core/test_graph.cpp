@@ -7,9 +7,12 @@
 
 #include "alloy/alloy.h"
 #include "alloy/core/recorded_graph.h"
+#include "../thread_probe.h"
 
 namespace alloy {
 namespace {
+
+using test::probe;
 
 TEST(Graph, NothingComputesBeforeEval) {
   array x = ones({1000});
@@ -69,25 +72,6 @@ TEST(Graph, AsyncEvalAndStreams) {
   synchronize(s1);
   synchronize(s2);
   EXPECT_TRUE(a.is_available());
-}
-
-// Passes its input through and records the thread that evaluated it.
-class ThreadProbe : public SingleOutputPrimitive {
- public:
-  ThreadProbe(Stream s, std::thread::id* seen) : SingleOutputPrimitive(s), seen_(seen) {}
-  void eval_cpu(const std::vector<array>& inputs, array& out) override {
-    *seen_ = std::this_thread::get_id();
-    out.copy_shared_buffer(inputs[0]);
-  }
-  void eval_gpu(const std::vector<array>& inputs, array& out) override { eval_cpu(inputs, out); }
-  std::string name() const override { return "ThreadProbe"; }
-
- private:
-  std::thread::id* seen_;
-};
-
-array probe(const array& x, std::thread::id* seen) {
-  return array(x.shape(), x.dtype(), std::make_shared<ThreadProbe>(default_stream(Device::cpu), seen), {x});
 }
 
 // A synchronous eval on an idle CPU stream runs on the calling thread (no hand-off to the

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <string>
 
+#include "../thread_probe.h"
 #include "gpu_test_util.h"
 
 namespace alloy::test {
@@ -160,6 +161,37 @@ TEST(GpuRuntime, GpuResidentIndicesAreCheckedOnTheDevice) {
   uint64_t after = 0;
   for (auto& [n, c] : gpu_fallback_counts()) after += c;
   EXPECT_EQ(after, fallbacks);  // none of these ran on the CPU
+}
+
+// A synchronous eval on an idle GPU stream launches its work on the calling thread; async_eval,
+// and an eval while the stream still has work queued or running, go to the stream's worker.
+TEST(GpuRuntime, SyncEvalOnAnIdleStreamRunsOnTheCaller) {
+  ALLOY_REQUIRE_GPU();
+  Device g = Device::gpu;
+  array x = arange(0.0, 8.0, 1.0, float32, g);
+  eval({x});
+  synchronize(default_stream(g));
+  std::thread::id seen;
+  array a = probe(add(x, array(1.0f), g), &seen, g);
+  eval({a});
+  EXPECT_EQ(seen, std::this_thread::get_id());
+  EXPECT_FLOAT_EQ(a.to_vector<float>()[7], 8.0f);
+
+  std::thread::id seen_async;
+  array b = probe(multiply(a, array(2.0f), g), &seen_async, g);
+  async_eval({b});
+  b.wait();
+  EXPECT_NE(seen_async, std::this_thread::get_id());
+  EXPECT_FLOAT_EQ(b.to_vector<float>()[7], 16.0f);
+
+  // Work still running on the GPU: the eval after it goes through the worker, in stream order.
+  array c = zeros({int64_t(1) << 24}, float32, g);
+  for (int i = 0; i < 50; ++i) c = add(c, array(1.0f), g);
+  async_eval({c});
+  std::thread::id seen_after;
+  array d = probe(add(c, array(0.5f), g), &seen_after, g);
+  eval({d});
+  EXPECT_FLOAT_EQ(d.to_vector<float>()[(int64_t(1) << 24) - 1], 50.5f);
 }
 
 TEST(GpuRuntime, MemoryLimitAndOutOfMemory) {
