@@ -154,9 +154,8 @@ void bench_gemm() {
       array b = astype(random::normal({n, n}, float32, 0, 1, random::key(4), g), dt, g);
       finish(a), finish(b);
       // Alternate the two in rounds, each going first in turn, so clock changes hit both alike;
-      // best round of each.
-      // A round is about 8 ms of products (50 at 4096, 10 at 8192), so that alloy's one eval and
-      // wait per round (about 40 us) is under 1% of it; cuBLAS's rounds are as long.
+      // best round of each. A round is about 8 ms of products (50 at 4096, 10 at 8192), so that
+      // alloy's one eval and wait per round (about 40 us) is under 1% of it; cuBLAS's are as long.
       const int per_round = int(std::max<int64_t>(10, (int64_t(50) << 36) / (n * n * n)));
       const CublasGemm base_gemm(a, b, dt == bfloat16 ? CUDA_R_16BF : CUDA_R_16F, n);
       auto ours_tflops = [&] {

@@ -59,7 +59,8 @@ __global__ void convert_transposed(const Src* in, Dst* out, int64_t R, int64_t C
   int64_t r0 = int64_t(blockIdx.y) * kTile, c0 = int64_t(blockIdx.x) * kTile;
   const Src* src = in + b * in_sb;
 #pragma unroll
-  for (int j = threadIdx.y; j < kTile; j += 8) {
+  for (int j0 = 0; j0 < kTile; j0 += 8) {
+    const int j = j0 + int(threadIdx.y);
 #pragma unroll
     for (int h = 0; h < kTile; h += 32) {
       int64_t r = r0 + h + threadIdx.x, c = c0 + j;
@@ -69,7 +70,8 @@ __global__ void convert_transposed(const Src* in, Dst* out, int64_t R, int64_t C
   __syncthreads();
   Dst* dst = out + b * out_sb;
 #pragma unroll
-  for (int j = threadIdx.y; j < kTile; j += 8) {
+  for (int j0 = 0; j0 < kTile; j0 += 8) {
+    const int j = j0 + int(threadIdx.y);
 #pragma unroll
     for (int h = 0; h < kTile; h += 32) {
       int64_t r = r0 + j, c = c0 + h + threadIdx.x;

@@ -162,7 +162,8 @@ cublasLtMatmulAlgo_t choose_algo(const Descs& d, int64_t flops_scale, bool can_t
     if (usable[i] && total_ms[i] < total_ms[best]) best = i;
   if (total_ms[best] > 0.97f * total_ms[first]) best = first;
   if (const char* log = std::getenv("ALLOY_MATMUL_LOG"); log && std::string(log) == "1") {
-    std::fprintf(stderr, "[matmul] M*N*K*batch %lld: candidate %d of %d (", static_cast<long long>(flops_scale), best, found);
+    std::fprintf(stderr, "[matmul] M*N*K*batch %lld: candidate %d of %d (", static_cast<long long>(flops_scale),
+                 best, found);
     for (int i = 0; i < found; ++i)
       std::fprintf(stderr, "%s%.3f", i ? " " : "", usable[i] ? total_ms[i] / (3.0f * reps) : -1.0f);
     std::fprintf(stderr, " ms each)\n");

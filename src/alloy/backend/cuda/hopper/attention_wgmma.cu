@@ -272,9 +272,9 @@ __global__ void __launch_bounds__(kWgThreads, 1) flash_wgmma_kernel(const __grid
   float o[D / 2];
   float s[kWgBN / 2], alpha[2];
   uint32_t p[KV][4];
-  if (cw == 1 && work_item(a, 0).ntiles > 0) asm volatile("bar.arrive 1, 256;\n" ::: "memory");
-  int gt0 = 0;  // the CTA's index of this item's first key tile
   WorkItem w = work_item(a, 0);
+  if (cw == 1 && w.ntiles > 0) asm volatile("bar.arrive 1, 256;\n" ::: "memory");
+  int gt0 = 0;  // the CTA's index of this item's first key tile
   for (int k = 0; w.ntiles >= 0; ++k) {
     const WorkItem next = work_item(a, k + 1);
     const bool last_active = next.ntiles <= 0;
@@ -287,8 +287,9 @@ __global__ void __launch_bounds__(kWgThreads, 1) flash_wgmma_kernel(const __grid
     float l_r[2] = {0.0f, 0.0f};  // this thread's share of the row sums (summed over 4 lanes at the end)
 
     tma::wait(&full_q, k & 1);
-    if (ntiles == 0) release(&empty_q);
-    if (ntiles > 0) {
+    if (ntiles == 0) {
+      release(&empty_q);
+    } else {
       my_turn();
       issue_s(s, gt0);
       their_turn(false);
