@@ -14,6 +14,10 @@
 #   attention kernel's figures, same run)
 #   tests/run_gpu.sh step: test_gpu, then the GPT-2-small training step next to PyTorch and its
 #   profile (the quick loop for training-speed work)
+#   tests/run_gpu.sh quick: everything the core bars need in one 10-minute device call: the
+#   attention probe (and PROBE_BASELINE's) built and run while the library builds, test_gpu,
+#   the GEMM section three times, attention, bandwidth, overhead and crossing, then PyTorch's
+#   figures and the core suite on the GPU as far as QUICK_SECONDS (default 570) allows
 set -uo pipefail
 cd "$(dirname "$0")/.."
 what="${1:-all}"
@@ -43,6 +47,64 @@ if [ "$what" = "probe" ]; then
   done
   nvcc -std=c++17 -arch=sm_90 -O2 bench/probe_cublaslt_candidates.cu -lcublasLt -lcublas \
     -o /tmp/probe_cublaslt_candidates && /tmp/probe_cublaslt_candidates | tee "$out/probe_cublaslt_candidates.txt"
+  exit 0
+fi
+if [ "$what" = "quick" ]; then
+  summary=()
+  start=$(date +%s)
+  left() { echo $(( ${QUICK_SECONDS:-570} - $(date +%s) + start )); }
+  stamp() { echo "[$(( $(date +%s) - start )) s] $*"; }
+  nvidia-smi --query-gpu=name,clocks.max.sm --format=csv,noheader
+  probe_flags="-std=c++20 -gencode=arch=compute_90a,code=sm_90a --expt-relaxed-constexpr -diag-suppress=997 -O3"
+  nvcc $probe_flags -Isrc bench/probe_attention_wgmma.cu -o /tmp/probe_attention &
+  probes=$!
+  if [ -n "${PROBE_BASELINE:-}" ]; then
+    nvcc $probe_flags -I"$PROBE_BASELINE/src" -Isrc bench/probe_attention_wgmma.cu -o /tmp/probe_attention_baseline &
+    probes="$probes $!"
+  fi
+  source scripts/gpu_deps.sh .deps /tmp/alloy-deps > /tmp/alloy-deps.log 2>&1
+  cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DALLOY_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DALLOY_PYTHON="$(command -v python3)" > "$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
+  (cmake --build build-gpu -j"$(( $(nproc) - 2 ))" --target test_gpu bench_gpu test_core >> "$out/build.log" 2>&1
+   echo $? > /tmp/alloy-build.rc) &
+  wait $probes
+  stamp "probes built"
+  # A probe that fails or hangs leaves the library on the portable attention kernel for this run.
+  timeout 40 /tmp/probe_attention > "$out/probe_attention.txt" 2>&1 ||
+    { echo "attention probe FAILED (rc $?); ALLOY_CUDA_WGMMA=0 below"; export ALLOY_CUDA_WGMMA=0; }
+  [ -n "${PROBE_BASELINE:-}" ] && timeout 40 /tmp/probe_attention_baseline > "$out/probe_attention_baseline.txt" 2>&1
+  grep -E "ms " "$out/probe_attention.txt" | awk '{print "probe:", $0}' | cut -c1-150 | tail -20
+  [ -n "${PROBE_BASELINE:-}" ] && grep -E "ms " "$out/probe_attention_baseline.txt" | cut -c1-150 | tail -20 |
+    awk '{print "baseline probe:", $0}'
+  while [ ! -f /tmp/alloy-build.rc ]; do sleep 1; done
+  stamp "library built (rc $(cat /tmp/alloy-build.rc))"
+  grep -E "error" -A3 "$out/build.log" | head -30
+  timeout 150 ./build-gpu/tests/test_gpu > "$out/test_gpu.log" 2>&1
+  summary+=("test_gpu: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_gpu.log" | tr '\n' ' ')")
+  summary+=("test_gpu's $(grep -E '^GPU fallbacks' "$out/test_gpu.log")")
+  grep -E -A4 "Failure" "$out/test_gpu.log" | grep -vE "^--$|Failure$" | head -40
+  stamp "test_gpu run"
+  for i in 1 2 3; do ALLOY_MATMUL_LOG=1 ./build-gpu/bench/bench_gpu "/tmp/gemm$i.json" gemm 2>&1; done |
+    grep -vE "^group|^\s*$" | tee "$out/gemm.txt"
+  for section in attention bandwidth overhead crossing; do
+    ./build-gpu/bench/bench_gpu "/tmp/$section.json" "$section" 2>&1 | tail -n +2
+  done | tee "$out/sections.txt"
+  stamp "bench_gpu run"
+  torch_seconds=$(( $(left) - 90 ))
+  [ "$torch_seconds" -gt 150 ] && torch_seconds=150
+  [ "$torch_seconds" -gt 20 ] && PYTHONUNBUFFERED=1 timeout "$torch_seconds" python3 bench/bench_gpu_torch.py \
+    /tmp/torch.json > "$out/torch.txt" 2>&1
+  tail -n +1 "$out/torch.txt" 2>/dev/null | head -60
+  if [ "$(left)" -gt 30 ]; then
+    ALLOY_DEFAULT_DEVICE=gpu ALLOY_GPU_FALLBACK=silent timeout "$(left)" ./build-gpu/tests/test_core --gtest_brief=1 \
+      > "$out/test_core_on_gpu.log" 2>&1
+    summary+=("test_core on the GPU: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_core_on_gpu.log" | tr '\n' ' ')")
+    summary+=("test_core's $(grep -E '^GPU fallbacks' "$out/test_core_on_gpu.log")")
+    grep -E -A4 "Failure" "$out/test_core_on_gpu.log" | grep -vE "^--$|Failure$" | head -30
+  fi
+  stamp "done"
+  echo "== summary"
+  for line in "${summary[@]}"; do echo "$line"; done
   exit 0
 fi
 if ! pkg-config --exists openblas libzip 2>/dev/null || ! [ -d /usr/include/nlohmann ]; then
