@@ -31,14 +31,13 @@
 #include <string>
 
 #include "alloy/backend/cuda/attention_common.cuh"
+#include "alloy/backend/cuda/hopper/attention_schedule.h"
 #include "alloy/backend/cuda/hopper/tma.cuh"
 #include "alloy/backend/cuda/hopper/wgmma.cuh"
 
 namespace alloy::cuda {
 namespace {
 
-constexpr int kWgBM = 128;       // queries per CTA (64 per consumer warpgroup)
-constexpr int kWgBN = 128;       // keys per tile
 constexpr int kWgThreads = 384;  // producer + two consumer warpgroups
 constexpr int kStages = 2;       // K and V tiles in flight (three measured the same)
 constexpr int kBoxCols = 64;     // a TMA box is 64 columns (128 bytes, the swizzle's width) x 128 rows
@@ -134,24 +133,9 @@ __device__ __forceinline__ void pack_p(uint32_t (&p)[kWgBN / 16][4], const float
   }
 }
 
-// One CTA's work item: 128 queries (from m0) of head h of batch b, over ntiles key tiles.
-struct WorkItem {
-  int b, h, m0, ntiles;
-};
-
-// The CTAs are persistent and take the work items (B * Hq heads x ceil(Tq / 128) query tiles)
-// heaviest causal query tile first, in rounds of gridDim.x: CTA c takes the c-th item of even
-// rounds and the (gridDim.x - 1 - c)-th of odd ones, which evens out the causal tiles' lengths.
-// Item k of this CTA, or ntiles = -1 past the last.
+// Item k of this CTA (attention_schedule.h).
 __device__ __forceinline__ WorkItem work_item(const AttnArgs& a, int k) {
-  const int heads = a.B * a.Hq, n_mb = (a.Tq + kWgBM - 1) / kWgBM, G = int(gridDim.x), c = int(blockIdx.x);
-  const int w = k * G + ((k & 1) ? G - 1 - c : c);
-  if (w >= heads * n_mb) return WorkItem{0, 0, 0, -1};
-  const int mb = n_mb - 1 - w / heads, bh = w % heads;
-  const int m0 = mb * kWgBM;
-  int n_end = a.Tk;
-  if (a.causal) n_end = min(a.Tk, m0 + kWgBM + a.Tk - a.Tq);  // query i sees keys j <= i + Tk - Tq
-  return WorkItem{bh / a.Hq, bh % a.Hq, m0, n_end > 0 ? (n_end + kWgBN - 1) / kWgBN : 0};
+  return attention_work_item(a.B, a.Hq, a.Tq, a.Tk, a.causal, int(gridDim.x), int(blockIdx.x), k);
 }
 
 // grid min(SMs, work items), 384 threads, wgmma_smem_bytes<D>() of dynamic shared memory.
@@ -407,8 +391,8 @@ void launch(const AttnArgs& a, cudaStream_t st) {
                       head_rows_map(a.k, bf16, D, a.Tk, int64_t(a.B) * a.Hkv),
                       head_rows_map(a.v, bf16, D, a.Tk, int64_t(a.B) * a.Hkv)};
   // Persistent: one CTA per SM (its shared memory and registers allow no second).
-  const int64_t items = int64_t(a.B) * a.Hq * ((a.Tq + kWgBM - 1) / kWgBM);
-  const unsigned grid = unsigned(std::min<int64_t>(items, device_properties().multiProcessorCount));
+  const unsigned grid = unsigned(
+      std::min<long long>(attention_work_items(a.B, a.Hq, a.Tq), device_properties().multiProcessorCount));
   kernel<<<grid, kWgThreads, smem, st>>>(maps, a);
   ALLOY_CUDA_LAUNCH_CHECK("scaled_dot_product_attention (flash, wgmma)");
 }
