@@ -15,8 +15,8 @@
 #   tests/run_gpu.sh step: test_gpu, then the GPT-2-small training step next to PyTorch and its
 #   profile (the quick loop for training-speed work)
 #   tests/run_gpu.sh quick: everything the core bars need in one 10-minute device call: the
-#   attention probe (and PROBE_BASELINE's) built and run while the library builds, test_gpu,
-#   the GEMM section three times, attention, bandwidth, overhead and crossing, then PyTorch's
+#   attention probe (and PROBE_BASELINE's) built and run while the library builds, the GEMM
+#   section three times, test_gpu, attention, bandwidth, overhead and crossing, then PyTorch's
 #   figures and the core suite on the GPU as far as QUICK_SECONDS (default 570) allows
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -79,13 +79,14 @@ if [ "$what" = "quick" ]; then
   while [ ! -f /tmp/alloy-build.rc ]; do sleep 1; done
   stamp "library built (rc $(cat /tmp/alloy-build.rc))"
   grep -E "error" -A3 "$out/build.log" | head -30
+  for i in 1 2 3; do ALLOY_MATMUL_LOG=1 ./build-gpu/bench/bench_gpu "/tmp/gemm$i.json" gemm 2>&1; done |
+    grep -vE "^group|^\s*$" | tee "$out/gemm.txt"
+  stamp "GEMM run"
   timeout 150 ./build-gpu/tests/test_gpu > "$out/test_gpu.log" 2>&1
   summary+=("test_gpu: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_gpu.log" | tr '\n' ' ')")
   summary+=("test_gpu's $(grep -E '^GPU fallbacks' "$out/test_gpu.log")")
   grep -E -A4 "Failure" "$out/test_gpu.log" | grep -vE "^--$|Failure$" | head -40
   stamp "test_gpu run"
-  for i in 1 2 3; do ALLOY_MATMUL_LOG=1 ./build-gpu/bench/bench_gpu "/tmp/gemm$i.json" gemm 2>&1; done |
-    grep -vE "^group|^\s*$" | tee "$out/gemm.txt"
   for section in attention bandwidth overhead crossing; do
     ./build-gpu/bench/bench_gpu "/tmp/$section.json" "$section" 2>&1 | tail -n +2
   done | tee "$out/sections.txt"
