@@ -7,6 +7,7 @@
 
 #include "alloy/alloy.h"
 #include "alloy/core/recorded_graph.h"
+#include "../default_device_scope.h"
 #include "../thread_probe.h"
 
 namespace alloy {
@@ -77,7 +78,9 @@ TEST(Graph, AsyncEvalAndStreams) {
 // A synchronous eval on an idle CPU stream runs on the calling thread (no hand-off to the
 // stream's worker); async_eval, and an eval while the stream still has work, go to the worker,
 // in stream order.
+// The CPU stream's (GpuRuntime has the GPU stream's): on the CPU whatever the default device.
 TEST(Graph, SyncEvalOnAnIdleStreamRunsOnTheCaller) {
+  test::DefaultDeviceScope on_the_cpu(Device::cpu);
   synchronize(default_stream(Device::cpu));
   std::thread::id seen;
   array a = probe(add(arange(10.0f), array(1.0f)), &seen);
@@ -103,8 +106,10 @@ TEST(Graph, SyncEvalOnAnIdleStreamRunsOnTheCaller) {
 }
 
 // A recorded graph runs again on what its input slots hold, and a carried update (a cache
-// written at a position read from an array) accumulates across runs in one buffer.
+// written at a position read from an array) accumulates across runs in one buffer. Recorded
+// graphs are the CPU's (the GPU replays CUDA graphs: tests/gpu).
 TEST(RecordedGraph, RunsAgainOnNewInputsAndCarriesState) {
+  test::DefaultDeviceScope on_the_cpu(Device::cpu);
   array x = zeros({1}), pos = zeros({1}, int32);
   eval({x, pos});
   array updated = zeros({8});

@@ -5,6 +5,7 @@
 #include "alloy/alloy.h"
 #include "alloy/nn/checkpoint.h"
 #include "alloy/nn/nn.h"
+#include "../default_device_scope.h"
 #include "torch_reference.h"
 
 namespace alloy {
@@ -57,12 +58,7 @@ TEST(Checkpoint, LowersPeakMemory) {
   // On the CPU: the CUDA runtime returns a buffer to its cache only when the kernels reading it
   // have finished, and the host enqueues a whole step ahead of the device, so on the GPU the
   // peak does not yet show the saving (the next step is stream-ordered reuse of freed blocks).
-  const Device saved = default_device();
-  set_default_device(Device::cpu);
-  struct Restore {
-    Device d;
-    ~Restore() { set_default_device(d); }
-  } restore{saved};
+  test::DefaultDeviceScope on_the_cpu(Device::cpu);
   random::seed(4);
   const int64_t batch = 1024, width = 256;  // one activation: 1 MiB
   DeepMLP model(4, 4, width);
