@@ -37,12 +37,13 @@ if [ "$what" = "--pack-data" ]; then
 fi
 out="${OUT:-$PWD/gpu-out}"
 mkdir -p "$out"
+# The standalone probes of the Hopper attention kernel, built by nvcc alone (probe and quick).
+probe_flags="-std=c++20 -gencode=arch=compute_90a,code=sm_90a --expt-relaxed-constexpr -diag-suppress=997 -O3"
 if [ "$what" = "probe" ]; then
   # PROBE_BASELINE=DIR: also the attention kernel of DIR/src/alloy/backend/cuda/hopper/ (an
   # earlier version of that folder, from `git show REV:PATH`), run after the current one.
   for base in "" ${PROBE_BASELINE:-}; do
-    nvcc -std=c++20 -gencode=arch=compute_90a,code=sm_90a --expt-relaxed-constexpr -diag-suppress=997 \
-      ${base:+-I$base/src} -Isrc -O3 bench/probe_attention_wgmma.cu -o /tmp/probe_attention_wgmma &&
+    nvcc $probe_flags ${base:+-I$base/src} -Isrc bench/probe_attention_wgmma.cu -o /tmp/probe_attention_wgmma &&
       timeout 120 /tmp/probe_attention_wgmma | tee "$out/probe_attention_wgmma${base:+_baseline}.txt"
   done
   nvcc -std=c++17 -arch=sm_90 -O2 bench/probe_cublaslt_candidates.cu -lcublasLt -lcublas \
@@ -55,7 +56,6 @@ if [ "$what" = "quick" ]; then
   left() { echo $(( ${QUICK_SECONDS:-570} - $(date +%s) + start )); }
   stamp() { echo "[$(( $(date +%s) - start )) s] $*"; }
   nvidia-smi --query-gpu=name,clocks.max.sm --format=csv,noheader
-  probe_flags="-std=c++20 -gencode=arch=compute_90a,code=sm_90a --expt-relaxed-constexpr -diag-suppress=997 -O3"
   nvcc $probe_flags -Isrc bench/probe_attention_wgmma.cu -o /tmp/probe_attention &
   probes=$!
   if [ -n "${PROBE_BASELINE:-}" ]; then
