@@ -37,6 +37,24 @@ if [ "$what" = "--pack-data" ]; then
 fi
 out="${OUT:-$PWD/gpu-out}"
 mkdir -p "$out"
+summary=()
+# suite_result LABEL LOG: a test binary's pass/fail line (and the GPU fallbacks it lists, where it
+# prints them) into the summary printed last, and its failures printed now.
+suite_result() {
+  summary+=("$1: $(grep -E '^\[  (PASSED|FAILED)' "$2" | tr '\n' ' ')")
+  if grep -qE '^GPU fallbacks' "$2"; then summary+=("$1, $(grep -E '^GPU fallbacks' "$2")"); fi
+  grep -E -A4 "Failure" "$2" | grep -vE "^--$|Failure$" | head -40
+}
+# configure_build: Debian's build dependencies (from the .debs carried in .deps/ where the machine
+# lacks them) and build-gpu/'s CMake configuration, its log in $out/build.log.
+configure_build() {
+  if ! pkg-config --exists openblas libzip 2>/dev/null || ! [ -d /usr/include/nlohmann ]; then
+    [ -d .deps ] || { echo "missing .deps/ (run scripts/gpu_deps.sh --download .deps here first)"; exit 1; }
+    source scripts/gpu_deps.sh .deps /tmp/alloy-deps
+  fi
+  cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DALLOY_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DALLOY_PYTHON="$(command -v python3)" > "$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
+}
 # The standalone probes of the Hopper attention kernel, built by nvcc alone (probe and quick).
 probe_flags="-std=c++20 -gencode=arch=compute_90a,code=sm_90a --expt-relaxed-constexpr -diag-suppress=997 -O3"
 if [ "$what" = "probe" ]; then
@@ -51,7 +69,6 @@ if [ "$what" = "probe" ]; then
   exit 0
 fi
 if [ "$what" = "quick" ]; then
-  summary=()
   start=$(date +%s)
   left() { echo $(( ${QUICK_SECONDS:-570} - $(date +%s) + start )); }
   stamp() { echo "[$(( $(date +%s) - start )) s] $*"; }
@@ -62,9 +79,7 @@ if [ "$what" = "quick" ]; then
     nvcc $probe_flags -I"$PROBE_BASELINE/src" -Isrc bench/probe_attention_wgmma.cu -o /tmp/probe_attention_baseline &
     probes="$probes $!"
   fi
-  source scripts/gpu_deps.sh .deps /tmp/alloy-deps > /tmp/alloy-deps.log 2>&1
-  cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DALLOY_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-    -DALLOY_PYTHON="$(command -v python3)" > "$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
+  configure_build
   (cmake --build build-gpu -j"$(( $(nproc) - 2 ))" --target test_gpu bench_gpu test_core >> "$out/build.log" 2>&1
    echo $? > /tmp/alloy-build.rc) &
   wait $probes
@@ -83,9 +98,7 @@ if [ "$what" = "quick" ]; then
     grep -vE "^group|^\s*$" | tee "$out/gemm.txt"
   stamp "GEMM run"
   timeout 150 ./build-gpu/tests/test_gpu > "$out/test_gpu.log" 2>&1
-  summary+=("test_gpu: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_gpu.log" | tr '\n' ' ')")
-  summary+=("test_gpu's $(grep -E '^GPU fallbacks' "$out/test_gpu.log")")
-  grep -E -A4 "Failure" "$out/test_gpu.log" | grep -vE "^--$|Failure$" | head -40
+  suite_result test_gpu "$out/test_gpu.log"
   stamp "test_gpu run"
   for section in attention bandwidth overhead crossing; do
     ./build-gpu/bench/bench_gpu "/tmp/$section.json" "$section" 2>&1 | tail -n +2
@@ -99,24 +112,17 @@ if [ "$what" = "quick" ]; then
   if [ "$(left)" -gt 30 ]; then
     ALLOY_DEFAULT_DEVICE=gpu ALLOY_GPU_FALLBACK=silent timeout "$(left)" ./build-gpu/tests/test_core --gtest_brief=1 \
       > "$out/test_core_on_gpu.log" 2>&1
-    summary+=("test_core on the GPU: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_core_on_gpu.log" | tr '\n' ' ')")
-    summary+=("test_core's $(grep -E '^GPU fallbacks' "$out/test_core_on_gpu.log")")
-    grep -E -A4 "Failure" "$out/test_core_on_gpu.log" | grep -vE "^--$|Failure$" | head -30
+    suite_result "test_core on the GPU" "$out/test_core_on_gpu.log"
   fi
   stamp "done"
   echo "== summary"
   for line in "${summary[@]}"; do echo "$line"; done
   exit 0
 fi
-if ! pkg-config --exists openblas libzip 2>/dev/null || ! [ -d /usr/include/nlohmann ]; then
-  [ -d .deps ] || { echo "missing .deps/ (run scripts/gpu_deps.sh --download .deps here first)"; exit 1; }
-  source scripts/gpu_deps.sh .deps /tmp/alloy-deps
-fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python="$(command -v python3)"
 start=$(date +%s)
-cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DALLOY_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-  -DALLOY_PYTHON="$python" > "$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
+configure_build
 targets="test_gpu test_core test_llm bench_gpu alloy_cli"
 [ "$what" = "train" ] || [ "$what" = "all" ] && targets="$targets test_nn mnist_mlp mnist_cnn gpt bench_train_gpt"
 [ "$what" = "profile" ] && targets="bench_train_gpt"
@@ -125,7 +131,6 @@ targets="test_gpu test_core test_llm bench_gpu alloy_cli"
 cmake --build build-gpu -j"$(nproc)" --target $targets >> "$out/build.log" 2>&1 ||
   { grep -E "error" -A3 "$out/build.log" | head -60; exit 1; }
 echo "build: $(( $(date +%s) - start )) s"
-summary=()
 # watchdog SECONDS LOG CMD...: runs CMD (output to LOG); past SECONDS it appends every thread's
 # backtrace (gdb, where installed) and the last test started to LOG, prints that test, and
 # kills CMD. test_gpu has hung on a cold machine (GpuParity.Attention): this is how to see where.
@@ -151,20 +156,15 @@ watchdog() {
 }
 if [ "$what" = "tests" ] || [ "$what" = "all" ]; then
   watchdog 300 "$out/test_gpu.log" ./build-gpu/tests/test_gpu
-  summary+=("test_gpu: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_gpu.log" | tr '\n' ' ')")
-  summary+=("test_gpu's $(grep -E '^GPU fallbacks' "$out/test_gpu.log")")
-  grep -E -A4 "Failure" "$out/test_gpu.log" | grep -vE "^--$|Failure$" | head -60
+  suite_result test_gpu "$out/test_gpu.log"
   # The portable mma.sync attention kernels, which the Hopper (wgmma) ones replace on this GPU.
   ALLOY_CUDA_WGMMA=0 ./build-gpu/tests/test_gpu --gtest_filter='*Attention*' > "$out/test_gpu_portable.log" 2>&1
-  summary+=("test_gpu attention, ALLOY_CUDA_WGMMA=0: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_gpu_portable.log" | tr '\n' ' ')")
+  suite_result "test_gpu attention, ALLOY_CUDA_WGMMA=0" "$out/test_gpu_portable.log"
   ALLOY_DEFAULT_DEVICE=gpu ALLOY_GPU_FALLBACK=silent timeout 900 ./build-gpu/tests/test_core --gtest_brief=1 \
     > "$out/test_core_on_gpu.log" 2>&1
-  summary+=("test_core on the GPU: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_core_on_gpu.log" | tr '\n' ' ')")
-  summary+=("test_core's $(grep -E '^GPU fallbacks' "$out/test_core_on_gpu.log")")
-  grep -E -A4 "Failure" "$out/test_core_on_gpu.log" | grep -vE "^--$|Failure$" | head -40
+  suite_result "test_core on the GPU" "$out/test_core_on_gpu.log"
   ALLOY_TEST_DATA="$PWD/gpu-data" ./build-gpu/tests/test_llm --gtest_brief=1 > "$out/test_llm.log" 2>&1
-  summary+=("test_llm (CPU and GPU): $(grep -E '^\[  (PASSED|FAILED)' "$out/test_llm.log" | tr '\n' ' ')")
-  grep -E -A4 "Failure" "$out/test_llm.log" | grep -vE "^--$|Failure$" | head -40
+  suite_result "test_llm (CPU and GPU)" "$out/test_llm.log"
   grep -E "on the GPU: normalized" "$out/test_llm.log"
 fi
 if [ "$what" = "llm" ] || [ "$what" = "all" ]; then
@@ -188,11 +188,9 @@ if [ "$what" = "decode" ]; then
   # (ALLOY_CUDA_GRAPH=0) on the 1B shapes, in the same run.
   ALLOY_TEST_DATA="$PWD/gpu-data" ./build-gpu/tests/test_llm --gtest_brief=1 \
     --gtest_filter="${DECODE_TESTS:-*Decode*:*gpu*:*Gpu*}" > "$out/test_llm.log" 2>&1
-  summary+=("test_llm (decode, GPU): $(grep -E '^\[  (PASSED|FAILED)' "$out/test_llm.log" | tr '\n' ' ')")
+  suite_result "test_llm (decode, GPU)" "$out/test_llm.log"
   ./build-gpu/tests/test_gpu --gtest_brief=1 --gtest_filter='*FusedOps*:*Runtime*' > "$out/test_gpu.log" 2>&1
-  summary+=("test_gpu (fused ops, runtime): $(grep -E '^\[  (PASSED|FAILED)' "$out/test_gpu.log" | tr '\n' ' ')")
-  grep -E -A4 "Failure" "$out/test_gpu.log" | grep -vE "^--$|Failure$" | head -20
-  grep -E -A6 "Failure" "$out/test_llm.log" | grep -vE "^--$|Failure$" | head -40
+  suite_result "test_gpu (fused ops, runtime)" "$out/test_gpu.log"
   models=/tmp/alloy-models
   mkdir -p "$models"
   for type in ${LLM_TYPES:-F16 Q8_0 Q4_0}; do
@@ -216,9 +214,7 @@ if [ "$what" = "train" ] || [ "$what" = "all" ]; then
   export ALLOY_FASHION_MNIST="$PWD/gpu-data/fashion-mnist"
   ALLOY_DEFAULT_DEVICE=gpu ALLOY_GPU_FALLBACK=silent timeout 900 ./build-gpu/tests/test_nn --gtest_brief=1 \
     > "$out/test_nn_on_gpu.log" 2>&1
-  summary+=("test_nn on the GPU: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_nn_on_gpu.log" | tr '\n' ' ')")
-  summary+=("test_nn's $(grep -E '^GPU fallbacks' "$out/test_nn_on_gpu.log")")
-  grep -E -A4 "Failure" "$out/test_nn_on_gpu.log" | grep -vE "^--$|Failure$" | head -40
+  suite_result "test_nn on the GPU" "$out/test_nn_on_gpu.log"
   ./build-gpu/examples/mnist_mlp --device gpu --epochs 2 --out "$out" | tee "$out/mnist_mlp_gpu.txt" | tail -4
   ./build-gpu/examples/mnist_cnn --device gpu --epochs 2 --out "$out" | tee "$out/mnist_cnn_gpu.txt" | tail -4
   ./build-gpu/examples/gpt --device gpu --steps "${GPT_STEPS:-400}" --batch 32 --corpus gpu-data/fortunes \
@@ -231,8 +227,7 @@ if [ "$what" = "train" ] || [ "$what" = "all" ]; then
 fi
 if [ "$what" = "step" ]; then
   watchdog 300 "$out/test_gpu.log" ./build-gpu/tests/test_gpu
-  summary+=("test_gpu: $(grep -E '^\[  (PASSED|FAILED)' "$out/test_gpu.log" | tr '\n' ' ')")
-  grep -E -A4 "Failure" "$out/test_gpu.log" | grep -vE "^--$|Failure$" | head -60
+  suite_result test_gpu "$out/test_gpu.log"
   ./build-gpu/bench/bench_train_gpt --device gpu --batch 16 2> "$out/bench_train_gpt.log" | head -1
   "$python" bench/bench_train_gpt_torch.py --batch 16 2>> "$out/bench_train_gpt.log" | head -1
 fi

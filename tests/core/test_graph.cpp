@@ -77,8 +77,7 @@ TEST(Graph, AsyncEvalAndStreams) {
 
 // A synchronous eval on an idle CPU stream runs on the calling thread (no hand-off to the
 // stream's worker); async_eval, and an eval while the stream still has work, go to the worker,
-// in stream order.
-// The CPU stream's (GpuRuntime has the GPU stream's): on the CPU whatever the default device.
+// in stream order. On the CPU whatever the default device (GpuRuntime tests the GPU stream's).
 TEST(Graph, SyncEvalOnAnIdleStreamRunsOnTheCaller) {
   test::DefaultDeviceScope on_the_cpu(Device::cpu);
   synchronize(default_stream(Device::cpu));

@@ -43,7 +43,7 @@ void check_schedule(const Shape& s, int sms) {
                            std::to_string(s.Tq) + " Tk=" + std::to_string(s.Tk) +
                            (s.causal ? " causal" : " full") + " on " + std::to_string(sms) + " SMs";
   const long long items = attention_work_items(s.B, s.Hq, s.Tq);
-  const int n_mb = (s.Tq + kWgBM - 1) / kWgBM;
+  const int n_mb = cuda::attention_query_tiles(s.Tq);
   const int grid = int(std::min<long long>(items, sms));
   std::vector<int> taken(size_t(items), 0);
   std::vector<long long> load(size_t(grid), 0);

@@ -27,13 +27,15 @@ struct WorkItem {
   int b, h, m0, ntiles;
 };
 
+ALLOY_ATTN_HD int attention_query_tiles(int Tq) { return (Tq + kWgBM - 1) / kWgBM; }
+
 ALLOY_ATTN_HD long long attention_work_items(int B, int Hq, int Tq) {
-  return static_cast<long long>(B) * Hq * ((Tq + kWgBM - 1) / kWgBM);
+  return static_cast<long long>(B) * Hq * attention_query_tiles(Tq);
 }
 
 // Item k of CTA `cta` of a grid of `grid` CTAs.
 ALLOY_ATTN_HD WorkItem attention_work_item(int B, int Hq, int Tq, int Tk, bool causal, int grid, int cta, int k) {
-  const int heads = B * Hq, n_mb = (Tq + kWgBM - 1) / kWgBM;
+  const int heads = B * Hq, n_mb = attention_query_tiles(Tq);
   const int w = k * grid + ((k & 1) ? grid - 1 - cta : cta);
   if (w >= heads * n_mb) return WorkItem{0, 0, 0, -1};
   const int mb = n_mb - 1 - w / heads, bh = w % heads;
